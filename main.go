@@ -1,0 +1,122 @@
+// Command pkgindex is a private Python package index and the Kubernetes
+// operator that runs it. Subcommands:
+//
+//	pkgindex serve [flags] [root ...]   run the index server
+//	pkgindex version                    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+
+	"pkgindex.dev/pkgindex/server"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "pkgindex", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "pkgindex: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: pkgindex <command> [flags]
+
+commands:
+  serve     run the package index (pkgindex serve --help for its flags)
+  version   print the version
+`)
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, err := server.ParseFlags(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex serve:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	for _, n := range cfg.Notes {
+		log.Info(n)
+	}
+	srv, err := server.New(cfg, log, version)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex serve:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	err = srv.Run(ctx, func(addr net.Addr) {
+		url := "http://" + displayAddr(addr) + cfg.BaseURL + "/"
+		log.Info("serving", "url", url, "roots", srv.Store().Roots(), "version", version)
+		fmt.Fprintf(stdout, "pkgindex %s serving %v at %s\ntry: pip install --index-url %ssimple/ <project>\n",
+			version, srv.Store().Roots(), url, url)
+	})
+	if err != nil {
+		log.Error(err, "server stopped")
+		return 1
+	}
+	return 0
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func newLogger(w io.Writer, format, level string) logr.Logger {
+	var lv slog.Level
+	switch level {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return logr.FromSlogHandler(h)
+}

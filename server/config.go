@@ -1,0 +1,222 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+// Config is everything `pkgindex serve` is told.
+type Config struct {
+	Roots          []string
+	Listen         string
+	HashAlgo       string
+	FallbackURL    string // "" for none: unknown projects are 404
+	CacheControl   int    // max-age for package files, seconds; 0 for no header
+	BaseURL        string // path prefix the server is mounted under, "" or "/x"
+	Welcome        string // file with the welcome page template, or ""
+	HealthEndpoint string
+	LogFormat      string
+	LogLevel       string
+	Guard          time.Duration
+	ShutdownGrace  time.Duration
+	// Notes are things the flags said that change nothing, told at start.
+	Notes []string
+}
+
+// EnvPrefix starts the environment variable of every flag:
+// --hash-algo is PKGINDEX_HASH_ALGO.
+const EnvPrefix = "PKGINDEX_"
+
+// listFlag collects a repeatable flag.
+type listFlag struct {
+	vals *[]string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(*l.vals, ",") }
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		*l.vals, l.set = nil, true
+	}
+	*l.vals = append(*l.vals, v)
+	return nil
+}
+
+// ParseFlags reads the serve command line and the PKGINDEX_* environment
+// (flags win). pypiserver's spellings are accepted where they mean the same:
+// roots as arguments, -p/--port, -i/-H/--interface/--host, --disable-fallback,
+// --hash-algo off, -v, and --backend/--server, which change nothing here.
+func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
+	c := Config{
+		Listen:         ":8080",
+		HashAlgo:       "sha256",
+		LogFormat:      "text",
+		LogLevel:       "info",
+		HealthEndpoint: "/health",
+		Guard:          store.DefaultGuard,
+		ShutdownGrace:  20 * time.Second,
+	}
+	fs := flag.NewFlagSet("pkgindex serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	roots := &listFlag{vals: &c.Roots}
+	fs.Var(roots, "root", "directory of packages; repeatable; the first receives uploads (default ./packages)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
+	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, or none")
+	fs.StringVar(&c.FallbackURL, "fallback-url", "", "redirect requests for unknown projects to this index (off: 404)")
+	disableFallback := fs.Bool("disable-fallback", false, "never redirect unknown projects (the default; pypiserver spelling)")
+	fs.IntVar(&c.CacheControl, "cache-control", 0, "Cache-Control max-age in seconds for package files (0: no header)")
+	fs.StringVar(&c.BaseURL, "server-base-url", "/", "path prefix the index is served under")
+	fs.StringVar(&c.Welcome, "welcome", "", "HTML file for the welcome page (pypiserver placeholders work)")
+	fs.StringVar(&c.HealthEndpoint, "health-endpoint", c.HealthEndpoint, "extra path answering like /healthz (pypiserver spelling)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.DurationVar(&c.Guard, "timestamp-guard", c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
+	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
+	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
+	backend := fs.String("backend", "", "accepted for pypiserver compatibility; pkgindex has one backend")
+	serverMethod := fs.String("server", "", "accepted for pypiserver compatibility; ignored")
+	verbose := fs.Bool("v", false, "verbose: log level debug (pypiserver spelling)")
+	for _, alias := range [][2]string{{"p", "port"}, {"i", "host"}, {"H", "host"}, {"interface", "host"}} {
+		fs.Var(fs.Lookup(alias[1]).Value, alias[0], "alias of --"+alias[1])
+	}
+
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := env(name)
+		if v == "" || len(f.Name) == 1 {
+			return
+		}
+		vals := []string{v}
+		if f.Name == "root" {
+			vals = strings.Split(v, string(os.PathListSeparator))
+		}
+		for _, v := range vals {
+			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return c, envErr
+	}
+	roots.set = false // a --root on the command line replaces the environment's
+	// Arguments may mix flags and roots, as pypiserver's do.
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return c, err
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "run" && len(c.Roots) == 0 {
+			rest = rest[1:] // "pypi-server run ..." pasted whole
+			continue
+		}
+		if err := roots.Set(rest[0]); err != nil {
+			return c, err
+		}
+		rest = rest[1:]
+	}
+	if len(c.Roots) == 0 {
+		c.Roots = []string{"./packages"}
+	}
+	if *port != 0 || *host != "" {
+		h, p, err := net.SplitHostPort(c.Listen)
+		if err != nil {
+			return c, fmt.Errorf("--listen %q: %w", c.Listen, err)
+		}
+		if *port != 0 {
+			p = strconv.Itoa(*port)
+		}
+		if *host != "" {
+			h = *host
+		}
+		c.Listen = net.JoinHostPort(h, p)
+	}
+	if *disableFallback {
+		c.FallbackURL = ""
+	}
+	if *verbose {
+		c.LogLevel = "debug"
+	}
+	switch strings.ToLower(c.HashAlgo) {
+	case "0", "no", "off", "false", "n", "f":
+		c.HashAlgo = "none"
+	}
+	if *backend != "" {
+		c.Notes = append(c.Notes, "--backend "+*backend+" ignored: every answer is revalidated against the directories and the digests are cached")
+	}
+	if *serverMethod != "" {
+		c.Notes = append(c.Notes, "--server "+*serverMethod+" ignored: pkgindex has its own HTTP server")
+	}
+	return c, c.validate()
+}
+
+var healthPath = regexp.MustCompile(`^/[a-zA-Z0-9/_-]+$`)
+
+func (c *Config) validate() error {
+	var errs []error
+	for _, r := range c.Roots {
+		st, err := os.Stat(r)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("--root %s: %w", r, err))
+		case !st.IsDir():
+			errs = append(errs, fmt.Errorf("--root %s: not a directory", r))
+		}
+	}
+	if _, ok := store.Hashes[c.HashAlgo]; !ok && c.HashAlgo != "none" {
+		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512 or none", c.HashAlgo))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
+	}
+	if c.FallbackURL != "" && !strings.HasPrefix(c.FallbackURL, "http://") && !strings.HasPrefix(c.FallbackURL, "https://") {
+		errs = append(errs, fmt.Errorf("--fallback-url %q: want an http:// or https:// URL", c.FallbackURL))
+	}
+	if c.CacheControl < 0 {
+		errs = append(errs, fmt.Errorf("--cache-control %d: want seconds, 0 or more", c.CacheControl))
+	}
+	base := "/" + strings.Trim(c.BaseURL, "/")
+	if base != path.Clean(base) || strings.ContainsAny(base, "{}? #%") {
+		errs = append(errs, fmt.Errorf("--server-base-url %q: want a plain path such as /pypi", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimSuffix(base, "/")
+	if c.Welcome != "" {
+		if _, err := os.Stat(c.Welcome); err != nil {
+			errs = append(errs, fmt.Errorf("--welcome: %w", err))
+		}
+	}
+	if !healthPath.MatchString(c.HealthEndpoint) {
+		errs = append(errs, fmt.Errorf("--health-endpoint %q: want a path of letters, digits, '/', '_' and '-'", c.HealthEndpoint))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.Guard < 0 {
+		errs = append(errs, fmt.Errorf("--timestamp-guard %s: want 0 or more", c.Guard))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,161 @@
+// Package meta reads a distribution's core metadata: the METADATA file of a
+// wheel's .dist-info directory (served byte for byte for PEP 658) and the
+// PKG-INFO of an sdist, and the few fields the index shows from them.
+package meta
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/textproto"
+	"strings"
+
+	"pkgindex.dev/pkgindex/server/dist"
+)
+
+// MaxSize bounds the metadata file the index will read: real ones are a few
+// kilobytes, long descriptions reach a few hundred.
+const MaxSize = 8 << 20
+
+// maxMembers bounds how many archive members an sdist scan looks at.
+const maxMembers = 20000
+
+// ErrNoMetadata means the archive holds no metadata file where one belongs.
+var ErrNoMetadata = errors.New("no core metadata in archive")
+
+// Fields are the core metadata fields the index shows.
+type Fields struct {
+	Name           string
+	Version        string
+	Summary        string
+	RequiresPython string
+}
+
+// Wheel returns the bytes of the wheel's .dist-info/METADATA. Per PEP 427
+// the directory is named after the escaped project name and version; any
+// single top-level .dist-info directory is accepted when the names differ
+// only in spelling.
+func Wheel(r io.ReaderAt, size int64, f dist.File) ([]byte, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("reading wheel %s: %w", f.Filename, err)
+	}
+	want := dist.Normalize(f.Project)
+	var found *zip.File
+	for _, zf := range zr.File {
+		dir, ok := strings.CutSuffix(zf.Name, ".dist-info/METADATA")
+		if !ok || strings.Contains(dir, "/") {
+			continue
+		}
+		name, _, _ := strings.Cut(dir, "-")
+		if dist.Normalize(name) == want {
+			found = zf
+			break
+		}
+		if found == nil {
+			found = zf
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("wheel %s: %w", f.Filename, ErrNoMetadata)
+	}
+	if found.UncompressedSize64 > MaxSize {
+		return nil, fmt.Errorf("wheel %s: METADATA is %d bytes, more than %d", f.Filename, found.UncompressedSize64, MaxSize)
+	}
+	rc, err := found.Open()
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: opening %s: %w", f.Filename, found.Name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: reading %s: %w", f.Filename, found.Name, err)
+	}
+	return b, nil
+}
+
+// Sdist returns the PKG-INFO at the top of an sdist (one directory down from
+// the archive root). Archives whose compression the standard library does
+// not read (.tar.xz) give ErrNoMetadata.
+func Sdist(r io.ReaderAt, size int64, f dist.File) ([]byte, error) {
+	lower := strings.ToLower(f.Filename)
+	switch {
+	case strings.HasSuffix(lower, ".zip"):
+		zr, err := zip.NewReader(r, size)
+		if err != nil {
+			return nil, fmt.Errorf("reading sdist %s: %w", f.Filename, err)
+		}
+		for i, zf := range zr.File {
+			if i >= maxMembers {
+				break
+			}
+			if isTopPKGInfo(zf.Name) && zf.UncompressedSize64 <= MaxSize {
+				rc, err := zf.Open()
+				if err != nil {
+					return nil, fmt.Errorf("sdist %s: %w", f.Filename, err)
+				}
+				defer rc.Close()
+				return io.ReadAll(io.LimitReader(rc, MaxSize))
+			}
+		}
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		zr, err := gzip.NewReader(io.NewSectionReader(r, 0, size))
+		if err != nil {
+			return nil, fmt.Errorf("reading sdist %s: %w", f.Filename, err)
+		}
+		return fromTar(tar.NewReader(zr), f.Filename)
+	case strings.HasSuffix(lower, ".tar.bz2"), strings.HasSuffix(lower, ".tbz"):
+		return fromTar(tar.NewReader(bzip2.NewReader(io.NewSectionReader(r, 0, size))), f.Filename)
+	case strings.HasSuffix(lower, ".tar"):
+		return fromTar(tar.NewReader(io.NewSectionReader(r, 0, size)), f.Filename)
+	}
+	return nil, fmt.Errorf("sdist %s: %w", f.Filename, ErrNoMetadata)
+}
+
+func fromTar(tr *tar.Reader, name string) ([]byte, error) {
+	for i := 0; i < maxMembers; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading sdist %s: %w", name, err)
+		}
+		if h.Typeflag == tar.TypeReg && isTopPKGInfo(h.Name) && h.Size <= MaxSize {
+			b, err := io.ReadAll(io.LimitReader(tr, MaxSize))
+			if err != nil {
+				return nil, fmt.Errorf("reading sdist %s: %w", name, err)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("sdist %s: %w", name, ErrNoMetadata)
+}
+
+func isTopPKGInfo(name string) bool {
+	name = strings.TrimPrefix(name, "./")
+	dir, ok := strings.CutSuffix(name, "/PKG-INFO")
+	return ok && dir != "" && !strings.Contains(dir, "/")
+}
+
+// Parse reads the header fields of a core metadata file (RFC 822 style, with
+// continuation lines); the body, if any, is the description and is ignored.
+func Parse(b []byte) (Fields, error) {
+	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(b), strings.NewReader("\r\n\r\n"))))
+	h, err := tp.ReadMIMEHeader()
+	if err != nil && len(h) == 0 {
+		return Fields{}, fmt.Errorf("parsing core metadata: %w", err)
+	}
+	return Fields{
+		Name:           h.Get("Name"),
+		Version:        h.Get("Version"),
+		Summary:        h.Get("Summary"),
+		RequiresPython: strings.TrimSpace(h.Get("Requires-Python")),
+	}, nil
+}

@@ -1,0 +1,135 @@
+// Package metrics exposes the server's Prometheus metrics: requests by route
+// and status, their latency, bytes sent, and the store's work (directory
+// checks and reads, digest cache hits and misses).
+package metrics
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+// Metrics holds the collectors of one server.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	sent     prometheus.Counter
+}
+
+// New registers the server's metrics, reading the store's counters at
+// scrape time.
+func New(st *store.Stats) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgindex_http_requests_total",
+			Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pkgindex_http_request_duration_seconds",
+			Help:    "Time to answer a request, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route"}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgindex_http_response_bytes_total",
+			Help: "Bytes of response bodies sent.",
+		}),
+	}
+	counter := func(name, help string, v func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v()) })
+	}
+	reg.MustRegister(
+		m.requests, m.latency, m.sent,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		counter("pkgindex_store_checks_total", "Revalidation rounds of the directory tree.", st.Checks.Load),
+		counter("pkgindex_store_dir_reads_total", "Directories listed from disk.", st.DirReads.Load),
+		counter("pkgindex_store_rebuilds_total", "Listings rebuilt after a change on disk.", st.Rebuilds.Load),
+		counter("pkgindex_digest_cache_hits_total", "File digests and metadata answered from the cache.", st.FactsHits.Load),
+		counter("pkgindex_digest_cache_misses_total", "File digests and metadata computed from the file.", st.FactsMisses.Load),
+		counter("pkgindex_hashed_bytes_total", "Bytes read to compute digests.", st.HashedBytes.Load),
+		counter("pkgindex_skipped_files_total", "Files left out of a page because they vanished or could not be read.", st.SkippedFiles.Load),
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Instrument counts and times the requests h answers under the route label.
+func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
+	obs := m.latency.WithLabelValues(route)
+	codes := map[int]prometheus.Counter{}
+	for _, c := range []int{200, 206, 301, 302, 304, 400, 401, 403, 404, 405, 406, 413, 416, 500, 503} {
+		codes[c] = m.requests.WithLabelValues(route, strconv.Itoa(c))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &recorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rw, r)
+		obs.Observe(time.Since(start).Seconds())
+		if c, ok := codes[rw.code]; ok {
+			c.Inc()
+		} else {
+			m.requests.WithLabelValues(route, strconv.Itoa(rw.code)).Inc()
+		}
+		m.sent.Add(float64(rw.bytes))
+	})
+}
+
+// recorder notes the status and size of a response. It forwards ReadFrom
+// so that file downloads keep using sendfile.
+type recorder struct {
+	http.ResponseWriter
+	code        int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.code, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+	r.bytes += n
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

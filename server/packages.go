@@ -1,0 +1,139 @@
+package server
+
+import (
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"pkgindex.dev/pkgindex/server/simple"
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// contentTypes by file ending; the first match wins.
+var contentTypes = []struct{ suffix, ctype string }{
+	{".whl", "application/octet-stream"},
+	{".egg", "application/octet-stream"},
+	{".tar.gz", "application/gzip"},
+	{".tgz", "application/gzip"},
+	{".zip", "application/zip"},
+	{".tar.bz2", "application/x-bzip2"},
+	{".tbz", "application/x-bzip2"},
+	{".tar.xz", "application/x-xz"},
+	{".txz", "application/x-xz"},
+	{".tar", "application/x-tar"},
+	{".asc", "text/plain; charset=utf-8"},
+	{".provenance", "application/json"},
+}
+
+func contentType(name string) string {
+	lower := strings.ToLower(name)
+	for _, c := range contentTypes {
+		if strings.HasSuffix(lower, c.suffix) {
+			return c.ctype
+		}
+	}
+	return "application/octet-stream"
+}
+
+// serveFile serves a distribution file, its PEP 658 metadata, its signature
+// or its provenance, straight from the directory as it is now. Range,
+// conditional requests and HEAD come from http.ServeContent, which hands an
+// *os.File to sendfile.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
+	rel := r.PathValue("path")
+	if wheel, ok := strings.CutSuffix(rel, ".metadata"); ok {
+		s.serveMetadata(w, r, wheel)
+		return
+	}
+	f, err := s.store.Open(rel)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", contentType(rel))
+	h.Set("ETag", f.ETag)
+	if s.cfg.CacheControl > 0 {
+		h.Set("Cache-Control", "public, max-age="+itoa(s.cfg.CacheControl))
+	}
+	http.ServeContent(w, r, "", f.ModTime, f)
+}
+
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, wheel string) {
+	b, err := s.store.Metadata(wheel)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tag := contentTag(b, 0)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("ETag", tag)
+	if s.cfg.CacheControl > 0 {
+		h.Set("Cache-Control", "public, max-age="+itoa(s.cfg.CacheControl))
+	}
+	if etagMatch(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", itoa(len(b)))
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
+}
+
+// servePackageList is pypiserver's /packages/: every file under every root
+// with its digest, ordered by directory, project and version.
+func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.store.Snapshot(r.Context())
+	if err != nil {
+		s.fail(w, r, unavailable(r.Context(), err))
+		return
+	}
+	type entry struct {
+		f  *store.File
+		fa *store.Facts
+	}
+	var entries []entry
+	for _, p := range snap.Projects() {
+		for _, f := range p.Files {
+			fa, err := s.store.Facts(r.Context(), f)
+			if err != nil {
+				if r.Context().Err() != nil {
+					return
+				}
+				continue
+			}
+			entries = append(entries, entry{f, fa})
+		}
+	}
+	// pypiserver's order: by directory, then project and version.
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		return strings.Compare(path.Dir(a.f.Rel), path.Dir(b.f.Rel))
+	})
+	buf := getBuf()
+	defer putBuf(buf)
+	b := append(*buf, "<!DOCTYPE html>\n<html>\n<head>\n<title>Index of packages</title>\n</head>\n<body>\n<h1>Index of packages</h1>\n"...)
+	algo := s.store.HashAlgo()
+	for _, e := range entries {
+		b = append(b, `<a href="`...)
+		b = append(b, escapePath(e.f.Rel)...)
+		if e.fa.Digest != "" {
+			b = append(b, '#')
+			b = append(b, algo...)
+			b = append(b, '=')
+			b = append(b, e.fa.Digest...)
+		}
+		b = append(b, `">`...)
+		b = simple.AppendHTML(b, e.f.Rel)
+		b = append(b, "</a><br>\n"...)
+	}
+	b = append(b, "</body>\n</html>\n"...)
+	*buf = b
+	writePage(w, r, simple.LegacyHTML, contentTag(b, simple.LegacyHTML), b)
+}

@@ -1,0 +1,189 @@
+// Package server is the index server every pkgindex pod runs: the Simple
+// API, downloads and pypiserver's endpoints over the store, with health,
+// readiness and metrics, and a graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"pkgindex.dev/pkgindex/server/dist"
+
+	"pkgindex.dev/pkgindex/server/metrics"
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+// Server serves one index.
+type Server struct {
+	cfg      Config
+	log      logr.Logger
+	store    *store.Store
+	metrics  *metrics.Metrics
+	welcome  []byte
+	version  string
+	rootPage atomic.Pointer[rootPage]
+	handler  http.Handler
+}
+
+// New builds a server from a validated Config.
+func New(cfg Config, log logr.Logger, version string) (*Server, error) {
+	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Log: log.WithName("store")})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	if cfg.Welcome != "" {
+		if s.welcome, err = os.ReadFile(cfg.Welcome); err != nil {
+			return nil, fmt.Errorf("--welcome: %w", err)
+		}
+	}
+	s.handler, err = s.routes()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+func (s *Server) routes() (http.Handler, error) {
+	mux := http.NewServeMux()
+	p := s.cfg.BaseURL
+	handle := func(pattern, route string, h http.HandlerFunc) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.Handle(method+" "+p+path, s.metrics.Instrument(route, h))
+	}
+	handle("GET /{$}", "welcome", s.serveWelcome)
+	handle("GET /simple/{$}", "simple_index", s.serveIndex)
+	handle("GET /simple", "redirect", s.redirectSlash)
+	handle("GET /simple/{project}/{$}", "simple_project", s.serveProject)
+	handle("GET /simple/{project}", "redirect", s.redirectProject)
+	handle("GET /packages/{$}", "packages_index", s.servePackageList)
+	handle("GET /packages", "redirect", s.redirectSlash)
+	handle("GET /packages/{path...}", "download", s.serveFile)
+	handle("GET /pypi/{project}/json", "pypi_json", s.servePyPIJSON)
+	handle("GET /healthz", "healthz", s.serveHealth)
+	handle("GET /readyz", "readyz", s.serveReady)
+	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)
+	if h := s.cfg.HealthEndpoint; h != "/healthz" {
+		if err := safeRegister(func() { handle("GET "+h, "healthz", s.serveHealth) }); err != nil {
+			return nil, fmt.Errorf("--health-endpoint %s: %w", h, err)
+		}
+	}
+	// pypiserver's single-segment routes (/<project>/json, /<project>/)
+	// overlap the patterns above, so they are matched by hand.
+	handle(" /", "other", s.serveOther)
+	return chain(mux, s.recoverPanics, s.accessLog, securityHeaders), nil
+}
+
+// safeRegister turns the mux's panic on a conflicting pattern into an error.
+func safeRegister(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("conflicts with a built-in route: %v", r)
+		}
+	}()
+	fn()
+	return nil
+}
+
+// Run serves until ctx is cancelled, then stops accepting connections and
+// gives in-flight requests the grace period to finish.
+func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	// Read the roots once now, so the first request finds the listing
+	// built and the log says at once if a root is unreadable.
+	go func() {
+		start := time.Now()
+		snap, err := s.store.Snapshot(ctx)
+		if err != nil {
+			s.log.Error(err, "first scan failed")
+			return
+		}
+		s.log.Info("first scan done", "projects", len(snap.Projects()), "files", snap.FileCount(), "took", time.Since(start).String())
+	}()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "Ok")
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.CheckRoots(); err != nil {
+		s.log.Error(err, "not ready")
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, "a root directory is not readable"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ready")
+}
+
+// redirectSlash answers a page URL without its trailing slash, relative to
+// the request so that any path prefix in front of the server is kept.
+func (s *Server) redirectSlash(w http.ResponseWriter, r *http.Request) {
+	last := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	redirect(w, r, "./"+url.PathEscape(last)+"/")
+}
+
+// redirectProject adds the trailing slash and normalizes the name in one
+// hop.
+func (s *Server) redirectProject(w http.ResponseWriter, r *http.Request) {
+	redirect(w, r, "./"+url.PathEscape(dist.Normalize(r.PathValue("project")))+"/")
+}
+
+// redirect sends a 301 to a location relative to the request, keeping the
+// query string.
+func redirect(w http.ResponseWriter, r *http.Request, loc string) {
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
+}

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/simple"
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+// rootPage is /simple/ rendered for one snapshot generation.
+type rootPage struct {
+	gen              uint64
+	html, json       []byte
+	htmlTag, jsonTag string
+}
+
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 1<<20 {
+		return // let a rare huge page go rather than pin it
+	}
+	*b = (*b)[:0]
+	bufs.Put(b)
+}
+
+// contentTag is an ETag derived from a page's bytes, so every replica gives
+// the same page the same tag.
+func contentTag(b []byte, f simple.Format) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:12]) + "-" + string('0'+byte(f)) + `"`
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	format, err := simple.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	snap, err := s.store.Snapshot(r.Context())
+	if err != nil {
+		s.fail(w, r, unavailable(r.Context(), err))
+		return
+	}
+	page := s.rootPage.Load()
+	if page == nil || page.gen != snap.Gen {
+		page = renderRoot(snap)
+		s.rootPage.Store(page)
+	}
+	body, tag := page.html, page.htmlTag
+	if format.IsJSON() {
+		body, tag = page.json, page.jsonTag
+	}
+	writePage(w, r, format, tag, body)
+}
+
+func renderRoot(snap *store.Snapshot) *rootPage {
+	names := make([]string, len(snap.Projects()))
+	for i, p := range snap.Projects() {
+		names[i] = p.Name
+	}
+	p := &rootPage{gen: snap.Gen}
+	p.html = simple.AppendIndexHTML(nil, names)
+	p.json = simple.AppendIndexJSON(nil, names)
+	p.htmlTag = contentTag(p.html, simple.LegacyHTML)
+	p.jsonTag = contentTag(p.json, simple.JSON)
+	return p
+}
+
+// unavailable reports a failed directory check: the client's own
+// cancellation passes through, anything else is a 503 (the roots are
+// unreachable), never a stale answer.
+func unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &httpError{http.StatusServiceUnavailable, "package directory unavailable, try again"}
+}
+
+func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("project")
+	if !dist.IsNormalized(name) {
+		redirect(w, r, "../"+url.PathEscape(dist.Normalize(name))+"/")
+		return
+	}
+	format, err := simple.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	snap, err := s.store.Snapshot(r.Context())
+	if err != nil {
+		s.fail(w, r, unavailable(r.Context(), err))
+		return
+	}
+	p := snap.Project(name)
+	if p == nil {
+		s.unknownProject(w, r, name)
+		return
+	}
+	page, err := s.projectPage(r.Context(), p, "../../packages/")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	if format.IsJSON() {
+		*buf = simple.AppendPageJSON(*buf, page)
+	} else {
+		*buf = simple.AppendPageHTML(*buf, page)
+	}
+	writePage(w, r, format, contentTag(*buf, format), *buf)
+}
+
+// unknownProject answers for a project no root holds: 404, or a redirect
+// to the fallback index when one is configured, as pypiserver does.
+func (s *Server) unknownProject(w http.ResponseWriter, r *http.Request, name string) {
+	if s.cfg.FallbackURL == "" {
+		s.fail(w, r, errorf(http.StatusNotFound, "project %s not found", name))
+		return
+	}
+	loc := strings.TrimSuffix(s.cfg.FallbackURL, "/") + "/" + url.PathEscape(name) + "/"
+	http.Redirect(w, r, loc, http.StatusFound)
+}
+
+// projectPage gathers what a project page shows, checking every file as it
+// is now. Files that vanished or cannot be read since the listing are left
+// out with a log line rather than failing the page.
+func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix string) (*simple.Page, error) {
+	status, err := s.store.ProjectStatus(p)
+	if err != nil {
+		s.log.Error(err, "bad project status marker; treating the project as quarantined", "project", p.Name)
+	}
+	page := &simple.Page{Name: p.Name, Status: status.Status, StatusReason: status.Reason, Versions: p.Versions}
+	if status.Status == store.StatusQuarantined {
+		return page, nil
+	}
+	algo := s.store.HashAlgo()
+	page.Files = make([]simple.File, 0, len(p.Files))
+	for _, f := range p.Files {
+		fa, err := s.store.Facts(ctx, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.log.Info("leaving a file out of its project page", "path", f.Path(), "reason", err.Error())
+			continue
+		}
+		sf := simple.File{
+			Filename:       f.Dist.Filename,
+			URL:            prefix + escapePath(f.Rel),
+			RequiresPython: fa.RequiresPython,
+			CoreMetadata:   fa.Metadata,
+			MetadataHash:   fa.MetadataDigest,
+			Size:           fa.Size,
+			UploadTime:     fa.ModTime,
+			GPGSig:         f.HasSignature(),
+		}
+		if fa.Digest != "" {
+			sf.HashName, sf.Hash = algo, fa.Digest
+		}
+		if f.Yanked() {
+			sf.Yanked, sf.YankReason = true, s.store.YankReason(f)
+		}
+		if f.HasProvenance() {
+			sf.Provenance = prefix + escapePath(f.Rel) + store.ProvenanceSuffix
+		}
+		page.Files = append(page.Files, sf)
+	}
+	return page, nil
+}
+
+// escapePath escapes each segment of a slash-separated path for a URL.
+func escapePath(rel string) string {
+	if !strings.ContainsFunc(rel, needsEscape) {
+		return rel
+	}
+	segs := strings.Split(rel, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+func needsEscape(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		r == '-' || r == '_' || r == '.' || r == '/' || r == '~' || r == '+' || r == '!')
+}
+
+// writePage sends a rendered page with its validators, or 304 when the
+// client already has it.
+func writePage(w http.ResponseWriter, r *http.Request, f simple.Format, tag string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", f.ContentType())
+	h.Set("Vary", "Accept")
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if etagMatch(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// etagMatch applies If-None-Match's weak comparison.
+func etagMatch(header, tag string) bool {
+	if header == "" {
+		return false
+	}
+	for c := range strings.SplitSeq(header, ",") {
+		c = strings.TrimSpace(c)
+		if c == "*" || strings.TrimPrefix(c, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}

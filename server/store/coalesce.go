@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"sync"
+)
+
+// group runs one piece of work for many callers so that each caller gets
+// the result of a run that started after the caller asked. Callers that
+// arrive while a run is under way wait for the next run, and one run serves
+// all of them: under load, a directory check or a file hash is done once
+// per round instead of once per request, without ever handing a caller an
+// answer computed before it arrived.
+type group[T any] struct {
+	mu      sync.Mutex
+	running bool
+	next    *round[T]
+}
+
+type round[T any] struct {
+	done chan struct{}
+	val  T
+	err  error
+}
+
+// do runs fn, or waits for the next run of fn by another caller. All
+// callers of one group must pass equivalent functions.
+func (g *group[T]) do(ctx context.Context, fn func() (T, error)) (T, error) {
+	g.mu.Lock()
+	if !g.running {
+		g.running = true
+		g.mu.Unlock()
+		v, err := fn()
+		g.handOff(fn)
+		return v, err
+	}
+	r := g.next
+	if r == nil {
+		r = &round[T]{done: make(chan struct{})}
+		g.next = r
+	}
+	g.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.val, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// handOff starts the round that callers queued during the run that just
+// finished, or marks the group idle.
+func (g *group[T]) handOff(fn func() (T, error)) {
+	g.mu.Lock()
+	r := g.next
+	if r == nil {
+		g.running = false
+		g.mu.Unlock()
+		return
+	}
+	g.next = nil
+	g.mu.Unlock()
+	go func() {
+		r.val, r.err = fn()
+		close(r.done)
+		g.handOff(fn)
+	}()
+}

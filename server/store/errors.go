@@ -1,0 +1,15 @@
+package store
+
+import "errors"
+
+// Errors callers branch on.
+var (
+	// ErrNotFound means no root holds the requested file or project.
+	ErrNotFound = errors.New("not found")
+	// ErrOutsideRoot means a path, or a symbolic link on it, leads out of
+	// its root.
+	ErrOutsideRoot = errors.New("path leaves its root")
+	// ErrBadPath means a requested path is not one the index serves: empty
+	// or hidden segments, "..", or bytes no file name may hold.
+	ErrBadPath = errors.New("invalid path")
+)

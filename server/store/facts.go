@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/meta"
+)
+
+// Facts are what the index tells about a file's contents. They are cached
+// by the file's identity (device, inode, size, modification and change
+// times), which a change of contents always alters.
+type Facts struct {
+	id      identity
+	trusted bool // the file had settled before it was read
+
+	Size    int64
+	ModTime time.Time
+	// Digest is the hex digest in the store's algorithm; empty for "none".
+	Digest string
+	// Metadata is true when the core metadata file can be served (wheels).
+	Metadata       bool
+	MetadataDigest string // hex digest of the metadata file, same algorithm
+	RequiresPython string
+	Summary        string
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// Facts returns the facts of f as its file is now. A file that vanished or
+// cannot be read gives an error; pages leave such files out.
+func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
+	id, err := statFresh(f.Path(), true)
+	if err != nil {
+		s.Stats.SkippedFiles.Add(1)
+		return nil, err
+	}
+	if fa := f.facts.Load(); fa != nil && fa.trusted && fa.id == id {
+		s.Stats.FactsHits.Add(1)
+		return fa, nil
+	}
+	fa, err := f.group.do(ctx, func() (*Facts, error) { return s.computeFacts(f) })
+	if err != nil {
+		s.Stats.SkippedFiles.Add(1)
+	}
+	return fa, err
+}
+
+func (s *Store) computeFacts(f *File) (*Facts, error) {
+	s.Stats.FactsMisses.Add(1)
+	start := time.Now()
+	fh, err := openBeneath(f.root.path, f.Rel)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	id, err := fileIdentity(fh)
+	if err != nil {
+		return nil, err
+	}
+	if !id.isRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", fh.Name())
+	}
+	fa := &Facts{id: id, Size: id.size, ModTime: time.Unix(0, id.mtime).UTC()}
+	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+		h := newHash()
+		bp := copyBufs.Get().(*[]byte)
+		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, 0, id.size), *bp)
+		copyBufs.Put(bp)
+		s.Stats.HashedBytes.Add(uint64(n))
+		if err != nil {
+			return nil, fmt.Errorf("hashing %s: %w", fh.Name(), err)
+		}
+		fa.Digest = hex.EncodeToString(h.Sum(nil))
+	}
+	var md []byte
+	switch f.Dist.Kind {
+	case dist.Wheel:
+		md, err = meta.Wheel(fh, id.size, f.Dist)
+		fa.Metadata = err == nil
+	case dist.Sdist:
+		md, err = meta.Sdist(fh, id.size, f.Dist)
+	}
+	if err != nil {
+		s.opts.Log.V(1).Info("no core metadata", "path", fh.Name(), "reason", err.Error())
+	}
+	if md != nil {
+		if fields, err := meta.Parse(md); err == nil {
+			fa.RequiresPython = fields.RequiresPython
+			fa.Summary = fields.Summary
+		}
+		if fa.Metadata {
+			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+				h := newHash()
+				h.Write(md)
+				fa.MetadataDigest = hex.EncodeToString(h.Sum(nil))
+			}
+		}
+	}
+	fa.trusted = id.settled(start, s.opts.Guard)
+	f.facts.Store(fa)
+	return fa, nil
+}
+
+// Sidecar reads a small file kept beside f (its yank reason, provenance or
+// signature), as it is now.
+func (s *Store) Sidecar(f *File, suffix string) ([]byte, error) {
+	fh, err := openBeneath(f.root.path, f.Rel+suffix)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxSidecar+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", fh.Name(), err)
+	}
+	if len(b) > maxSidecar {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", fh.Name(), maxSidecar)
+	}
+	return b, nil
+}
+
+const maxSidecar = 1 << 20
+
+// YankReason returns the reason recorded in f's yank marker (possibly
+// empty). It is only meaningful when f.Yanked().
+func (s *Store) YankReason(f *File) string {
+	b, err := s.Sidecar(f, YankedSuffix)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Status is a project's PEP 792 status.
+type Status struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Statuses a project may have, per PEP 792.
+const (
+	StatusActive      = "active"
+	StatusArchived    = "archived"
+	StatusQuarantined = "quarantined"
+	StatusDeprecated  = "deprecated"
+)
+
+// ProjectStatus reads the project's status marker as it is now. A project
+// without one is active; an unreadable or malformed marker is reported and
+// the project treated as quarantined, since that is the state that exposes
+// nothing a maintainer may have meant to hide.
+func (s *Store) ProjectStatus(p *Project) (Status, error) {
+	for _, path := range p.statusFiles {
+		b, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return Status{Status: StatusQuarantined}, fmt.Errorf("reading %s: %w", path, err)
+		}
+		var st Status
+		if err := json.Unmarshal(b, &st); err != nil {
+			return Status{Status: StatusQuarantined}, fmt.Errorf("parsing %s: %w", path, err)
+		}
+		switch st.Status {
+		case StatusActive, StatusArchived, StatusQuarantined, StatusDeprecated:
+			return st, nil
+		}
+		return Status{Status: StatusQuarantined}, fmt.Errorf("%s: unknown status %q", path, st.Status)
+	}
+	return Status{Status: StatusActive}, nil
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/meta"
+)
+
+// CleanRel checks a path requested below /packages/: slash-separated
+// segments, none empty, hidden, "." or "..", no NUL or backslash.
+func CleanRel(rel string) error {
+	if rel == "" || len(rel) > 4096 {
+		return ErrBadPath
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		if seg == "" || seg[0] == '.' || len(seg) > 255 || strings.ContainsAny(seg, "\x00\\") {
+			return ErrBadPath
+		}
+	}
+	return nil
+}
+
+// Opened is a file opened for download.
+type Opened struct {
+	*os.File
+	Size    int64
+	ModTime time.Time
+	// ETag identifies this version of the file's contents across replicas
+	// that share the file system.
+	ETag string
+}
+
+// Open opens a distribution file, or a sidecar of one, by its path below a
+// root, in the first root that holds it. It reads the directory as it is
+// now, not a listing, so a file uploaded through another replica a moment
+// ago is found. Paths that are not distribution files, hidden, or lead out
+// of a root are refused.
+func (s *Store) Open(rel string) (*Opened, error) {
+	if err := CleanRel(rel); err != nil {
+		return nil, err
+	}
+	base := rel[strings.LastIndexByte(rel, '/')+1:]
+	if _, err := dist.Parse(base); err != nil {
+		stem, ok := "", false
+		for _, suf := range []string{ProvenanceSuffix, SignatureSuffix} {
+			if stem, ok = strings.CutSuffix(base, suf); ok {
+				break
+			}
+		}
+		if !ok {
+			return nil, ErrNotFound
+		}
+		if _, err := dist.Parse(stem); err != nil {
+			return nil, ErrNotFound
+		}
+	}
+	for _, r := range s.roots {
+		fh, err := openBeneath(r.path, rel)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		id, err := fileIdentity(fh)
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		if !id.isRegular() {
+			fh.Close()
+			if id.isDir() {
+				continue
+			}
+			return nil, ErrNotFound
+		}
+		return &Opened{
+			File:    fh,
+			Size:    id.size,
+			ModTime: time.Unix(0, id.mtime),
+			ETag:    etag(id),
+		}, nil
+	}
+	return nil, ErrNotFound
+}
+
+// etag is built from what changes with the contents and is the same on
+// every client of a shared file system: inode, size and times.
+func etag(id identity) string {
+	b := make([]byte, 0, 64)
+	b = append(b, '"')
+	b = strconv.AppendUint(b, id.ino, 36)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, id.size, 36)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, id.mtime, 36)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, id.ctime, 36)
+	b = append(b, '"')
+	return string(b)
+}
+
+// Metadata returns the core metadata file of the wheel at rel (the path
+// below a root, without the ".metadata" suffix), as PEP 658 serves it.
+func (s *Store) Metadata(rel string) ([]byte, error) {
+	fh, err := s.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	base := rel[strings.LastIndexByte(rel, '/')+1:]
+	df, err := dist.Parse(base)
+	if err != nil || df.Kind != dist.Wheel {
+		return nil, ErrNotFound
+	}
+	b, err := meta.Wheel(fh, fh.Size, df)
+	if errors.Is(err, meta.ErrNoMetadata) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading metadata of %s: %w", rel, err)
+	}
+	return b, nil
+}

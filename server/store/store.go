@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Hashes are the digest algorithms the index can put in its links, by the
+// names hashlib gives them (and so the Simple API uses).
+var Hashes = map[string]func() hash.Hash{
+	"md5":    md5.New,
+	"sha1":   sha1.New,
+	"sha224": sha256.New224,
+	"sha256": sha256.New,
+	"sha384": sha512.New384,
+	"sha512": sha512.New,
+}
+
+// Options configure a Store.
+type Options struct {
+	// Roots are the directories served, in order: where two roots hold the
+	// same relative path, the first wins.
+	Roots []string
+	// HashAlgo names the digest published for each file, a key of Hashes,
+	// or "none".
+	HashAlgo string
+	// Guard is how long after its last change a directory or file must be
+	// before its timestamps are trusted to reveal the next change. It covers
+	// the file system's timestamp granularity and the clock skew between
+	// this host and a file server.
+	Guard time.Duration
+	// Log receives one line per skipped entry and per rescan.
+	Log logr.Logger
+}
+
+// DefaultGuard is the default Options.Guard: well above the one-second
+// timestamp granularity of the coarsest file servers and the clock skew of
+// NTP-synchronized hosts.
+const DefaultGuard = 2 * time.Second
+
+// Stats count the store's work, for metrics.
+type Stats struct {
+	Checks       atomic.Uint64 // revalidation rounds
+	DirReads     atomic.Uint64 // directories read (listed) from disk
+	Rebuilds     atomic.Uint64 // snapshots rebuilt after a change
+	FactsHits    atomic.Uint64 // file facts answered from the cache
+	FactsMisses  atomic.Uint64 // file facts computed (files hashed)
+	HashedBytes  atomic.Uint64 // bytes read to compute digests
+	SkippedFiles atomic.Uint64 // files left out of a page (unreadable, vanished)
+}
+
+// Store is the index's view of its roots. It is safe for concurrent use.
+type Store struct {
+	opts  Options
+	roots []*root
+	check group[*Snapshot]
+	cur   atomic.Pointer[Snapshot]
+	gen   uint64 // only touched by the running check
+	// Stats count the work done; read them at any time.
+	Stats Stats
+}
+
+type root struct {
+	index int
+	path  string
+	top   *dir
+}
+
+// New validates opts and returns a Store. It does not read the roots; the
+// first Snapshot does.
+func New(opts Options) (*Store, error) {
+	if len(opts.Roots) == 0 {
+		return nil, errors.New("no root directory")
+	}
+	if opts.HashAlgo == "" {
+		opts.HashAlgo = "sha256"
+	}
+	if _, ok := Hashes[opts.HashAlgo]; !ok && opts.HashAlgo != "none" {
+		return nil, fmt.Errorf("unknown hash algorithm %q", opts.HashAlgo)
+	}
+	if opts.Guard < 0 {
+		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
+	}
+	s := &Store{opts: opts}
+	for i, p := range opts.Roots {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("root %s: %w", p, err)
+		}
+		s.roots = append(s.roots, &root{index: i, path: abs, top: &dir{abs: abs}})
+	}
+	return s, nil
+}
+
+// Roots returns the absolute root directories, in order.
+func (s *Store) Roots() []string {
+	out := make([]string, len(s.roots))
+	for i, r := range s.roots {
+		out[i] = r.path
+	}
+	return out
+}
+
+// HashAlgo returns the configured digest algorithm, or "none".
+func (s *Store) HashAlgo() string { return s.opts.HashAlgo }
+
+// CheckRoots reports whether every root is a readable directory now.
+func (s *Store) CheckRoots() error {
+	for _, r := range s.roots {
+		fd, err := os.Open(r.path)
+		if err != nil {
+			return fmt.Errorf("root %s: %w", r.path, err)
+		}
+		st, err := fd.Stat()
+		fd.Close()
+		if err != nil {
+			return fmt.Errorf("root %s: %w", r.path, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("root %s: not a directory", r.path)
+		}
+	}
+	return nil
+}
+
+// Snapshot returns the listing of every root as it is now: the directories
+// are checked by a round that starts after this call, so nothing added,
+// removed or replaced before the call is missing from the answer.
+func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	return s.check.do(ctx, s.revalidate)
+}
+
+func (s *Store) revalidate() (*Snapshot, error) {
+	s.Stats.Checks.Add(1)
+	changed := false
+	for _, r := range s.roots {
+		c, err := s.checkDir(r, r.top, 0)
+		if err != nil {
+			return nil, fmt.Errorf("checking root %s: %w", r.path, err)
+		}
+		changed = changed || c
+	}
+	if cur := s.cur.Load(); cur != nil && !changed {
+		return cur, nil
+	}
+	s.gen++
+	snap := s.build(s.gen)
+	s.Stats.Rebuilds.Add(1)
+	s.cur.Store(snap)
+	return snap, nil
+}

@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"pkgindex.dev/pkgindex/server/pkgtest"
+)
+
+func newStore(t testing.TB, guard time.Duration, roots ...string) *Store {
+	t.Helper()
+	s, err := New(Options{Roots: roots, HashAlgo: "sha256", Guard: guard, Log: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func files(t testing.TB, s *Store) map[string]string {
+	t.Helper()
+	snap, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range snap.Projects() {
+		for _, f := range p.Files {
+			fa, err := s.Facts(context.Background(), f)
+			if err != nil {
+				continue
+			}
+			out[f.Rel] = fa.Digest
+		}
+	}
+	return out
+}
+
+// TestEveryChangeIsSeenAtOnce changes a directory many times in quick
+// succession, each change well inside one timestamp tick of coarse file
+// systems, and checks two independent stores (as two replicas would be)
+// see each change on the very next request, in both layouts.
+func TestEveryChangeIsSeenAtOnce(t *testing.T) {
+	for _, layout := range []string{"flat", "per-project"} {
+		t.Run(layout, func(t *testing.T) {
+			root := t.TempDir()
+			a, b := newStore(t, DefaultGuard, root), newStore(t, DefaultGuard, root)
+			dir := root
+			if layout == "per-project" {
+				dir = filepath.Join(root, "demo")
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := map[string]string{}
+			prefix := strings.TrimPrefix(strings.TrimPrefix(dir, root), "/")
+			if prefix != "" {
+				prefix += "/"
+			}
+			for i := range 60 {
+				name := fmt.Sprintf("demo-1.%d.tar.gz", i%7)
+				path := filepath.Join(dir, name)
+				switch i % 3 {
+				case 0, 1: // add or replace in place with new contents
+					body := []byte(fmt.Sprintf("contents %d", i))
+					if err := os.WriteFile(path, body, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					want[prefix+name] = sha(body)
+				case 2:
+					os.Remove(path)
+					delete(want, prefix+name)
+				}
+				for _, s := range []*Store{a, b} {
+					got := files(t, s)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("after change %d: listing\n%v\nwant\n%v", i, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func sha(b []byte) string {
+	h := Hashes["sha256"]()
+	h.Write(b)
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// TestSettledDirectoryIsNotReread checks the cheap path is taken once a
+// directory has settled, and that a change still shows after it.
+func TestSettledDirectoryIsNotReread(t *testing.T) {
+	root := t.TempDir()
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "demo", Version: "1.0"})
+	s := newStore(t, 50*time.Millisecond, root)
+	files(t, s)
+	time.Sleep(100 * time.Millisecond)
+	files(t, s) // re-read once: the first read was too close to the change
+	reads := s.Stats.DirReads.Load()
+	for range 10 {
+		files(t, s)
+	}
+	if got := s.Stats.DirReads.Load(); got != reads {
+		t.Errorf("settled directory re-read %d times", got-reads)
+	}
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "demo", Version: "2.0"})
+	if got := files(t, s); len(got) != 2 {
+		t.Errorf("after adding a file: %v", got)
+	}
+	hits := s.Stats.FactsHits.Load()
+	time.Sleep(100 * time.Millisecond)
+	files(t, s)
+	files(t, s)
+	if s.Stats.FactsHits.Load() == hits {
+		t.Error("digests of settled files were not served from the cache")
+	}
+}
+
+func TestSymlinksAndShadowing(t *testing.T) {
+	root, outside, second := t.TempDir(), t.TempDir(), t.TempDir()
+	pkgtest.Sdist(t, outside, pkgtest.Spec{Name: "evil", Version: "1.0"})
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "good", Version: "1.0"})
+	must(t, os.Symlink(filepath.Join(outside, "evil-1.0.tar.gz"), filepath.Join(root, "evil-1.0.tar.gz")))
+	must(t, os.Symlink("good-1.0.tar.gz", filepath.Join(root, "alias-1.0.tar.gz")))
+	must(t, os.Symlink(outside, filepath.Join(root, "linkdir")))
+	must(t, os.WriteFile(filepath.Join(second, "good-1.0.tar.gz"), []byte("shadowed"), 0o644))
+	pkgtest.Sdist(t, second, pkgtest.Spec{Name: "extra", Version: "1.0"})
+	s := newStore(t, DefaultGuard, root, second)
+	got := files(t, s)
+	if _, ok := got["evil-1.0.tar.gz"]; ok {
+		t.Error("a symbolic link leaving the root is listed")
+	}
+	if _, ok := got["alias-1.0.tar.gz"]; !ok {
+		t.Error("a symbolic link inside the root is not listed")
+	}
+	if len(got) != 3 {
+		t.Errorf("listing %v, want good, alias and extra", got)
+	}
+	if _, err := s.Open("evil-1.0.tar.gz"); !errors.Is(err, ErrOutsideRoot) {
+		t.Errorf("opening a link out of the root: %v", err)
+	}
+	if _, err := s.Open("linkdir/evil-1.0.tar.gz"); !errors.Is(err, ErrOutsideRoot) {
+		t.Errorf("opening through a directory link out of the root: %v", err)
+	}
+	f, err := s.Open("good-1.0.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Size == int64(len("shadowed")) {
+		t.Error("the second root's file won over the first's")
+	}
+}
+
+func TestUnreadableFileIsSkipped(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads everything; exercise a vanished file instead.
+		root := t.TempDir()
+		pkgtest.Sdist(t, root, pkgtest.Spec{Name: "a", Version: "1.0"})
+		s := newStore(t, DefaultGuard, root)
+		snap, err := s.Snapshot(context.Background())
+		must(t, err)
+		os.Remove(filepath.Join(root, "a-1.0.tar.gz"))
+		if _, err := s.Facts(context.Background(), snap.Project("a").Files[0]); err == nil {
+			t.Error("facts of a vanished file")
+		}
+		return
+	}
+	root := t.TempDir()
+	p := pkgtest.Sdist(t, root, pkgtest.Spec{Name: "a", Version: "1.0"})
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "a", Version: "2.0"})
+	must(t, os.Chmod(p, 0))
+	if got := files(t, newStore(t, DefaultGuard, root)); len(got) != 1 {
+		t.Errorf("listing %v, want the readable file only", got)
+	}
+}
+
+func TestConcurrentRequestsShareChecks(t *testing.T) {
+	root := t.TempDir()
+	for i := range 50 {
+		must(t, os.MkdirAll(filepath.Join(root, fmt.Sprint("p", i)), 0o755))
+	}
+	s := newStore(t, DefaultGuard, root)
+	first, err := s.Snapshot(context.Background())
+	must(t, err)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snap, err := s.Snapshot(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if snap != first {
+				t.Error("an unchanged tree gave a new snapshot")
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d checks for 201 requests", s.Stats.Checks.Load())
+}
+
+func TestCleanRel(t *testing.T) {
+	for rel, ok := range map[string]bool{
+		"a-1.0.tar.gz": true, "dir/a-1.0.tar.gz": true,
+		"": false, "../a": false, "a/../b": false, "./a": false, ".a": false, "a//b": false, "/a": false,
+		"a/": false, "a\\b": false, "a\x00b": false, strings.Repeat("a", 256): false,
+	} {
+		if err := CleanRel(rel); (err == nil) != ok {
+			t.Errorf("CleanRel(%q) = %v", rel, err)
+		}
+	}
+}
+
+func FuzzCleanRel(f *testing.F) {
+	for _, s := range []string{"a/b-1.0.tar.gz", "../x", "a/./b", ".git/config"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rel string) {
+		if CleanRel(rel) != nil {
+			return
+		}
+		for _, seg := range strings.Split(rel, "/") {
+			if seg == "" || seg == "." || seg == ".." || seg[0] == '.' {
+				t.Fatalf("CleanRel accepted %q", rel)
+			}
+		}
+		if filepath.IsAbs(rel) || strings.HasPrefix(filepath.Clean(rel), "..") {
+			t.Fatalf("CleanRel accepted %q", rel)
+		}
+	})
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

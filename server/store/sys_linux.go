@@ -1,0 +1,167 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// identity is what a file or directory looks like to stat: a change of any
+// field means its contents may have changed.
+type identity struct {
+	dev, ino uint64
+	size     int64
+	mode     uint32
+	nlink    uint32
+	mtime    int64 // ns since the epoch
+	ctime    int64 // ns since the epoch
+}
+
+func (id identity) isDir() bool     { return id.mode&unix.S_IFMT == unix.S_IFDIR }
+func (id identity) isRegular() bool { return id.mode&unix.S_IFMT == unix.S_IFREG }
+
+// settled reports whether the object's last change lies far enough before
+// start that any later change must give it a different change time. guard
+// covers the file system's timestamp granularity and the clock skew between
+// this host and a file server.
+func (id identity) settled(start time.Time, guard time.Duration) bool {
+	return id.ctime+int64(guard) <= start.UnixNano() && id.mtime+int64(guard) <= start.UnixNano()
+}
+
+const statxMask = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.STATX_INO |
+	unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_CTIME
+
+// statFresh returns the identity of path, asking a network file system for
+// fresh attributes rather than its attribute cache. With follow false a
+// symbolic link is described, not its target.
+func statFresh(path string, follow bool) (identity, error) {
+	flags := unix.AT_STATX_FORCE_SYNC
+	if !follow {
+		flags |= unix.AT_SYMLINK_NOFOLLOW
+	}
+	var st unix.Statx_t
+	for {
+		err := unix.Statx(unix.AT_FDCWD, path, flags, statxMask, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return identity{}, &os.PathError{Op: "statx", Path: path, Err: err}
+		}
+		return fromStatx(&st), nil
+	}
+}
+
+func fromStatx(st *unix.Statx_t) identity {
+	return identity{
+		dev:   unix.Mkdev(st.Dev_major, st.Dev_minor),
+		ino:   st.Ino,
+		size:  int64(st.Size),
+		mode:  uint32(st.Mode),
+		nlink: st.Nlink,
+		mtime: st.Mtime.Sec*1e9 + int64(st.Mtime.Nsec),
+		ctime: st.Ctime.Sec*1e9 + int64(st.Ctime.Nsec),
+	}
+}
+
+// fileIdentity describes an open file.
+func fileIdentity(f *os.File) (identity, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, statxMask, &st); err != nil {
+		return identity{}, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+	}
+	return fromStatx(&st), nil
+}
+
+// dirent is one entry of a directory as getdents reports it.
+type dirent struct {
+	name string
+	ino  uint64
+	typ  uint8 // unix.DT_*
+}
+
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// readDir lists a directory, opening it afresh: on NFS the open is what makes
+// the client revalidate its cached copy of the listing (close-to-open). Each
+// entry is handed to fn with a name that is only valid during the call, so a
+// caller that compares against a previous listing allocates nothing for
+// names it already knows.
+func readDir(path string, fn func(name []byte, ino uint64, typ uint8) error) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "getdents", Path: path, Err: err}
+		}
+		if n <= 0 {
+			return nil
+		}
+		for off := 0; off < n; {
+			d := (*unix.Dirent)(unsafe.Pointer(&buf[off]))
+			reclen := int(d.Reclen)
+			if reclen == 0 || off+reclen > n {
+				return fmt.Errorf("reading %s: malformed directory entry", path)
+			}
+			nameStart := off + int(unsafe.Offsetof(d.Name))
+			nameEnd := nameStart
+			for nameEnd < off+reclen && buf[nameEnd] != 0 {
+				nameEnd++
+			}
+			name := buf[nameStart:nameEnd]
+			off += reclen
+			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
+				continue
+			}
+			if err := fn(name, d.Ino, d.Type); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// openBeneath opens rel (a slash-separated path) inside root, refusing any
+// resolution, through ".." or a symbolic link, that would leave root.
+func openBeneath(root, rel string) (*os.File, error) {
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(rfd)
+	how := unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(rfd, rel, &how)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, unix.EXDEV) {
+				err = ErrOutsideRoot
+			}
+			return nil, &os.PathError{Op: "open", Path: root + "/" + rel, Err: err}
+		}
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), root+"/"+rel), nil
+	}
+}
