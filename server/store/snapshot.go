@@ -56,6 +56,9 @@ type Project struct {
 	Name     string   // normalized
 	Files    []*File  // ordered by version, then file name
 	Versions []string // distinct versions as spelled in file names, in order
+	// raw is Files in discovery order; a rebuild that discovers the same
+	// files in the same order reuses the sorted project.
+	raw []*File
 	// statusFiles are the StatusFile markers in directories named after
 	// the project, in root order.
 	statusFiles []string
@@ -106,7 +109,7 @@ func (s *Store) build(gen uint64) *Snapshot {
 				p = &Project{Name: name}
 				snap.projects[name] = p
 			}
-			p.Files = append(p.Files, f)
+			p.raw = append(p.raw, f)
 			snap.files++
 		}
 		for _, sd := range d.subdirs {
@@ -126,9 +129,19 @@ func (s *Store) build(gen uint64) *Snapshot {
 			}
 		}
 	}
+	var prev map[string]*Project
+	if cur := s.cur.Load(); cur != nil {
+		prev = cur.projects
+	}
 	snap.order = make([]*Project, 0, len(snap.projects))
-	for _, p := range snap.projects {
-		sortFiles(p)
+	for name, p := range snap.projects {
+		if old := prev[name]; old != nil && slices.Equal(old.raw, p.raw) && slices.Equal(old.statusFiles, p.statusFiles) {
+			p = old
+			snap.projects[name] = old
+		} else {
+			p.Files = slices.Clone(p.raw)
+			sortFiles(p)
+		}
 		snap.order = append(snap.order, p)
 	}
 	slices.SortFunc(snap.order, func(a, b *Project) int { return strings.Compare(a.Name, b.Name) })

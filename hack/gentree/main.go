@@ -1,0 +1,56 @@
+// Command gentree writes a synthetic package tree for benchmarks: real
+// wheels and sdists (small, with core metadata) spread over projects, in
+// the flat or per-project layout.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"pkgindex.dev/pkgindex/server/pkgtest"
+)
+
+func main() {
+	files := flag.Int("files", 1000, "number of distribution files")
+	projects := flag.Int("projects", 100, "number of projects")
+	layout := flag.String("layout", "flat", "flat or per-project")
+	out := flag.String("out", "", "directory to write (created)")
+	flag.Parse()
+	if *out == "" || *projects < 1 || *files < *projects || (*layout != "flat" && *layout != "per-project") {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	for i := range *files {
+		p := i % *projects
+		n := i / *projects
+		spec := pkgtest.Spec{
+			Name:           fmt.Sprintf("project-%04d", p),
+			Version:        fmt.Sprintf("%d.%d.0", n/2, n%7),
+			RequiresPython: ">=3.8",
+			Summary:        "synthetic benchmark package",
+		}
+		dir := *out
+		if *layout == "per-project" {
+			dir = filepath.Join(*out, fmt.Sprintf("project-%04d", p))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				log.Fatal(err)
+			}
+		}
+		var name string
+		var body []byte
+		if n%2 == 0 {
+			name, body = spec.WheelName(), spec.WheelBytes()
+		} else {
+			name, body = spec.SdistName(), spec.SdistBytes()
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}

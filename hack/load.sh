@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Load figures for pkgindex on generated trees, with nginx serving the same
+# files for comparison. Traffic goes to 127.0.0.1 only; every run is bounded.
+#
+#   hack/load.sh                 all trees
+#   TREES="50000:2000:flat" DURATION=10s hack/load.sh
+#
+# wrk runs one thread, leaving the other core to the server under test.
+# Needs wrk and nginx (apt-get install wrk nginx-light) and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TREES=${TREES:-"1000:100:flat 10000:1000:flat 50000:2000:flat 50000:2000:per-project"}
+DURATION=${DURATION:-5s}
+CONNS=${CONNS:-10}
+PORT=${PORT:-18480}
+NGINX_PORT=${NGINX_PORT:-18481}
+WORK=${WORK:-$(mktemp -d)}
+for t in wrk nginx curl; do command -v $t >/dev/null || { echo "load.sh: $t is required"; exit 1; }; done
+
+make -s build
+go build -o bin/gentree ./hack/gentree
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# wrk_run URL [Accept]: prints "req/s p50 p99"
+wrk_run() {
+  local hdr=()
+  [ -n "${2:-}" ] && hdr=(-H "Accept: $2")
+  wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "$1" |
+    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s %9s %9s", rps, p50, p99}'
+}
+
+printf "%-28s %-22s %10s %9s %9s\n" tree endpoint req/s p50 p99
+for spec in $TREES; do
+  IFS=: read -r files projects layout <<<"$spec"
+  tree="$WORK/tree-$files-$layout"
+  [ -d "$tree" ] || bin/gentree -files "$files" -projects "$projects" -layout "$layout" -out "$tree"
+  start_ns=$(date +%s%N)
+  bin/pkgindex serve --root "$tree" --listen 127.0.0.1:$PORT --log-level warn >/dev/null 2>"$WORK/serve.log" &
+  pid=$!; pids+=($pid)
+  until curl -sf -o /dev/null http://127.0.0.1:$PORT/simple/; do sleep 0.01; done
+  first_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  base=http://127.0.0.1:$PORT
+  project=project-0007
+  dl=$(curl -s -H 'Accept: application/vnd.pypi.simple.v1+json' $base/simple/$project/ |
+    grep -o '"url":"[^"]*"' | head -1 | sed 's/"url":"\.\.\/\.\.\///; s/"$//')
+  name="$files files, $layout"
+  printf "%-28s %-22s %s\n" "$name" "/simple/" "$(wrk_run $base/simple/)"
+  printf "%-28s %-22s %s\n" "$name" "project page (HTML)" "$(wrk_run $base/simple/$project/)"
+  printf "%-28s %-22s %s\n" "$name" "project page (JSON)" "$(wrk_run $base/simple/$project/ application/vnd.pypi.simple.v1+json)"
+  printf "%-28s %-22s %s\n" "$name" "download" "$(wrk_run $base/$dl)"
+
+  # nginx serving the same tree
+  mkdir -p "$WORK/nginx"
+  cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  server { listen 127.0.0.1:$NGINX_PORT; location /packages/ { alias $tree/; } }
+}
+CONF
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & npid=$!; pids+=($npid)
+  until curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl; do sleep 0.01; done
+  printf "%-28s %-22s %s\n" "$name" "download (nginx, 1 worker)" "$(wrk_run http://127.0.0.1:$NGINX_PORT/$dl)"
+  kill $npid; wait $npid 2>/dev/null || true
+
+  # the first request after a file is added, through the project page
+  worst=0
+  dir="$tree"; [ "$layout" = per-project ] && dir="$tree/$project"
+  for i in 1 2 3 4 5; do
+    f="$dir/project_0007-99.$i.0.tar.gz"
+    cp "$tree/$dl" "$f" 2>/dev/null || cp "$(find "$tree" -name "${dl##*/}" | head -1)" "$f"
+    t0=$(date +%s%N)
+    curl -s $base/simple/$project/ | grep -q "project_0007-99.$i.0.tar.gz" || { echo "load.sh: new file not listed"; exit 1; }
+    ms=$(( ($(date +%s%N) - t0) / 1000 ))
+    [ $ms -gt $worst ] && worst=$ms
+    rm -f "$f"
+  done
+  rss=$(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)
+  printf "%-28s first answer after start %d ms; first request after an add (worst of 5) %d us; peak RSS %s\n" \
+    "$name" "$first_ms" "$worst" "$rss"
+  kill $pid; wait $pid 2>/dev/null || true
+done
