@@ -186,17 +186,5 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 		return
 	}
 	b = append(b, '\n')
-	tag := contentTag(b, 0)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
-	if etagMatch(r.Header.Get("If-None-Match"), tag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Length", itoa(len(b)))
-	if r.Method != http.MethodHead {
-		w.Write(b)
-	}
+	writeBody(w, r, "application/json", contentTag(b, 0), "no-cache", b)
 }

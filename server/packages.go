@@ -70,21 +70,11 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, wheel str
 		s.fail(w, r, err)
 		return
 	}
-	tag := contentTag(b, 0)
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("ETag", tag)
+	cc := ""
 	if s.cfg.CacheControl > 0 {
-		h.Set("Cache-Control", "public, max-age="+itoa(s.cfg.CacheControl))
+		cc = "public, max-age=" + itoa(s.cfg.CacheControl)
 	}
-	if etagMatch(r.Header.Get("If-None-Match"), tag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Length", itoa(len(b)))
-	if r.Method != http.MethodHead {
-		w.Write(b)
-	}
+	writeBody(w, r, "text/plain; charset=utf-8", contentTag(b, 0), cc, b)
 }
 
 // servePackageList is pypiserver's /packages/: every file under every root

@@ -40,15 +40,25 @@ func contentTag(b []byte, f simple.Format) string {
 	return `"` + hex.EncodeToString(sum[:12]) + "-" + string('0'+byte(f)) + `"`
 }
 
-func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+// negotiate picks the response format and takes the snapshot that answers
+// the request; on failure it has answered already.
+func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) (simple.Format, *store.Snapshot, bool) {
 	format, err := simple.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return 0, nil, false
 	}
 	snap, err := s.store.Snapshot(r.Context())
 	if err != nil {
 		s.fail(w, r, unavailable(r.Context(), err))
+		return 0, nil, false
+	}
+	return format, snap, true
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	format, snap, ok := s.negotiate(w, r)
+	if !ok {
 		return
 	}
 	page := s.rootPage.Load()
@@ -92,14 +102,8 @@ func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "../"+url.PathEscape(dist.Normalize(name))+"/")
 		return
 	}
-	format, err := simple.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	snap, err := s.store.Snapshot(r.Context())
-	if err != nil {
-		s.fail(w, r, unavailable(r.Context(), err))
+	format, snap, ok := s.negotiate(w, r)
+	if !ok {
 		return
 	}
 	p := snap.Project(name)
@@ -197,14 +201,22 @@ func needsEscape(r rune) bool {
 		r == '-' || r == '_' || r == '.' || r == '/' || r == '~' || r == '+' || r == '!')
 }
 
-// writePage sends a rendered page with its validators, or 304 when the
-// client already has it.
+// writePage sends a rendered Simple API page. Pages may be cached but must
+// be revalidated, which their ETag makes a cheap 304.
 func writePage(w http.ResponseWriter, r *http.Request, f simple.Format, tag string, body []byte) {
+	w.Header().Set("Vary", "Accept")
+	writeBody(w, r, f.ContentType(), tag, "no-cache", body)
+}
+
+// writeBody sends a body with its validators, or 304 when the client
+// already has it.
+func writeBody(w http.ResponseWriter, r *http.Request, ctype, tag, cacheControl string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", f.ContentType())
-	h.Set("Vary", "Accept")
+	h.Set("Content-Type", ctype)
 	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
+	if cacheControl != "" {
+		h.Set("Cache-Control", cacheControl)
+	}
 	if etagMatch(r.Header.Get("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -58,15 +58,7 @@ func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
 		return changed, nil
 	}
 	if d.present && id == d.id && d.trusted {
-		changed := false
-		for _, sub := range d.subdirs {
-			c, err := s.checkDir(r, sub, depth+1)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-		return changed, nil
+		return s.checkSubdirs(r, d, depth, false)
 	}
 	start := time.Now()
 	changed, err := s.readDir(r, d, depth)
@@ -82,6 +74,12 @@ func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
 	d.present = true
 	d.id = id
 	d.trusted = id.settled(start, s.opts.Guard)
+	return s.checkSubdirs(r, d, depth, changed)
+}
+
+// checkSubdirs revalidates d's subdirectories; changed carries what d's own
+// check found.
+func (s *Store) checkSubdirs(r *root, d *dir, depth int, changed bool) (bool, error) {
 	for _, sub := range d.subdirs {
 		c, err := s.checkDir(r, sub, depth+1)
 		if err != nil {
