@@ -77,7 +77,7 @@ CONF
   dir="$tree"; [ "$layout" = per-project ] && dir="$tree/$project"
   for i in 1 2 3 4 5; do
     f="$dir/project_0007-99.$i.0.tar.gz"
-    cp "$tree/$dl" "$f" 2>/dev/null || cp "$(find "$tree" -name "${dl##*/}" | head -1)" "$f"
+    cp "$tree/${dl#packages/}" "$f"
     t0=$(date +%s%N)
     curl -s $base/simple/$project/ | grep -q "project_0007-99.$i.0.tar.gz" || { echo "load.sh: new file not listed"; exit 1; }
     ms=$(( ($(date +%s%N) - t0) / 1000 ))

@@ -58,8 +58,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", contentType(rel))
 	h.Set("ETag", f.ETag)
-	if s.cfg.CacheControl > 0 {
-		h.Set("Cache-Control", "public, max-age="+itoa(s.cfg.CacheControl))
+	if s.fileCache != "" {
+		h.Set("Cache-Control", s.fileCache)
 	}
 	http.ServeContent(w, r, "", f.ModTime, f)
 }
@@ -70,11 +70,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, wheel str
 		s.fail(w, r, err)
 		return
 	}
-	cc := ""
-	if s.cfg.CacheControl > 0 {
-		cc = "public, max-age=" + itoa(s.cfg.CacheControl)
-	}
-	writeBody(w, r, "text/plain; charset=utf-8", contentTag(b, 0), cc, b)
+	writeBody(w, r, "text/plain; charset=utf-8", contentTag(b, 0), s.fileCache, b)
 }
 
 // servePackageList is pypiserver's /packages/: every file under every root

@@ -32,7 +32,9 @@ type Server struct {
 	welcome  []byte
 	version  string
 	rootPage atomic.Pointer[rootPage]
-	handler  http.Handler
+	// fileCache is the Cache-Control of package files, "" for none.
+	fileCache string
+	handler   http.Handler
 }
 
 // New builds a server from a validated Config.
@@ -42,6 +44,9 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	if cfg.CacheControl > 0 {
+		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
+	}
 	if cfg.Welcome != "" {
 		if s.welcome, err = os.ReadFile(cfg.Welcome); err != nil {
 			return nil, fmt.Errorf("--welcome: %w", err)
