@@ -57,7 +57,7 @@ func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
 func (s *Store) computeFacts(f *File) (*Facts, error) {
 	s.Stats.FactsMisses.Add(1)
 	start := time.Now()
-	fh, err := openBeneath(f.root.path, f.Rel)
+	fh, err := f.root.base.open(f.Rel)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		return nil, err
 	}
 	if !id.isRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", fh.Name())
+		return nil, fmt.Errorf("%s: not a regular file", fh.name)
 	}
 	fa := &Facts{id: id, Size: id.size, ModTime: time.Unix(0, id.mtime).UTC()}
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
@@ -77,7 +77,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		copyBufs.Put(bp)
 		s.Stats.HashedBytes.Add(uint64(n))
 		if err != nil {
-			return nil, fmt.Errorf("hashing %s: %w", fh.Name(), err)
+			return nil, fmt.Errorf("hashing %s: %w", fh.name, err)
 		}
 		fa.Digest = hex.EncodeToString(h.Sum(nil))
 	}
@@ -90,7 +90,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		md, err = meta.Sdist(fh, id.size, f.Dist)
 	}
 	if err != nil {
-		s.opts.Log.V(1).Info("no core metadata", "path", fh.Name(), "reason", err.Error())
+		s.opts.Log.V(1).Info("no core metadata", "path", fh.name, "reason", err.Error())
 	}
 	if md != nil {
 		if fields, err := meta.Parse(md); err == nil {
@@ -113,17 +113,17 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 // Sidecar reads a small file kept beside f (its yank reason, provenance or
 // signature), as it is now.
 func (s *Store) Sidecar(f *File, suffix string) ([]byte, error) {
-	fh, err := openBeneath(f.root.path, f.Rel+suffix)
+	fh, err := f.root.base.open(f.Rel + suffix)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, maxSidecar+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", fh.Name(), err)
+		return nil, fmt.Errorf("reading %s: %w", fh.name, err)
 	}
 	if len(b) > maxSidecar {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", fh.Name(), maxSidecar)
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", fh.name, maxSidecar)
 	}
 	return b, nil
 }

@@ -3,10 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/dist"
@@ -27,14 +28,73 @@ func CleanRel(rel string) error {
 	return nil
 }
 
-// Opened is a file opened for download.
+// Opened is a file opened for download. It reads, seeks (its end is known
+// without asking the kernel), and hands its descriptor to sendfile.
 type Opened struct {
-	*os.File
+	h       *handle
 	Size    int64
 	ModTime time.Time
 	// ETag identifies this version of the file's contents across replicas
 	// that share the file system.
 	ETag string
+	off  int64 // where the next Read starts
+	kern int64 // the descriptor's offset in the kernel; -1 if unknown
+}
+
+// Name returns the file's path.
+func (o *Opened) Name() string { return o.h.name }
+
+// Close closes the file.
+func (o *Opened) Close() error { return o.h.Close() }
+
+// ReadAt reads at off.
+func (o *Opened) ReadAt(p []byte, off int64) (int, error) { return o.h.ReadAt(p, off) }
+
+// Read reads from the current offset.
+func (o *Opened) Read(p []byte) (int, error) {
+	if err := o.sync(); err != nil {
+		return 0, err
+	}
+	n, err := o.h.Read(p)
+	o.off += int64(n)
+	o.kern = o.off
+	return n, err
+}
+
+// Seek sets the offset for the next Read; the kernel is told only when a
+// read needs it, so the size probe of http.ServeContent costs no call.
+func (o *Opened) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += o.off
+	case io.SeekEnd:
+		off += o.Size
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("seeking %s: negative offset", o.h.name)
+	}
+	o.off = off
+	return off, nil
+}
+
+// SyscallConn lets sendfile read the descriptor from the current offset.
+func (o *Opened) SyscallConn() (syscall.RawConn, error) {
+	if err := o.sync(); err != nil {
+		return nil, err
+	}
+	o.kern = -1 // sendfile moves it
+	return o.h.SyscallConn()
+}
+
+func (o *Opened) sync() error {
+	if o.kern == o.off {
+		return nil
+	}
+	if _, err := o.h.Seek(o.off, io.SeekStart); err != nil {
+		return err
+	}
+	o.kern = o.off
+	return nil
 }
 
 // Open opens a distribution file, or a sidecar of one, by its path below a
@@ -62,7 +122,7 @@ func (s *Store) Open(rel string) (*Opened, error) {
 		}
 	}
 	for _, r := range s.roots {
-		fh, err := openBeneath(r.path, rel)
+		fh, err := r.base.open(rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -82,7 +142,7 @@ func (s *Store) Open(rel string) (*Opened, error) {
 			return nil, ErrNotFound
 		}
 		return &Opened{
-			File:    fh,
+			h:       fh,
 			Size:    id.size,
 			ModTime: time.Unix(0, id.mtime),
 			ETag:    etag(id),

@@ -76,6 +76,7 @@ type root struct {
 	index int
 	path  string
 	top   *dir
+	base  *rootDir // for opening files beneath the root
 }
 
 // New validates opts and returns a Store. It does not read the roots; the
@@ -99,7 +100,7 @@ func New(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("root %s: %w", p, err)
 		}
-		s.roots = append(s.roots, &root{index: i, path: abs, top: &dir{abs: abs}})
+		s.roots = append(s.roots, &root{index: i, path: abs, top: &dir{abs: abs}, base: newRootDir(abs)})
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,5 +247,67 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A root directory that is removed and made again (a volume remounted, a
+// restore) is found again: the open root kept for downloads is not trusted
+// past a failed lookup.
+func TestReplacedRootIsReopened(t *testing.T) {
+	parent := t.TempDir()
+	root := filepath.Join(parent, "root")
+	must(t, os.Mkdir(root, 0o755))
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "a", Version: "1.0"})
+	s := newStore(t, DefaultGuard, root)
+	f, err := s.Open("a-1.0.tar.gz")
+	must(t, err)
+	f.Close()
+	must(t, os.Rename(root, filepath.Join(parent, "old")))
+	must(t, os.Mkdir(root, 0o755))
+	if _, err := s.Open("a-1.0.tar.gz"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a file of the replaced root is still served: %v", err)
+	}
+	pkgtest.Sdist(t, root, pkgtest.Spec{Name: "b", Version: "2.0"})
+	f, err = s.Open("b-2.0.tar.gz")
+	if err != nil {
+		t.Fatalf("a file of the new root: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	must(t, err)
+	if int64(len(b)) != f.Size {
+		t.Errorf("read %d bytes of %d", len(b), f.Size)
+	}
+}
+
+// Seeking is answered from the known size, and reads after any seek start
+// where the seek said.
+func TestOpenedSeekAndRead(t *testing.T) {
+	root := t.TempDir()
+	body := []byte("0123456789abcdef")
+	must(t, os.WriteFile(filepath.Join(root, "a-1.0.tar.gz"), body, 0o644))
+	s := newStore(t, DefaultGuard, root)
+	f, err := s.Open("a-1.0.tar.gz")
+	must(t, err)
+	defer f.Close()
+	for _, tc := range []struct {
+		off    int64
+		whence int
+		want   string
+	}{
+		{0, io.SeekEnd, ""},
+		{-4, io.SeekEnd, "cdef"},
+		{3, io.SeekStart, "3456"},
+		{2, io.SeekCurrent, "9abc"},
+		{0, io.SeekStart, "0123"},
+	} {
+		if _, err := f.Seek(tc.off, tc.whence); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		n, _ := io.ReadFull(f, buf)
+		if got := string(buf[:n]); got != tc.want {
+			t.Errorf("seek(%d, %d) then read: %q, want %q", tc.off, tc.whence, got, tc.want)
+		}
 	}
 }

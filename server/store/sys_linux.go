@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -70,10 +69,10 @@ func fromStatx(st *unix.Statx_t) identity {
 }
 
 // fileIdentity describes an open file.
-func fileIdentity(f *os.File) (identity, error) {
+func fileIdentity(f *handle) (identity, error) {
 	var st unix.Statx_t
-	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, statxMask, &st); err != nil {
-		return identity{}, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+	if err := unix.Statx(f.fd, "", unix.AT_EMPTY_PATH, statxMask, &st); err != nil {
+		return identity{}, &os.PathError{Op: "statx", Path: f.name, Err: err}
 	}
 	return fromStatx(&st), nil
 }
@@ -132,36 +131,5 @@ func readDir(path string, fn func(name []byte, ino uint64, typ uint8) error) err
 				return err
 			}
 		}
-	}
-}
-
-// openBeneath opens rel (a slash-separated path) inside root, refusing any
-// resolution, through ".." or a symbolic link, that would leave root.
-func openBeneath(root, rel string) (*os.File, error) {
-	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: root, Err: err}
-	}
-	defer unix.Close(rfd)
-	how := unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(rfd, rel, &how)
-		if err == unix.EINTR || err == unix.EAGAIN {
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, unix.EXDEV) {
-				err = ErrOutsideRoot
-			}
-			return nil, &os.PathError{Op: "open", Path: root + "/" + rel, Err: err}
-		}
-		if err := unix.SetNonblock(fd, false); err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-		return os.NewFile(uintptr(fd), root+"/"+rel), nil
 	}
 }

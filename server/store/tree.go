@@ -195,7 +195,7 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 // root; links to directories are not followed, as os.walk does not.
 func (s *Store) entryType(r *root, abs, rel string, link bool) uint8 {
 	if link {
-		f, err := openBeneath(r.path, rel)
+		f, err := r.base.open(rel)
 		if err != nil {
 			if errors.Is(err, ErrOutsideRoot) {
 				s.opts.Log.Info("skipping symbolic link that leaves its root", "path", abs)
