@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -134,18 +135,19 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 			Filename:          f.Dist.Filename,
 			URL:               base + "/packages/" + escapePath(f.Rel),
 			Digests:           map[string]string{},
-			Size:              fa.Size,
-			UploadTime:        fa.ModTime.Format("2006-01-02T15:04:05"),
-			UploadTimeISO8601: fa.ModTime.Format("2006-01-02T15:04:05.000000Z"),
+			Size:              fa.Size(),
+			UploadTime:        fa.ModTime().Format("2006-01-02T15:04:05"),
+			UploadTimeISO8601: fa.ModTime().Format("2006-01-02T15:04:05.000000Z"),
 			PackageType:       f.Dist.Kind.PackageType(),
 			PythonVersion:     f.Dist.PyVersion,
 			HasSig:            f.HasSignature(),
 			Yanked:            f.Yanked(),
 		}
-		if fa.Digest != "" {
-			pf.Digests[s.store.HashAlgo()] = fa.Digest
+		if fa.Digest != nil {
+			d := hex.EncodeToString(fa.Digest)
+			pf.Digests[s.store.HashAlgo()] = d
 			if s.store.HashAlgo() == "md5" {
-				pf.MD5Digest = fa.Digest
+				pf.MD5Digest = d
 			}
 		}
 		if fa.RequiresPython != "" {
@@ -164,7 +166,7 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 				info = map[string]any{
 					"name":            p.Name,
 					"version":         latest,
-					"summary":         fa.Summary,
+					"summary":         s.store.Summary(f),
 					"requires_python": pf.RequiresPython,
 					"package_url":     base + "/simple/" + p.Name + "/",
 					"yanked":          pf.Yanked,

@@ -1,8 +1,9 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,26 +101,60 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 	}
 	// pypiserver's order: by directory, then project and version.
 	slices.SortStableFunc(entries, func(a, b entry) int {
-		return strings.Compare(path.Dir(a.f.Rel), path.Dir(b.f.Rel))
+		return strings.Compare(relDir(a.f.Rel), relDir(b.f.Rel))
 	})
-	buf := getBuf()
-	defer putBuf(buf)
-	b := append(*buf, "<!DOCTYPE html>\n<html>\n<head>\n<title>Index of packages</title>\n</head>\n<body>\n<h1>Index of packages</h1>\n"...)
+	// The page lists every file, so it can be large: it is rendered twice
+	// in small pieces, once to learn its tag and length and once to send
+	// it, rather than held whole.
 	algo := s.store.HashAlgo()
-	for _, e := range entries {
-		b = append(b, `<a href="`...)
-		b = append(b, escapePath(e.f.Rel)...)
-		if e.fa.Digest != "" {
-			b = append(b, '#')
-			b = append(b, algo...)
-			b = append(b, '=')
-			b = append(b, e.fa.Digest...)
+	render := func(emit func([]byte)) {
+		buf := getBuf()
+		defer putBuf(buf)
+		b := append(*buf, "<!DOCTYPE html>\n<html>\n<head>\n<title>Index of packages</title>\n</head>\n<body>\n<h1>Index of packages</h1>\n"...)
+		for _, e := range entries {
+			b = append(b, `<a href="`...)
+			b = append(b, escapePath(e.f.Rel)...)
+			if e.fa.Digest != nil {
+				b = append(b, '#')
+				b = append(b, algo...)
+				b = append(b, '=')
+				b = hex.AppendEncode(b, e.fa.Digest)
+			}
+			b = append(b, `">`...)
+			b = simple.AppendHTML(b, e.f.Rel)
+			b = append(b, "</a><br>\n"...)
+			if len(b) >= 32<<10 {
+				emit(b)
+				b = b[:0]
+			}
 		}
-		b = append(b, `">`...)
-		b = simple.AppendHTML(b, e.f.Rel)
-		b = append(b, "</a><br>\n"...)
+		b = append(b, "</body>\n</html>\n"...)
+		emit(b)
+		*buf = b
 	}
-	b = append(b, "</body>\n</html>\n"...)
-	*buf = b
-	writePage(w, r, simple.LegacyHTML, contentTag(b, simple.LegacyHTML), b)
+	sum, n := sha256.New(), 0
+	render(func(b []byte) { sum.Write(b); n += len(b) })
+	tag := tagOf(sum, simple.LegacyHTML)
+	h := w.Header()
+	h.Set("Vary", "Accept")
+	h.Set("Content-Type", simple.LegacyHTML.ContentType())
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if etagMatch(r.Header.Get("If-None-Match"), tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", itoa(n))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		render(func(b []byte) { w.Write(b) })
+	}
+}
+
+// relDir is the directory part of a slash-separated path, "" at the top.
+func relDir(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
 }

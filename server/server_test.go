@@ -33,7 +33,7 @@ func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
 	demo := pkgtest.Spec{Name: "Demo.Pkg", Version: "1.0", RequiresPython: ">=3.8,<4", Summary: "demo"}
 	pkgtest.Wheel(t, root, demo)
 	pkgtest.Sdist(t, root, demo)
-	pkgtest.Wheel(t, root, pkgtest.Spec{Name: "demo_pkg", Version: "2.0rc1"})
+	pkgtest.Wheel(t, root, pkgtest.Spec{Name: "demo_pkg", Version: "2.0rc1", Summary: "demo two"})
 	// per-project layout, with a yank marker and a status marker
 	must(t, os.MkdirAll(filepath.Join(root, "other"), 0o755))
 	pkgtest.Wheel(t, filepath.Join(root, "other"), pkgtest.Spec{Name: "other", Version: "0.1"})
@@ -185,7 +185,7 @@ func TestCalls(t *testing.T) {
 		{name: "pypiserver project redirect", path: "/Demo_Pkg/", code: 301, location: "/simple/demo-pkg/"},
 		{name: "pypi json", path: "/pypi/demo-pkg/json", code: 200, ctype: "application/json",
 			contains: []string{`"sha256":"` + f.wheelSum + `"`, `"packagetype":"bdist_wheel"`, `"packagetype":"sdist"`,
-				`"requires_python":"\u003e=3.8,\u003c4"`, `"version":"2.0rc1"`}},
+				`"requires_python":"\u003e=3.8,\u003c4"`, `"version":"2.0rc1"`, `"summary":"demo two"`}},
 		{name: "pypi json unknown", path: "/pypi/nope/json", code: 404},
 		{name: "welcome", path: "/", code: 200, contains: []string{"pip install --index-url http://", "5 projects"}},
 		{name: "healthz", path: "/healthz", code: 200},
@@ -274,6 +274,16 @@ func TestConditionalAndRange(t *testing.T) {
 	bad, _ := f.do(t, call{path: file, header: map[string]string{"Range": "bytes=100000-"}})
 	if bad.StatusCode != 416 {
 		t.Errorf("unsatisfiable Range: %d", bad.StatusCode)
+	}
+
+	// pypiserver's /packages/ is rendered in pieces: its length and tag
+	// must still describe the whole body.
+	lresp, list := f.do(t, call{path: "/packages/"})
+	if lresp.ContentLength != int64(len(list)) || !strings.HasSuffix(list, "</html>\n") {
+		t.Errorf("/packages/: Content-Length %d, body %d", lresp.ContentLength, len(list))
+	}
+	if r, _ := f.do(t, call{path: "/packages/", header: map[string]string{"If-None-Match": lresp.Header.Get("ETag")}}); r.StatusCode != 304 {
+		t.Errorf("/packages/ revalidation: %d, want 304", r.StatusCode)
 	}
 }
 

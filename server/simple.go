@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,8 +37,15 @@ func putBuf(b *[]byte) {
 // contentTag is an ETag derived from a page's bytes, so every replica gives
 // the same page the same tag.
 func contentTag(b []byte, f simple.Format) string {
-	sum := sha256.Sum256(b)
-	return `"` + hex.EncodeToString(sum[:12]) + "-" + string('0'+byte(f)) + `"`
+	h := sha256.New()
+	h.Write(b)
+	return tagOf(h, f)
+}
+
+// tagOf makes the ETag of a page from the hash of its bytes.
+func tagOf(h hash.Hash, f simple.Format) string {
+	var sum [sha256.Size]byte
+	return `"` + hex.EncodeToString(h.Sum(sum[:0])[:12]) + "-" + string('0'+byte(f)) + `"`
 }
 
 // negotiate picks the response format and takes the snapshot that answers
@@ -166,11 +174,11 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 			RequiresPython: fa.RequiresPython,
 			CoreMetadata:   fa.Metadata,
 			MetadataHash:   fa.MetadataDigest,
-			Size:           fa.Size,
-			UploadTime:     fa.ModTime,
+			Size:           fa.Size(),
+			UploadTime:     fa.ModTime(),
 			GPGSig:         f.HasSignature(),
 		}
-		if fa.Digest != "" {
+		if fa.Digest != nil {
 			sf.HashName, sf.Hash = algo, fa.Digest
 		}
 		if f.Yanked() {

@@ -1,6 +1,7 @@
 package simple
 
 import (
+	"encoding/hex"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -24,14 +25,15 @@ type Page struct {
 type File struct {
 	Filename string
 	URL      string // already escaped; relative to the page
-	// HashName and Hash are the digest in the link fragment and the JSON
-	// "hashes"; both empty when hashing is off.
-	HashName, Hash string
+	// HashName and Hash (raw bytes; rendered in hex) are the digest in the
+	// link fragment and the JSON "hashes"; both empty when hashing is off.
+	HashName       string
+	Hash           []byte
 	RequiresPython string
 	// CoreMetadata says a PEP 658 metadata file is served at URL+".metadata";
 	// MetadataHash is its digest in HashName's algorithm, if any.
 	CoreMetadata bool
-	MetadataHash string
+	MetadataHash []byte
 	Yanked       bool
 	YankReason   string
 	Size         int64
@@ -90,11 +92,11 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 		f := &p.Files[i]
 		b = append(b, "<a href=\""...)
 		b = appendHTML(b, f.URL)
-		if f.Hash != "" {
+		if f.Hash != nil {
 			b = append(b, '#')
 			b = append(b, f.HashName...)
 			b = append(b, '=')
-			b = append(b, f.Hash...)
+			b = hex.AppendEncode(b, f.Hash)
 		}
 		b = append(b, '"')
 		if f.RequiresPython != "" {
@@ -103,15 +105,17 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 			b = append(b, '"')
 		}
 		if f.CoreMetadata {
-			v := "true"
-			if f.MetadataHash != "" {
-				v = f.HashName + "=" + f.MetadataHash
+			for _, attr := range [...]string{" data-core-metadata=\"", " data-dist-info-metadata=\""} {
+				b = append(b, attr...)
+				if f.MetadataHash != nil {
+					b = append(b, f.HashName...)
+					b = append(b, '=')
+					b = hex.AppendEncode(b, f.MetadataHash)
+				} else {
+					b = append(b, "true"...)
+				}
+				b = append(b, '"')
 			}
-			b = append(b, " data-core-metadata=\""...)
-			b = append(b, v...)
-			b = append(b, "\" data-dist-info-metadata=\""...)
-			b = append(b, v...)
-			b = append(b, '"')
 		}
 		if f.GPGSig {
 			b = append(b, " data-gpg-sig=\"true\""...)
@@ -164,10 +168,11 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 		b = append(b, `,"url":`...)
 		b = appendJSONString(b, f.URL)
 		b = append(b, `,"hashes":{`...)
-		if f.Hash != "" {
+		if f.Hash != nil {
 			b = appendJSONString(b, f.HashName)
-			b = append(b, ':')
-			b = appendJSONString(b, f.Hash)
+			b = append(b, ':', '"')
+			b = hex.AppendEncode(b, f.Hash)
+			b = append(b, '"')
 		}
 		b = append(b, '}')
 		if f.RequiresPython != "" {
@@ -175,20 +180,20 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 			b = appendJSONString(b, f.RequiresPython)
 		}
 		if f.CoreMetadata {
-			var v []byte
-			if f.MetadataHash != "" {
-				v = append(v, '{')
-				v = appendJSONString(v, f.HashName)
-				v = append(v, ':')
-				v = appendJSONString(v, f.MetadataHash)
-				v = append(v, '}')
-			} else {
-				v = append(v, "true"...)
-			}
 			b = append(b, `,"core-metadata":`...)
-			b = append(b, v...)
+			start := len(b)
+			if f.MetadataHash != nil {
+				b = append(b, '{')
+				b = appendJSONString(b, f.HashName)
+				b = append(b, ':', '"')
+				b = hex.AppendEncode(b, f.MetadataHash)
+				b = append(b, '"', '}')
+			} else {
+				b = append(b, "true"...)
+			}
+			end := len(b)
 			b = append(b, `,"dist-info-metadata":`...)
-			b = append(b, v...)
+			b = append(b, b[start:end]...)
 		} else {
 			b = append(b, `,"core-metadata":false`...)
 		}

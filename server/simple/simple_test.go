@@ -70,7 +70,7 @@ func testPage() *Page {
 		StatusReason: `moved to "demo2" <here>`,
 		Versions:     []string{"1.0"},
 		Files: []File{{
-			Filename: "demo-1.0.tar.gz", URL: "../../packages/demo-1.0.tar.gz", HashName: "sha256", Hash: "ab",
+			Filename: "demo-1.0.tar.gz", URL: "../../packages/demo-1.0.tar.gz", HashName: "sha256", Hash: []byte{0xab},
 			RequiresPython: ">=3.8", Yanked: true, YankReason: "bad\x01 \"one\"\xff", Size: 42,
 			UploadTime: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Provenance: "../../packages/demo-1.0.tar.gz.provenance",
 		}, {

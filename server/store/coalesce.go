@@ -67,3 +67,39 @@ func (g *group[T]) handOff(fn func() (T, error)) {
 		g.handOff(fn)
 	}()
 }
+
+// keyedGroup is a group per key, made when a key is first asked for and
+// dropped when its last caller leaves, so keys that are never busy (most
+// files, most of the time) cost nothing.
+type keyedGroup[K comparable, T any] struct {
+	mu     sync.Mutex
+	groups map[K]*keyedEntry[T]
+}
+
+type keyedEntry[T any] struct {
+	g     group[T]
+	users int
+}
+
+// do runs fn for key k as group.do does.
+func (kg *keyedGroup[K, T]) do(ctx context.Context, k K, fn func() (T, error)) (T, error) {
+	kg.mu.Lock()
+	if kg.groups == nil {
+		kg.groups = map[K]*keyedEntry[T]{}
+	}
+	e := kg.groups[k]
+	if e == nil {
+		e = &keyedEntry[T]{}
+		kg.groups[k] = e
+	}
+	e.users++
+	kg.mu.Unlock()
+	defer func() {
+		kg.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(kg.groups, k)
+		}
+		kg.mu.Unlock()
+	}()
+	return e.g.do(ctx, fn)
+}

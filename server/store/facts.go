@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/meta"
@@ -18,20 +18,29 @@ import (
 // Facts are what the index tells about a file's contents. They are cached
 // by the file's identity (device, inode, size, modification and change
 // times), which a change of contents always alters.
+//
+// One Facts is kept per file for as long as the file is listed, so it holds
+// only what every page needs, in its smallest form: digests as raw bytes
+// (pages append them in hex), no copies of what the identity already says.
 type Facts struct {
 	id      identity
 	trusted bool // the file had settled before it was read
-
-	Size    int64
-	ModTime time.Time
-	// Digest is the hex digest in the store's algorithm; empty for "none".
-	Digest string
 	// Metadata is true when the core metadata file can be served (wheels).
-	Metadata       bool
-	MetadataDigest string // hex digest of the metadata file, same algorithm
+	Metadata bool
+	// Digest is the file's digest in the store's algorithm; nil for "none".
+	Digest []byte
+	// MetadataDigest is the core metadata file's digest, same algorithm.
+	MetadataDigest []byte
+	// RequiresPython is the metadata's Requires-Python, shared between
+	// files that say the same.
 	RequiresPython string
-	Summary        string
 }
+
+// Size is the file's size in bytes.
+func (fa *Facts) Size() int64 { return fa.id.size }
+
+// ModTime is the file's modification time: its upload time.
+func (fa *Facts) ModTime() time.Time { return time.Unix(0, fa.id.mtime).UTC() }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
@@ -47,7 +56,7 @@ func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
 		s.Stats.FactsHits.Add(1)
 		return fa, nil
 	}
-	fa, err := f.group.do(ctx, func() (*Facts, error) { return s.computeFacts(f) })
+	fa, err := s.hashing.do(ctx, f, func() (*Facts, error) { return s.computeFacts(f) })
 	if err != nil {
 		s.Stats.SkippedFiles.Add(1)
 	}
@@ -69,7 +78,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 	if !id.isRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", fh.name)
 	}
-	fa := &Facts{id: id, Size: id.size, ModTime: time.Unix(0, id.mtime).UTC()}
+	fa := &Facts{id: id}
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()
 		bp := copyBufs.Get().(*[]byte)
@@ -79,35 +88,63 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hashing %s: %w", fh.name, err)
 		}
-		fa.Digest = hex.EncodeToString(h.Sum(nil))
+		fa.Digest = h.Sum(nil)
 	}
-	var md []byte
-	switch f.Dist.Kind {
-	case dist.Wheel:
-		md, err = meta.Wheel(fh, id.size, f.Dist)
-		fa.Metadata = err == nil
-	case dist.Sdist:
-		md, err = meta.Sdist(fh, id.size, f.Dist)
-	}
+	md, err := coreMetadata(fh, id.size, f.Dist)
+	fa.Metadata = err == nil && f.Dist.Kind == dist.Wheel
 	if err != nil {
 		s.opts.Log.V(1).Info("no core metadata", "path", fh.name, "reason", err.Error())
 	}
 	if md != nil {
 		if fields, err := meta.Parse(md); err == nil {
-			fa.RequiresPython = fields.RequiresPython
-			fa.Summary = fields.Summary
+			fa.RequiresPython = unique.Make(fields.RequiresPython).Value()
 		}
 		if fa.Metadata {
 			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 				h := newHash()
 				h.Write(md)
-				fa.MetadataDigest = hex.EncodeToString(h.Sum(nil))
+				fa.MetadataDigest = h.Sum(nil)
 			}
 		}
 	}
 	fa.trusted = id.settled(start, s.opts.Guard)
 	f.facts.Store(fa)
 	return fa, nil
+}
+
+// coreMetadata reads a wheel's METADATA or an sdist's PKG-INFO; nil for
+// other kinds.
+func coreMetadata(r io.ReaderAt, size int64, df dist.File) ([]byte, error) {
+	switch df.Kind {
+	case dist.Wheel:
+		return meta.Wheel(r, size, df)
+	case dist.Sdist:
+		return meta.Sdist(r, size, df)
+	}
+	return nil, nil
+}
+
+// Summary reads the one-line summary from f's core metadata, as the file
+// is now. It is not cached: only PyPI-style JSON shows it.
+func (s *Store) Summary(f *File) string {
+	fh, err := f.root.base.open(f.Rel)
+	if err != nil {
+		return ""
+	}
+	defer fh.Close()
+	id, err := fileIdentity(fh)
+	if err != nil || !id.isRegular() {
+		return ""
+	}
+	md, err := coreMetadata(fh, id.size, f.Dist)
+	if err != nil || md == nil {
+		return ""
+	}
+	fields, err := meta.Parse(md)
+	if err != nil {
+		return ""
+	}
+	return fields.Summary
 }
 
 // Sidecar reads a small file kept beside f (its yank reason, provenance or

@@ -35,7 +35,6 @@ type File struct {
 	ino   uint64
 	marks uint8
 	facts atomic.Pointer[Facts]
-	group group[*Facts]
 }
 
 // Path returns the file's absolute path.

@@ -66,8 +66,10 @@ type Store struct {
 	opts  Options
 	roots []*root
 	check group[*Snapshot]
-	cur   atomic.Pointer[Snapshot]
-	gen   uint64 // only touched by the running check
+	// hashing coalesces the reads of one file's facts.
+	hashing keyedGroup[*File, *Facts]
+	cur     atomic.Pointer[Snapshot]
+	gen     uint64 // only touched by the running check
 	// Stats count the work done; read them at any time.
 	Stats Stats
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,7 @@ func files(t testing.TB, s *Store) map[string]string {
 			if err != nil {
 				continue
 			}
-			out[f.Rel] = fa.Digest
+			out[f.Rel] = hex.EncodeToString(fa.Digest)
 		}
 	}
 	return out

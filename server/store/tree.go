@@ -154,14 +154,15 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 			}
 			continue
 		}
-		abs := d.abs + "/" + e.name
-		rel := joinRel(d.rel, e.name)
+		// Paths are built only where they are kept or needed: most entries
+		// are files already known from the last read.
 		typ := e.typ
 		if typ == unix.DT_UNKNOWN || typ == unix.DT_LNK {
-			typ = s.entryType(r, abs, rel, e.typ == unix.DT_LNK)
+			typ = s.entryType(r, d.abs+"/"+e.name, joinRel(d.rel, e.name), e.typ == unix.DT_LNK)
 		}
 		switch typ {
 		case unix.DT_DIR:
+			abs, rel := d.abs+"/"+e.name, joinRel(d.rel, e.name)
 			if depth+1 >= maxDepth {
 				s.opts.Log.Info("skipping directory nested too deep", "dir", abs, "maxDepth", maxDepth)
 				continue
@@ -181,7 +182,7 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 			if err != nil {
 				continue
 			}
-			f := &File{root: r, Rel: rel, Dist: df, ino: e.ino, marks: m}
+			f := &File{root: r, Rel: joinRel(d.rel, e.name), Dist: df, ino: e.ino, marks: m}
 			if old := oldFiles[e.name]; old != nil {
 				f.facts.Store(old.facts.Load())
 			}
