@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/go-logr/logr v1.4.4
 	github.com/prometheus/client_golang v1.23.2
+	golang.org/x/crypto v0.59.0
 	golang.org/x/sys v0.50.0
 )
 
