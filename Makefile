@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 
 FUZZTIME ?= 10s
-FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:FuzzNegotiate server/store:FuzzCleanRel
+FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:FuzzNegotiate server/store:FuzzCleanRel server/auth:FuzzParse server/auth:FuzzBasic
 
 .PHONY: help
 help: ## list the targets

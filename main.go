@@ -2,6 +2,7 @@
 // operator that runs it. Subcommands:
 //
 //	pkgindex serve [flags] [root ...]   run the index server
+//	pkgindex yank|unyank|remove|status  change a running index (management API)
 //	pkgindex version                    print the version
 package main
 
@@ -20,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"pkgindex.dev/pkgindex/server"
+	"pkgindex.dev/pkgindex/server/admin"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -37,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "yank", "unyank", "remove", "status":
+		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pkgindex", version)
 		return 0
@@ -54,7 +58,13 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the package index (pkgindex serve --help for its flags)
+  yank      mark a release yanked:      pkgindex yank --index URL PROJECT VERSION [--reason TEXT]
+  unyank    undo a yank:                pkgindex unyank --index URL PROJECT VERSION
+  remove    delete a release's files:   pkgindex remove --index URL PROJECT VERSION
+  status    set a project's status:     pkgindex status --index URL PROJECT active|archived|quarantined|deprecated
   version   print the version
+
+yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD.
 `)
 }
 

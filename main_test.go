@@ -31,6 +31,14 @@ func TestMain(m *testing.M) {
 // URL once it listens.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
+	_, u := startProcess(t, args...)
+	return u
+}
+
+// startProcess is startServer that also gives the process, for tests that
+// kill it; a process killed by the test is not expected to exit cleanly.
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "PKGINDEX_TEST_AS_MAIN=1")
 	out, err := cmd.StdoutPipe()
@@ -42,6 +50,9 @@ func startServer(t *testing.T, args ...string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // stopped by the test
+		}
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -71,11 +82,11 @@ func startServer(t *testing.T, args ...string) string {
 		if i < 0 {
 			t.Fatalf("unexpected first line %q", l)
 		}
-		return strings.TrimSuffix(l[i:], "/")
+		return cmd, strings.TrimSuffix(l[i:], "/")
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not start")
 	}
-	return ""
+	return nil, ""
 }
 
 // tool finds an external program a test needs: in CI its absence fails the

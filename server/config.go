@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -30,6 +31,19 @@ type Config struct {
 	LogLevel       string
 	Guard          time.Duration
 	ShutdownGrace  time.Duration
+	// Passwords is the htpasswd file, auth.NoPasswords for no
+	// authentication, or "" for none: protected actions are then refused.
+	Passwords      string
+	Authenticate   auth.Actions // actions that need credentials
+	AllowPlaintext bool         // accept plain-text htpasswd entries
+	Overwrite      bool         // uploads may replace an existing file
+	// Writers are the users allowed the update action; empty for every
+	// user of the password file.
+	Writers       []string
+	MaxUploadSize int64 // bytes
+	// TempMaxAge is how old a temporary upload file must be before it is
+	// taken for the leftover of a crashed writer and removed.
+	TempMaxAge time.Duration
 	// Notes are things the flags said that change nothing, told at start.
 	Notes []string
 }
@@ -66,6 +80,9 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		HealthEndpoint: "/health",
 		Guard:          store.DefaultGuard,
 		ShutdownGrace:  20 * time.Second,
+		Authenticate:   auth.DefaultActions,
+		MaxUploadSize:  100 << 20,
+		TempMaxAge:     time.Hour,
 	}
 	fs := flag.NewFlagSet("pkgindex serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -83,12 +100,21 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.Guard, "timestamp-guard", c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
+	fs.StringVar(&c.Passwords, "passwords", "", "htpasswd file for authentication (bcrypt, SHA1, apr1-MD5 entries); '.' for none at all")
+	fs.Var(&c.Authenticate, "authenticate", "actions that need credentials: comma-separated update, download, list; '.' for none")
+	fs.BoolVar(&c.AllowPlaintext, "allow-plaintext-passwords", false, "accept htpasswd entries whose password is stored as plain text")
+	writers := &listFlag{vals: &c.Writers}
+	fs.Var(writers, "writers", "users allowed to upload, remove, yank and set project status (comma-separated; default: every user of the password file)")
+	fs.BoolVar(&c.Overwrite, "overwrite", false, "let an upload replace an existing file of the same name")
+	maxUpload := fs.String("max-upload-size", "100MiB", "largest file an upload may carry (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
+	fs.DurationVar(&c.TempMaxAge, "temp-max-age", c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
 	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
 	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
 	backend := fs.String("backend", "", "accepted for pypiserver compatibility; pkgindex has one backend")
 	serverMethod := fs.String("server", "", "accepted for pypiserver compatibility; ignored")
 	verbose := fs.Bool("v", false, "verbose: log level debug (pypiserver spelling)")
-	for _, alias := range [][2]string{{"p", "port"}, {"i", "host"}, {"H", "host"}, {"interface", "host"}} {
+	for _, alias := range [][2]string{{"p", "port"}, {"i", "host"}, {"H", "host"}, {"interface", "host"},
+		{"P", "passwords"}, {"a", "authenticate"}, {"o", "overwrite"}} {
 		fs.Var(fs.Lookup(alias[1]).Value, alias[0], "alias of --"+alias[1])
 	}
 
@@ -148,6 +174,12 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		}
 		c.Listen = net.JoinHostPort(h, p)
 	}
+	size, err := parseSize(*maxUpload)
+	if err != nil {
+		return c, fmt.Errorf("--max-upload-size %q: %w", *maxUpload, err)
+	}
+	c.MaxUploadSize = size
+	c.Writers = splitList(c.Writers)
 	if *disableFallback {
 		c.FallbackURL = ""
 	}
@@ -218,5 +250,45 @@ func (c *Config) validate() error {
 	if c.Guard < 0 {
 		errs = append(errs, fmt.Errorf("--timestamp-guard %s: want 0 or more", c.Guard))
 	}
+	if c.MaxUploadSize <= 0 {
+		errs = append(errs, fmt.Errorf("--max-upload-size %d: want more than 0", c.MaxUploadSize))
+	}
+	if c.TempMaxAge < time.Minute {
+		errs = append(errs, fmt.Errorf("--temp-max-age %s: want a minute or more, longer than any upload takes", c.TempMaxAge))
+	}
 	return errors.Join(errs...)
+}
+
+// splitList splits comma-separated values of a repeatable flag.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for w := range strings.SplitSeq(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// parseSize reads a byte count, optionally with a binary (KiB, MiB, GiB)
+// or decimal (KB, MB, GB) unit.
+func parseSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(v), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, errors.New("want a byte count such as 104857600 or 100MiB")
+	}
+	return n * mult, nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 
+	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -29,6 +31,19 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	switch {
 	case errors.As(err, &he):
+	case errors.Is(err, auth.ErrUnauthorized):
+		auth.Challenge(w)
+		he = &httpError{http.StatusUnauthorized, err.Error()}
+	case errors.Is(err, auth.ErrForbidden):
+		he = &httpError{http.StatusForbidden, err.Error()}
+	case errors.Is(err, store.ErrExists):
+		msg := "File already exists: " + strings.TrimSuffix(err.Error(), ": "+store.ErrExists.Error())
+		if !s.cfg.Overwrite {
+			msg += " (the server does not overwrite files)"
+		}
+		he = &httpError{http.StatusConflict, msg}
+	case errors.Is(err, store.ErrReadOnly):
+		he = &httpError{http.StatusForbidden, "the file is in a root that is not written to"}
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, fs.ErrNotExist), errors.Is(err, store.ErrOutsideRoot):
 		he = &httpError{http.StatusNotFound, "not found"}
 	case errors.Is(err, store.ErrBadPath):
@@ -44,6 +59,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error(err, "request failed", "method", r.Method, "path", r.URL.Path)
 		he = &httpError{http.StatusInternalServerError, "internal error"}
 	}
+	if r.Method == http.MethodPost && writeWithReason(w, r, he.code, he.msg) {
+		return
+	}
 	h := w.Header()
 	h.Del("ETag")
 	h.Del("Last-Modified")
@@ -52,4 +70,36 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(he.code)
 	fmt.Fprintln(w, he.msg)
+}
+
+// writeWithReason answers a refused upload with its message as the status
+// line's reason phrase, as PyPI does: twine and poetry show the reason
+// phrase, not the body, so "409 File already exists: x.whl" tells the user
+// what "409 Conflict" would not. net/http only writes standard phrases, so
+// the connection is taken over for this one answer and then closed (the
+// rest of an upload body is not worth reading). It reports false where
+// that is not possible (HTTP/2, a test recorder).
+func writeWithReason(w http.ResponseWriter, r *http.Request, code int, msg string) bool {
+	if r.ProtoMajor != 1 {
+		return false
+	}
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	reason := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return ' '
+		}
+		return r
+	}, truncate(msg, 300))
+	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\n", code, reason)
+	fmt.Fprintf(buf, "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: %d\r\nConnection: close\r\n", len(msg)+1)
+	if code == http.StatusUnauthorized {
+		fmt.Fprintf(buf, "WWW-Authenticate: %s\r\n", auth.WWWAuthenticate)
+	}
+	fmt.Fprintf(buf, "\r\n%s\n", msg)
+	buf.Flush()
+	return true
 }

@@ -11,12 +11,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 
+	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
 
 	"pkgindex.dev/pkgindex/server/metrics"
@@ -28,6 +31,7 @@ type Server struct {
 	cfg      Config
 	log      logr.Logger
 	store    *store.Store
+	auth     *auth.Authenticator
 	metrics  *metrics.Metrics
 	welcome  []byte
 	version  string
@@ -44,6 +48,10 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	if cfg.CacheControl > 0 {
 		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
 	}
@@ -72,15 +80,22 @@ func (s *Server) routes() (http.Handler, error) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.Handle(method+" "+p+path, s.metrics.Instrument(route, h))
 	}
+	list, download := s.guard(auth.List), s.guard(auth.Download)
 	handle("GET /{$}", "welcome", s.serveWelcome)
-	handle("GET /simple/{$}", "simple_index", s.serveIndex)
+	handle("GET /simple/{$}", "simple_index", list(s.serveIndex))
 	handle("GET /simple", "redirect", s.redirectSlash)
-	handle("GET /simple/{project}/{$}", "simple_project", s.serveProject)
+	handle("GET /simple/{project}/{$}", "simple_project", list(s.serveProject))
 	handle("GET /simple/{project}", "redirect", s.redirectProject)
-	handle("GET /packages/{$}", "packages_index", s.servePackageList)
+	handle("GET /packages/{$}", "packages_index", list(s.servePackageList))
 	handle("GET /packages", "redirect", s.redirectSlash)
-	handle("GET /packages/{path...}", "download", s.serveFile)
-	handle("GET /pypi/{project}/json", "pypi_json", s.servePyPIJSON)
+	handle("GET /packages/{path...}", "download", download(s.serveFile))
+	handle("GET /pypi/{project}/json", "pypi_json", list(s.servePyPIJSON))
+	handle("POST /{$}", "upload", s.serveLegacy)
+	handle("POST /legacy/{$}", "upload", s.serveLegacy)
+	handle("POST /api/projects/{project}/releases/{version}/yank", "api", s.serveYank)
+	handle("POST /api/projects/{project}/releases/{version}/unyank", "api", s.serveUnyank)
+	handle("DELETE /api/projects/{project}/releases/{version}", "api", s.serveRemove)
+	handle("PUT /api/projects/{project}/status", "api", s.serveSetStatus)
 	handle("GET /healthz", "healthz", s.serveHealth)
 	handle("GET /readyz", "readyz", s.serveReady)
 	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)
@@ -91,7 +106,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	// pypiserver's single-segment routes (/<project>/json, /<project>/)
 	// overlap the patterns above, so they are matched by hand.
-	handle(" /", "other", s.serveOther)
+	handle(" /", "other", list(s.serveOther))
 	return chain(mux, s.recoverPanics, s.accessLog, securityHeaders), nil
 }
 
@@ -121,6 +136,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
+	if s.auth.Disabled() {
+		s.log.Info("WARNING: authentication is off (--passwords . --authenticate .): anyone who can reach this server may upload and remove packages")
+	}
+	go s.cleanTemp(ctx)
 	// Read the roots once now, so the first request finds the listing
 	// built and the log says at once if a root is unreadable.
 	go func() {
@@ -154,6 +173,58 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	}
 	return nil
 }
+
+// cleanTemp removes what crashed uploads left behind, at start and then
+// every tenth of the age limit.
+func (s *Server) cleanTemp(ctx context.Context) {
+	t := time.NewTicker(s.cfg.TempMaxAge / 10)
+	defer t.Stop()
+	for {
+		if _, err := s.store.CleanTemp(s.cfg.TempMaxAge); err != nil {
+			s.log.Error(err, "cleaning temporary files")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// guard wraps a read handler with the check of an action pypiserver's
+// -a may protect.
+func (s *Server) guard(act auth.Action) func(http.HandlerFunc) http.HandlerFunc {
+	return func(h http.HandlerFunc) http.HandlerFunc {
+		if !s.auth.Protects(act) {
+			return h
+		}
+		return func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := s.authorize(w, r, act); ok {
+				h(w, r)
+			}
+		}
+	}
+}
+
+// authorize checks the request's credentials for act; on refusal it has
+// answered already.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, act auth.Action) (string, bool) {
+	user, err := s.auth.Check(r, act)
+	if err != nil {
+		s.fail(w, r, err)
+		return "", false
+	}
+	if act == auth.Update && user != "" && len(s.cfg.Writers) > 0 && !slices.Contains(s.cfg.Writers, user) {
+		s.fail(w, r, errorf(http.StatusForbidden, "User %s may not change the index", user))
+		return "", false
+	}
+	return user, true
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func getCopyBuf() *[]byte  { return copyBufs.Get().(*[]byte) }
+func putCopyBuf(b *[]byte) { copyBufs.Put(b) }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -194,7 +194,7 @@ func TestCalls(t *testing.T) {
 		{name: "metrics", path: "/metrics", code: 200, contains: []string{"pkgindex_http_requests_total", "pkgindex_store_checks_total",
 			"pkgindex_digest_cache_hits_total", "pkgindex_http_request_duration_seconds_bucket"}},
 		{name: "favicon", path: "/favicon.ico", code: 404},
-		{name: "post is not served yet", method: "POST", path: "/", code: 404},
+		{name: "post without a password file", method: "POST", path: "/", code: 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := f.do(t, c)

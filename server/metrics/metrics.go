@@ -24,6 +24,9 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	sent     prometheus.Counter
+	uploads  *prometheus.CounterVec
+	upBytes  prometheus.Counter
+	removals prometheus.Counter
 }
 
 // New registers the server's metrics, reading the store's counters at
@@ -45,13 +48,25 @@ func New(st *store.Stats) *Metrics {
 			Name: "pkgindex_http_response_bytes_total",
 			Help: "Bytes of response bodies sent.",
 		}),
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgindex_uploads_total",
+			Help: "Write requests (uploads, removals) by result: published or refused.",
+		}, []string{"result"}),
+		upBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgindex_uploaded_bytes_total",
+			Help: "Bytes of distribution files published by uploads.",
+		}),
+		removals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pkgindex_removed_files_total",
+			Help: "Distribution files removed.",
+		}),
 	}
 	counter := func(name, help string, v func() uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(v()) })
 	}
 	reg.MustRegister(
-		m.requests, m.latency, m.sent,
+		m.requests, m.latency, m.sent, m.uploads, m.upBytes, m.removals,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("pkgindex_store_checks_total", "Revalidation rounds of the directory tree.", st.Checks.Load),
@@ -64,6 +79,18 @@ func New(st *store.Stats) *Metrics {
 	)
 	return m
 }
+
+// Uploaded counts a published file of the given size.
+func (m *Metrics) Uploaded(size int64) {
+	m.uploads.WithLabelValues("published").Inc()
+	m.upBytes.Add(float64(size))
+}
+
+// UploadRefused counts a write request that changed nothing.
+func (m *Metrics) UploadRefused() { m.uploads.WithLabelValues("refused").Inc() }
+
+// Removed counts a removed file.
+func (m *Metrics) Removed() { m.removals.Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

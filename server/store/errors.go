@@ -12,4 +12,9 @@ var (
 	// ErrBadPath means a requested path is not one the index serves: empty
 	// or hidden segments, "..", or bytes no file name may hold.
 	ErrBadPath = errors.New("invalid path")
+	// ErrExists means a file of that name is already published.
+	ErrExists = errors.New("file already exists")
+	// ErrReadOnly means a change was asked of a file in a root other than
+	// the first, which the index reads but never writes.
+	ErrReadOnly = errors.New("file is in a read-only root")
 )

@@ -196,7 +196,22 @@ const (
 // the project treated as quarantined, since that is the state that exposes
 // nothing a maintainer may have meant to hide.
 func (s *Store) ProjectStatus(p *Project) (Status, error) {
-	for _, path := range p.statusFiles {
+	return readStatus(p.statusFiles)
+}
+
+// StatusOf reads the status of a project by name, from the markers in the
+// directories named after it as they are now, whether or not it has files.
+func (s *Store) StatusOf(project string) (Status, error) {
+	name := dist.Normalize(project)
+	paths := make([]string, len(s.roots))
+	for i, r := range s.roots {
+		paths[i] = r.path + "/" + name + "/" + StatusFile
+	}
+	return readStatus(paths)
+}
+
+func readStatus(paths []string) (Status, error) {
+	for _, path := range paths {
 		b, err := os.ReadFile(path)
 		if os.IsNotExist(err) {
 			continue

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -309,6 +310,81 @@ func TestOpenedSeekAndRead(t *testing.T) {
 		n, _ := io.ReadFull(f, buf)
 		if got := string(buf[:n]); got != tc.want {
 			t.Errorf("seek(%d, %d) then read: %q, want %q", tc.off, tc.whence, got, tc.want)
+		}
+	}
+}
+
+// Of many writers publishing one name at once, exactly one wins and the
+// file is one writer's bytes whole; with overwrite, every writer succeeds
+// and the file is still one writer's bytes whole.
+func TestPublishRace(t *testing.T) {
+	for _, overwrite := range []bool{false, true} {
+		root := t.TempDir()
+		s := newStore(t, DefaultGuard, root)
+		const writers = 8
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				u, err := s.Begin("Race")
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				u.Write(bytes.Repeat([]byte{byte('a' + i)}, 1<<16))
+				_, errs[i] = u.Publish(context.Background(), "race-1.0.tar.gz", overwrite)
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrExists):
+				t.Fatalf("overwrite=%v: %v", overwrite, err)
+			}
+		}
+		if want := map[bool]int{false: 1, true: writers}[overwrite]; won != want {
+			t.Errorf("overwrite=%v: %d writers won, want %d", overwrite, won, want)
+		}
+		b, err := os.ReadFile(filepath.Join(root, "race", "race-1.0.tar.gz"))
+		must(t, err)
+		if len(b) != 1<<16 || bytes.Count(b, b[:1]) != len(b) {
+			t.Errorf("overwrite=%v: the file mixes writers' bytes", overwrite)
+		}
+		ents, _ := os.ReadDir(filepath.Join(root, "race"))
+		if len(ents) != 1 {
+			t.Errorf("overwrite=%v: temporary files left: %v", overwrite, ents)
+		}
+	}
+}
+
+// Temporary files of crashed writers are removed once old enough; young
+// ones, which may be uploads in progress elsewhere, are kept.
+func TestCleanTemp(t *testing.T) {
+	root := t.TempDir()
+	s := newStore(t, DefaultGuard, root)
+	must(t, os.MkdirAll(filepath.Join(root, "p"), 0o755))
+	old := filepath.Join(root, "p", TempPrefix+"old")
+	young := filepath.Join(root, "p", TempPrefix+"young")
+	keep := filepath.Join(root, "p", "p-1.0.tar.gz")
+	for _, f := range []string{old, young, keep} {
+		must(t, os.WriteFile(f, []byte("x"), 0o644))
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	must(t, os.Chtimes(old, past, past))
+	must(t, os.Chtimes(keep, past, past))
+	n, err := s.CleanTemp(time.Hour)
+	must(t, err)
+	if n != 1 {
+		t.Errorf("removed %d files, want 1", n)
+	}
+	for f, want := range map[string]bool{old: false, young: true, keep: true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s: exists=%v, want %v", filepath.Base(f), err == nil, want)
 		}
 	}
 }

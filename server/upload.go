@@ -1,0 +1,458 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"time"
+
+	"pkgindex.dev/pkgindex/server/auth"
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/meta"
+	"pkgindex.dev/pkgindex/server/store"
+)
+
+// Limits on the parts of an upload form other than the file.
+const (
+	maxField      = 1 << 20 // one form field (a long description is the largest)
+	maxFields     = 8 << 20 // all of them together
+	maxSignature  = 64 << 10
+	maxAttestJSON = 1 << 20
+	// uploadStall is how long an upload may send nothing before it is cut:
+	// slow links are fine, stalled ones do not hold a connection forever.
+	uploadStall = time.Minute
+)
+
+// serveLegacy answers the legacy upload API that twine, poetry, pdm, flit,
+// hatch and uv speak: a multipart form POSTed to / or /legacy/, whose
+// ":action" says what to do.
+func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.authorize(w, r, auth.Update)
+	if !ok {
+		return
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		s.fail(w, r, errorf(http.StatusBadRequest, "Expected a multipart/form-data upload"))
+		return
+	}
+	if r.ContentLength > s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON {
+		s.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "Upload larger than the server's limit of %d bytes", s.cfg.MaxUploadSize))
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON)
+	rc := http.NewResponseController(w)
+	form := &uploadForm{fields: map[string]string{}}
+	defer form.abort()
+	if err := s.readForm(r, multipart.NewReader(&stallReader{r: body, rc: rc}, params["boundary"]), form); err != nil {
+		s.failUpload(w, r, user, form, err)
+		return
+	}
+	switch action := form.fields[":action"]; action {
+	case "file_upload":
+		err = s.finishUpload(r, user, form)
+	case "remove_pkg":
+		err = s.removeRelease(r, user, form.fields["name"], form.fields["version"])
+	case "verify", "submit":
+		// Registration before upload: nothing to do, as in pypiserver.
+	case "doc_upload":
+		err = errorf(http.StatusBadRequest, "Documentation uploads are not supported")
+	case "":
+		err = errorf(http.StatusBadRequest, "Missing :action field")
+	default:
+		err = errorf(http.StatusBadRequest, "Unsupported :action %q", truncate(action, 40))
+	}
+	if err != nil {
+		s.failUpload(w, r, user, form, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "OK\n")
+}
+
+// uploadForm is what an upload form carried. The file is already in a
+// temporary file of the store when the form has been read.
+type uploadForm struct {
+	fields       map[string]string
+	filename     string
+	df           dist.File
+	upload       *store.Upload
+	signature    []byte
+	attestations []byte
+}
+
+func (f *uploadForm) abort() {
+	if f.upload != nil {
+		f.upload.Abort()
+	}
+}
+
+// readForm reads every part of the form, streaming the file to a temporary
+// file as it arrives; fields may come before or after it.
+func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadForm) error {
+	total := 0
+	for {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return bodyError(err)
+		}
+		name := part.FormName()
+		switch name {
+		case "content":
+			if err := s.receiveFile(r, part, form); err != nil {
+				return err
+			}
+		case "gpg_signature":
+			if form.signature, err = readLimited(part, maxSignature, "gpg_signature"); err != nil {
+				return err
+			}
+		case "attestations":
+			if form.attestations, err = readLimited(part, maxAttestJSON, "attestations"); err != nil {
+				return err
+			}
+		default:
+			b, err := readLimited(part, maxField, name)
+			if err != nil {
+				return err
+			}
+			if total += len(b); total > maxFields {
+				return errorf(http.StatusRequestEntityTooLarge, "Form fields larger than %d bytes together", maxFields)
+			}
+			// Repeated fields (classifiers, requires_dist) are kept
+			// whole; the ones the index reads occur once.
+			if prev, ok := form.fields[name]; ok {
+				form.fields[name] = prev + "\n" + string(b)
+			} else {
+				form.fields[name] = string(b)
+			}
+		}
+		part.Close()
+	}
+}
+
+// receiveFile checks the file's name before a byte is stored, then streams
+// it into the store while every digest is computed.
+func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *uploadForm) error {
+	if form.upload != nil {
+		return errorf(http.StatusBadRequest, "More than one file in the upload")
+	}
+	name, err := partFilename(part)
+	if err != nil {
+		return err
+	}
+	df, err := dist.Parse(name)
+	if err != nil || !dist.ValidProject(df.Project) {
+		return errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
+	}
+	form.filename, form.df = name, df
+	if err := s.checkProjectOpen(df.Project); err != nil {
+		return err
+	}
+	// A file that exists is refused before its bytes are sent; Publish
+	// decides again at the end, when it counts.
+	if !s.cfg.Overwrite {
+		if exists, err := s.store.Exists(r.Context(), df.Project, name); err != nil {
+			return err
+		} else if exists {
+			return fmt.Errorf("%s: %w", name, store.ErrExists)
+		}
+	}
+	up, err := s.store.Begin(df.Project)
+	if err != nil {
+		return err
+	}
+	form.upload = up
+	bp := getCopyBuf()
+	defer putCopyBuf(bp)
+	n, err := io.CopyBuffer(up, io.LimitReader(part, s.cfg.MaxUploadSize+1), *bp)
+	if err != nil {
+		return bodyError(err)
+	}
+	if n > s.cfg.MaxUploadSize {
+		return errorf(http.StatusRequestEntityTooLarge, "File larger than the server's limit of %d bytes", s.cfg.MaxUploadSize)
+	}
+	return nil
+}
+
+// finishUpload checks what the form says against the file received, then
+// publishes it with its sidecars.
+func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) error {
+	if form.upload == nil {
+		return errorf(http.StatusBadRequest, "Missing content: the upload has no file")
+	}
+	name, version := form.fields["name"], form.fields["version"]
+	if name == "" || version == "" {
+		return errorf(http.StatusBadRequest, "Missing name or version field")
+	}
+	if dist.Normalize(name) != dist.Normalize(form.df.Project) {
+		return errorf(http.StatusBadRequest, "File %s does not belong to project %q", form.filename, truncate(name, 80))
+	}
+	if !meta.SameVersion(version, form.df.Version) {
+		return errorf(http.StatusBadRequest, "File %s is not version %q", form.filename, truncate(version, 80))
+	}
+	sums := form.upload.Digests()
+	sent := false
+	for field, algo := range map[string]string{"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest": "blake2_256"} {
+		want := strings.ToLower(strings.TrimSpace(form.fields[field]))
+		if want == "" {
+			continue
+		}
+		sent = true
+		if want != sums[algo] {
+			return errorf(http.StatusBadRequest, "Digest mismatch: the %s of the file received is %s, the client said %s", algo, sums[algo], truncate(want, 128))
+		}
+	}
+	if !sent {
+		s.log.V(1).Info("upload without a digest to check", "file", form.filename, "user", user)
+	}
+	if _, err := meta.Verify(form.upload.File(), form.upload.Size(), form.df); err != nil {
+		return errorf(http.StatusBadRequest, "%s is %s", form.filename, err)
+	}
+	var provenance []byte
+	if len(form.attestations) > 0 {
+		var err error
+		if provenance, err = provenanceFrom(form.attestations, user); err != nil {
+			return err
+		}
+	}
+	size := form.upload.Size()
+	pub, err := form.upload.Publish(r.Context(), form.filename, s.cfg.Overwrite)
+	if err != nil {
+		return err
+	}
+	// The file is published; its sidecars follow. A failure here is logged
+	// and reported, but the file stays: it is complete and correct.
+	for suffix, data := range map[string][]byte{store.SignatureSuffix: form.signature, store.ProvenanceSuffix: provenance} {
+		if len(data) == 0 {
+			continue
+		}
+		if err := s.store.WriteSidecarRel(pub.Rel, suffix, data); err != nil {
+			return fmt.Errorf("storing %s of %s: %w", suffix, pub.Rel, err)
+		}
+	}
+	s.metrics.Uploaded(size)
+	s.log.Info("uploaded", "user", user, "file", pub.Rel, "size", size, "sha256", sums["sha256"], "replaced", pub.Replaced)
+	return nil
+}
+
+// removeRelease is pypiserver's remove_pkg: every file of one version of a
+// project goes.
+func (s *Server) removeRelease(r *http.Request, user, name, version string) error {
+	if name == "" || version == "" {
+		return errorf(http.StatusBadRequest, "Missing name or version field")
+	}
+	files, err := s.releaseFiles(r, name, version)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := s.store.Remove(f); err != nil {
+			return err
+		}
+		s.metrics.Removed()
+		s.log.Info("removed", "user", user, "file", f.Rel)
+	}
+	return nil
+}
+
+// releaseFiles are the files of one version of a project, as listed now.
+func (s *Server) releaseFiles(r *http.Request, name, version string) ([]*store.File, error) {
+	notFound := errorf(http.StatusNotFound, "%s (%s) not found", truncate(name, 80), truncate(version, 40))
+	if !dist.ValidProject(name) {
+		return nil, notFound
+	}
+	snap, err := s.store.Snapshot(r.Context())
+	if err != nil {
+		return nil, unavailable(r.Context(), err)
+	}
+	p := snap.Project(dist.Normalize(name))
+	if p == nil {
+		return nil, notFound
+	}
+	var files []*store.File
+	for _, f := range p.Files {
+		if meta.SameVersion(f.Dist.Version, version) {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, notFound
+	}
+	return files, nil
+}
+
+// checkProjectOpen refuses uploads to archived and quarantined projects
+// (PEP 792).
+func (s *Server) checkProjectOpen(project string) error {
+	st, err := s.store.StatusOf(project)
+	if err != nil {
+		s.log.Error(err, "bad project status marker; refusing uploads", "project", project)
+	}
+	switch st.Status {
+	case store.StatusArchived, store.StatusQuarantined:
+		msg := fmt.Sprintf("Project %s is %s and accepts no uploads", dist.Normalize(project), st.Status)
+		if st.Reason != "" {
+			msg += ": " + truncate(st.Reason, 200)
+		}
+		return errorf(http.StatusForbidden, "%s", msg)
+	}
+	return nil
+}
+
+// failUpload logs a refused write and answers it.
+func (s *Server) failUpload(w http.ResponseWriter, r *http.Request, user string, form *uploadForm, err error) {
+	form.abort() // before answering: the client may look at once
+	s.metrics.UploadRefused()
+	s.log.Info("write refused", "user", user, "action", form.fields[":action"], "file", form.filename, "reason", err.Error())
+	s.fail(w, r, err)
+}
+
+// partFilename is the file name exactly as the client sent it: the
+// multipart package's own FileName strips directories, which would turn
+// "../x.whl" into an acceptable name instead of refusing it.
+func partFilename(part *multipart.Part) (string, error) {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	name := params["filename"]
+	switch {
+	case err != nil || name == "":
+		return "", errorf(http.StatusBadRequest, "The content part has no file name")
+	case len(name) > 255, strings.ContainsAny(name, "/\\\x00"), name[0] == '.', strings.ContainsFunc(name, isControl):
+		return "", errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
+	}
+	return name, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func readLimited(r io.Reader, limit int64, field string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "Field %s larger than %d bytes", truncate(field, 40), limit)
+	}
+	return b, nil
+}
+
+// bodyError names what went wrong reading a request body.
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, "Upload larger than the server's limit")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "Truncated upload: the request body ended early")
+	case errors.Is(err, errStalled):
+		return errorf(http.StatusRequestTimeout, "Upload stalled: nothing received for %s", uploadStall)
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		return err
+	}
+	if strings.Contains(err.Error(), "multipart") {
+		return errorf(http.StatusBadRequest, "Malformed multipart body")
+	}
+	return fmt.Errorf("reading upload: %w", err)
+}
+
+var errStalled = errors.New("upload stalled")
+
+// stallReader moves the connection's read deadline forward before each
+// read, so an upload may take as long as it keeps sending.
+type stallReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	s.rc.SetReadDeadline(time.Now().Add(uploadStall))
+	n, err := s.r.Read(p)
+	if err != nil && isTimeout(err) {
+		return n, errStalled
+	}
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// provenanceFrom checks the attestations an upload carries (a JSON array of
+// PEP 740 attestation objects) for shape and wraps them in the provenance
+// object the index serves beside the file. The index does not verify the
+// signatures: clients that rely on provenance verify it themselves.
+func provenanceFrom(raw []byte, user string) ([]byte, error) {
+	bad := func(format string, args ...any) error {
+		return errorf(http.StatusBadRequest, "Invalid attestations: "+format, args...)
+	}
+	var atts []json.RawMessage
+	if err := json.Unmarshal(raw, &atts); err != nil {
+		return nil, bad("want a JSON array of attestation objects")
+	}
+	if len(atts) == 0 || len(atts) > 16 {
+		return nil, bad("want 1 to 16 attestations, got %d", len(atts))
+	}
+	for i, a := range atts {
+		var att struct {
+			Version              *int `json:"version"`
+			VerificationMaterial *struct {
+				Certificate         string            `json:"certificate"`
+				TransparencyEntries []json.RawMessage `json:"transparency_entries"`
+			} `json:"verification_material"`
+			Envelope *struct {
+				Statement string `json:"statement"`
+				Signature string `json:"signature"`
+			} `json:"envelope"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(a))
+		if err := dec.Decode(&att); err != nil {
+			return nil, bad("attestation %d: not an object", i)
+		}
+		switch {
+		case att.Version == nil || *att.Version != 1:
+			return nil, bad("attestation %d: version must be 1", i)
+		case att.VerificationMaterial == nil || !isBase64(att.VerificationMaterial.Certificate):
+			return nil, bad("attestation %d: verification_material.certificate must be base64", i)
+		case len(att.VerificationMaterial.TransparencyEntries) == 0:
+			return nil, bad("attestation %d: verification_material.transparency_entries is empty", i)
+		case att.Envelope == nil || !isBase64(att.Envelope.Statement) || !isBase64(att.Envelope.Signature):
+			return nil, bad("attestation %d: envelope.statement and envelope.signature must be base64", i)
+		}
+	}
+	prov := map[string]any{
+		"version": 1,
+		"attestation_bundles": []any{map[string]any{
+			"publisher":    map[string]any{"kind": "pkgindex-upload", "claims": map[string]any{"user": user}},
+			"attestations": atts,
+		}},
+	}
+	return json.Marshal(prov)
+}
+
+func isBase64(s string) bool {
+	if s == "" {
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return err == nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,366 @@
+package server
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/crypto/bcrypt"
+
+	"pkgindex.dev/pkgindex/server/pkgtest"
+)
+
+// writeFixture is a server with a password file, two users (only alice
+// may write) and a small upload limit.
+type writeFixture struct {
+	root string
+	srv  *httptest.Server
+}
+
+func newWriteFixture(t *testing.T, mutate ...func(*Config)) *writeFixture {
+	t.Helper()
+	root := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "htpasswd")
+	var b strings.Builder
+	for _, u := range [][2]string{{"alice", "s3cret"}, {"reader", "look"}} {
+		h, err := bcrypt.GenerateFromPassword([]byte(u[1]), bcrypt.MinCost)
+		must(t, err)
+		fmt.Fprintf(&b, "%s:%s\n", u[0], h)
+	}
+	must(t, os.WriteFile(pw, []byte(b.String()), 0o600))
+	cfg, err := ParseFlags([]string{"--root", root, "-P", pw, "--writers", "alice", "--max-upload-size", "64KiB"},
+		func(string) string { return "" }, io.Discard)
+	must(t, err)
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := New(cfg, logr.Discard(), "test")
+	must(t, err)
+	f := &writeFixture{root: root, srv: httptest.NewServer(s.Handler())}
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// form is an upload form as twine sends it; fields are written in order,
+// the file last.
+type form struct {
+	fields   [][2]string
+	filename string
+	content  []byte
+}
+
+func twineForm(spec pkgtest.Spec, wheel bool) form {
+	name, body := spec.SdistName(), spec.SdistBytes()
+	if wheel {
+		name, body = spec.WheelName(), spec.WheelBytes()
+	}
+	md := md5.Sum(body)
+	sh := sha256.Sum256(body)
+	return form{
+		fields: [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", spec.Name},
+			{"version", spec.Version}, {"filetype", "sdist"}, {"md5_digest", hex.EncodeToString(md[:])},
+			{"sha256_digest", hex.EncodeToString(sh[:])}},
+		filename: name, content: body,
+	}
+}
+
+func (f form) with(key, val string) form {
+	out := form{filename: f.filename, content: f.content}
+	done := false
+	for _, kv := range f.fields {
+		if kv[0] == key {
+			if !done {
+				out.fields = append(out.fields, [2]string{key, val})
+				done = true
+			}
+			continue
+		}
+		out.fields = append(out.fields, kv)
+	}
+	if !done {
+		out.fields = append(out.fields, [2]string{key, val})
+	}
+	return out
+}
+
+func (f form) without(key string) form {
+	out := form{filename: f.filename, content: f.content}
+	for _, kv := range f.fields {
+		if kv[0] != key {
+			out.fields = append(out.fields, kv)
+		}
+	}
+	return out
+}
+
+func (f form) encode() (body []byte, ctype string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, kv := range f.fields {
+		mw.WriteField(kv[0], kv[1])
+	}
+	if f.filename != "\x00none" {
+		h := textproto.MIMEHeader{}
+		// Written by hand: the multipart writer would escape the name,
+		// and these tests need to send it exactly.
+		h.Set("Content-Disposition", `form-data; name="content"; filename="`+f.filename+`"`)
+		h.Set("Content-Type", "application/octet-stream")
+		w, _ := mw.CreatePart(h)
+		w.Write(f.content)
+	}
+	mw.Close()
+	return buf.Bytes(), mw.FormDataContentType()
+}
+
+func basic(user, pw string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+}
+
+func (f *writeFixture) post(t *testing.T, path, authz string, fm form) (int, string, http.Header) {
+	t.Helper()
+	body, ctype := fm.encode()
+	return f.send(t, http.MethodPost, path, authz, ctype, bytes.NewReader(body))
+}
+
+// send makes one request and returns its status, status line and body, and
+// headers.
+func (f *writeFixture) send(t *testing.T, method, path, authz, ctype string, body io.Reader) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, body)
+	must(t, err)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Status + "\n" + string(b), resp.Header
+}
+
+// files lists every file under the root, hidden ones included, so a test
+// sees anything an upload left behind.
+func (f *writeFixture) files(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(f.root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(f.root, p)
+			out[filepath.ToSlash(rel)] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestUploadBadInput(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	demo := pkgtest.Spec{Name: "Demo.Pkg", Version: "1.0"}
+	good := twineForm(demo, true)
+	// One file is published first: the rows below must leave it, and
+	// nothing else, on disk.
+	if code, body, _ := f.post(t, "/legacy/", alice, good); code != 200 {
+		t.Fatalf("first upload: %d %s", code, body)
+	}
+	published := f.files(t)
+	if len(published) != 1 || published["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) {
+		t.Fatalf("after the first upload: %v", keys(published))
+	}
+	other := pkgtest.Spec{Name: "other", Version: "2.0"}
+	otherForm := twineForm(other, true)
+	notZip := otherForm
+	notZip.content = []byte("this is not a zip file at all")
+	notZip = notZip.without("md5_digest").without("sha256_digest")
+	wrongMeta := twineForm(pkgtest.Spec{Name: "other", Version: "2.0"}, true)
+	wrongMeta.content = pkgtest.Spec{Name: "other", Version: "3.0"}.WheelBytes()
+	wrongMeta = wrongMeta.without("md5_digest").without("sha256_digest")
+	huge := twineForm(other, false)
+	huge.content = bytes.Repeat([]byte("x"), 65<<10)
+
+	for _, tc := range []struct {
+		name   string
+		path   string
+		authz  string
+		form   form
+		code   int
+		reason string // in the status line, where twine shows it
+	}{
+		{"no credentials", "/", "", otherForm, 401, "authentication required"},
+		{"wrong password", "/", basic("alice", "nope"), otherForm, 401, "wrong user name or password"},
+		{"unknown user", "/", basic("mallory", "s3cret"), otherForm, 401, "wrong user name or password"},
+		{"user without update", "/", basic("reader", "look"), otherForm, 403, "may not change the index"},
+		{"no action", "/", alice, otherForm.without(":action"), 400, "Missing :action"},
+		{"unknown action", "/", alice, otherForm.with(":action", "frobnicate"), 400, "Unsupported :action"},
+		{"no file", "/", alice, func() form { fm := otherForm; fm.filename = "\x00none"; return fm }(), 400, "Missing content"},
+		{"no name", "/", alice, otherForm.without("name"), 400, "Missing name or version"},
+		{"no version", "/", alice, otherForm.without("version"), 400, "Missing name or version"},
+		{"name does not match", "/", alice, otherForm.with("name", "another"), 400, "does not belong to project"},
+		{"version does not match", "/", alice, otherForm.with("version", "2.1"), 400, "is not version"},
+		{"traversal", "/", alice, func() form { fm := otherForm; fm.filename = "../other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"directory", "/", alice, func() form { fm := otherForm; fm.filename = "a/other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"backslash", "/", alice, func() form { fm := otherForm; fm.filename = `a\other-2.0-py3-none-any.whl`; return fm }(), 400, "Bad filename"},
+		{"hidden", "/", alice, func() form { fm := otherForm; fm.filename = ".other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"very long", "/", alice, func() form { fm := otherForm; fm.filename = strings.Repeat("a", 300) + "-2.0.tar.gz"; return fm }(), 400, "Bad filename"},
+		{"not a distribution", "/", alice, func() form { fm := otherForm; fm.filename = "other.txt"; return fm }(), 400, "Bad filename"},
+		{"md5 mismatch", "/", alice, otherForm.with("md5_digest", strings.Repeat("0", 32)), 400, "Digest mismatch: the md5"},
+		{"sha256 mismatch", "/", alice, otherForm.with("sha256_digest", strings.Repeat("a", 64)), 400, "Digest mismatch: the sha256"},
+		{"blake2 mismatch", "/", alice, otherForm.with("blake2_256_digest", strings.Repeat("b", 64)), 400, "Digest mismatch: the blake2_256"},
+		{"not a zip wheel", "/", alice, notZip, 400, "not a valid archive"},
+		{"wheel metadata disagrees", "/", alice, wrongMeta, 400, "METADATA names version"},
+		{"over the limit", "/", alice, huge.without("md5_digest").without("sha256_digest"), 413, "larger than the server's limit"},
+		{"existing file", "/legacy/", alice, good.with("md5_digest", "").with("sha256_digest", ""), 409, "File already exists: demo_pkg-1.0-py3-none-any.whl"},
+		{"remove missing version", "/", alice, form{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "9.9"}}, filename: "\x00none"}, 404, "demo-pkg (9.9) not found"},
+		{"remove without credentials", "/", "", form{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "1.0"}}, filename: "\x00none"}, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body, hdr := f.post(t, tc.path, tc.authz, tc.form)
+			if code != tc.code || !strings.Contains(body, tc.reason) {
+				t.Errorf("%d %q, want %d with %q", code, body, tc.code, tc.reason)
+			}
+			if code == 401 && hdr.Get("WWW-Authenticate") != `Basic realm="pypi"` {
+				t.Errorf("401 without the challenge: %v", hdr)
+			}
+			if got := f.files(t); len(got) != len(published) || got["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) {
+				t.Errorf("the refused request changed the root: %v", keys(got))
+			}
+		})
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// A body cut off in the middle (a client killed, a proxy timing out) is
+// refused and leaves nothing behind.
+func TestTruncatedUpload(t *testing.T) {
+	f := newWriteFixture(t)
+	body, ctype := twineForm(pkgtest.Spec{Name: "cut", Version: "1.0"}, true).encode()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.srv.URL, "http://"))
+	must(t, err)
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		basic("alice", "s3cret"), ctype, len(body))
+	conn.Write(body[:len(body)-200])
+	conn.(*net.TCPConn).CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 400 Truncated upload") {
+		t.Errorf("answer to a truncated upload: %q", resp)
+	}
+	if got := f.files(t); len(got) != 0 {
+		t.Errorf("a truncated upload left %v", keys(got))
+	}
+}
+
+// The management API: yank with a reason, unyank, project status, removal,
+// each visible on the next page.
+func TestManagementAPI(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	spec := pkgtest.Spec{Name: "lib", Version: "1.0"}
+	for _, wheel := range []bool{true, false} {
+		if code, body, _ := f.post(t, "/", alice, twineForm(spec, wheel)); code != 200 {
+			t.Fatalf("upload: %d %s", code, body)
+		}
+	}
+	do := func(method, path, authz, body string) (int, string) {
+		code, b, _ := f.send(t, method, path, authz, "", strings.NewReader(body))
+		return code, b
+	}
+	page := func() string {
+		_, b := do("GET", "/simple/lib/", "", "")
+		return b
+	}
+	for _, c := range []struct {
+		method, path, authz, body string
+		code                      int
+		contains                  string
+		page                      string // the project page then contains this
+	}{
+		{"POST", "/api/projects/lib/releases/1.0/yank", "", `{"reason":"x"}`, 401, "", ""},
+		{"POST", "/api/projects/lib/releases/1.0/yank", basic("reader", "look"), `{"reason":"x"}`, 403, "may not change", ""},
+		{"POST", "/api/projects/lib/releases/1.0/yank", alice, `{"reason":"broken <build>"}`, 200, `"files":["lib-1.0-py3-none-any.whl","lib-1.0.tar.gz"]`, `data-yanked="broken &lt;build&gt;"`},
+		{"POST", "/api/projects/lib/releases/2.0/yank", alice, ``, 404, "lib (2.0) not found", ""},
+		{"POST", "/api/projects/lib/releases/1.0/yank", alice, `{"reason":"a\nb"}`, 400, "one line", ""},
+		{"POST", "/api/projects/lib/releases/1.0/yank", alice, `{"why":"x"}`, 400, "invalid JSON", ""},
+		{"POST", "/api/projects/lib/releases/1.0/unyank", alice, ``, 200, `"files"`, `href="../../packages/lib/lib-1.0.tar.gz#sha256=`},
+		{"PUT", "/api/projects/lib/status", alice, `{"status":"archived","reason":"moved"}`, 200, `"status":"archived"`, `<meta name="pypi:project-status" content="archived">`},
+		{"PUT", "/api/projects/lib/status", alice, `{"status":"gone"}`, 400, "want active", ""},
+		{"PUT", "/api/projects/lib/status", alice, `{"status":"active"}`, 200, `"status":"active"`, `lib-1.0.tar.gz`},
+		{"DELETE", "/api/projects/lib/releases/1.0", alice, ``, 200, `"files":["lib-1.0-py3-none-any.whl","lib-1.0.tar.gz"]`, ""},
+		{"DELETE", "/api/projects/lib/releases/1.0", alice, ``, 404, "not found", ""},
+	} {
+		code, body := do(c.method, c.path, c.authz, c.body)
+		if code != c.code || !strings.Contains(body, c.contains) {
+			t.Errorf("%s %s %s: %d %s, want %d with %s", c.method, c.path, c.body, code, body, c.code, c.contains)
+		}
+		if c.page != "" && !strings.Contains(page(), c.page) {
+			t.Errorf("after %s %s %s the page lacks %s:\n%s", c.method, c.path, c.body, c.page, page())
+		}
+	}
+	if got := f.files(t); len(got) != 1 || got["lib/.project-status"] == "" {
+		t.Errorf("after removal the root holds %v, want only the status marker", keys(got))
+	}
+}
+
+// Archived and quarantined projects refuse uploads; attestations are
+// checked and served as the file's provenance.
+func TestUploadStatusAndAttestations(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	must(t, os.MkdirAll(filepath.Join(f.root, "frozen"), 0o755))
+	must(t, os.WriteFile(filepath.Join(f.root, "frozen", ".project-status"), []byte(`{"status":"quarantined","reason":"malware"}`), 0o644))
+	if code, body, _ := f.post(t, "/", alice, twineForm(pkgtest.Spec{Name: "frozen", Version: "1.0"}, true)); code != 403 || !strings.Contains(body, "quarantined and accepts no uploads: malware") {
+		t.Errorf("upload to a quarantined project: %d %s", code, body)
+	}
+	att := `[{"version":1,"verification_material":{"certificate":"Y2VydA==","transparency_entries":[{"logIndex":"1"}]},"envelope":{"statement":"c3RtdA==","signature":"c2ln"}}]`
+	spec := pkgtest.Spec{Name: "signed", Version: "1.0"}
+	bad := twineForm(spec, true).with("attestations", `[{"version":2}]`)
+	if code, body, _ := f.post(t, "/", alice, bad); code != 400 || !strings.Contains(body, "Invalid attestations") {
+		t.Errorf("bad attestations: %d %s", code, body)
+	}
+	if code, body, _ := f.post(t, "/", alice, twineForm(spec, true).with("attestations", att)); code != 200 {
+		t.Fatalf("upload with attestations: %d %s", code, body)
+	}
+	resp, err := http.Get(f.srv.URL + "/packages/signed/" + spec.WheelName() + ".provenance")
+	must(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"attestation_bundles"`) || !strings.Contains(string(b), `"statement":"c3RtdA=="`) {
+		t.Errorf("provenance: %d %s", resp.StatusCode, b)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/simple/signed/", nil)
+	req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
+	resp, err = http.DefaultClient.Do(req)
+	must(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"provenance":"../../packages/signed/`+spec.WheelName()+`.provenance"`) {
+		t.Errorf("the project page does not point at the provenance: %s", b)
+	}
+}
