@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/simple"
@@ -101,5 +103,21 @@ func writeWithReason(w http.ResponseWriter, r *http.Request, code int, msg strin
 	}
 	fmt.Fprintf(buf, "\r\n%s\n", msg)
 	buf.Flush()
+	// A refusal may come before the client has sent its whole body.
+	// Closing with unread data makes the kernel reset the connection, and
+	// the client may never see the answer; so stop sending, then read and
+	// drop what still comes, for a little while.
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(drainTime))
+	io.Copy(io.Discard, io.LimitReader(buf, drainBytes))
 	return true
 }
+
+// How long, and how much, of an unread request body is drained after a
+// refusal before the connection is closed.
+const (
+	drainTime  = 2 * time.Second
+	drainBytes = 256 << 20
+)

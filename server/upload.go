@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -51,7 +52,10 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	form := &uploadForm{fields: map[string]string{}}
 	defer form.abort()
-	if err := s.readForm(r, multipart.NewReader(&stallReader{r: body, rc: rc}, params["boundary"]), form); err != nil {
+	// The multipart reader reads in 4 KiB pieces; a larger buffer under it
+	// turns those into few system calls.
+	br := bufio.NewReaderSize(&stallReader{r: body, rc: rc}, 256<<10)
+	if err := s.readForm(r, multipart.NewReader(br, params["boundary"]), form); err != nil {
 		s.failUpload(w, r, user, form, err)
 		return
 	}
@@ -173,13 +177,26 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 		return err
 	}
 	form.upload = up
+	// Whole buffers are handed on, not the multipart reader's 4 KiB
+	// pieces, so each write and each round of hashing is large.
 	bp := getCopyBuf()
 	defer putCopyBuf(bp)
-	n, err := io.CopyBuffer(up, io.LimitReader(part, s.cfg.MaxUploadSize+1), *bp)
-	if err != nil {
-		return bodyError(err)
+	src := io.LimitReader(part, s.cfg.MaxUploadSize+1)
+	for {
+		n, err := fill(src, *bp)
+		if n > 0 {
+			if _, werr := up.Write((*bp)[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return bodyError(err)
+		}
 	}
-	if n > s.cfg.MaxUploadSize {
+	if up.Size() > s.cfg.MaxUploadSize {
 		return errorf(http.StatusRequestEntityTooLarge, "File larger than the server's limit of %d bytes", s.cfg.MaxUploadSize)
 	}
 	return nil
@@ -216,12 +233,13 @@ func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) er
 	if !sent {
 		s.log.V(1).Info("upload without a digest to check", "file", form.filename, "user", user)
 	}
-	if _, err := meta.Verify(form.upload.File(), form.upload.Size(), form.df); err != nil {
+	md, err := meta.Verify(form.upload.File(), form.upload.Size(), form.df)
+	if err != nil {
 		return errorf(http.StatusBadRequest, "%s is %s", form.filename, err)
 	}
+	form.upload.SetMetadata(md)
 	var provenance []byte
 	if len(form.attestations) > 0 {
-		var err error
 		if provenance, err = provenanceFrom(form.attestations, user); err != nil {
 			return err
 		}
@@ -331,6 +349,21 @@ func partFilename(part *multipart.Part) (string, error) {
 		return "", errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
 	return name, nil
+}
+
+// fill reads into buf until it is full or r fails; unlike io.ReadFull it
+// passes on r's own error, so a body cut short stays distinct from a part
+// that ended.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -183,7 +183,7 @@ func TestUploadBadInput(t *testing.T) {
 		t.Fatalf("first upload: %d %s", code, body)
 	}
 	published := f.files(t)
-	if len(published) != 1 || published["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) {
+	if len(published) != 2 || published["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) || published[".pkgindex/facts/demo-pkg/"+demo.WheelName()+".json"] == "" {
 		t.Fatalf("after the first upload: %v", keys(published))
 	}
 	other := pkgtest.Spec{Name: "other", Version: "2.0"}

@@ -74,6 +74,7 @@ func New(st *store.Stats) *Metrics {
 		counter("pkgindex_store_rebuilds_total", "Listings rebuilt after a change on disk.", st.Rebuilds.Load),
 		counter("pkgindex_digest_cache_hits_total", "File digests and metadata answered from the cache.", st.FactsHits.Load),
 		counter("pkgindex_digest_cache_misses_total", "File digests and metadata computed from the file.", st.FactsMisses.Load),
+		counter("pkgindex_digest_cache_recorded_total", "Cache misses answered from the facts an upload recorded beside its file.", st.FactsRecorded.Load),
 		counter("pkgindex_hashed_bytes_total", "Bytes read to compute digests.", st.HashedBytes.Load),
 		counter("pkgindex_skipped_files_total", "Files left out of a page because they vanished or could not be read.", st.SkippedFiles.Load),
 	)

@@ -78,6 +78,12 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 	if !id.isRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", fh.name)
 	}
+	if fa := s.recorded(f, id); fa != nil {
+		s.Stats.FactsRecorded.Add(1)
+		fa.trusted = id.settled(start, s.opts.Guard)
+		f.facts.Store(fa)
+		return fa, nil
+	}
 	fa := &Facts{id: id}
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()

@@ -15,18 +15,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"syscall"
 
 	"golang.org/x/crypto/blake2b"
 	"golang.org/x/sys/unix"
 
 	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/meta"
 )
 
-// TempPrefix starts the name of every file the store is still writing. It
-// is hidden, so listings never show a file before it is published, and
-// CleanTemp recognises what a crashed writer left behind.
-const TempPrefix = ".pkgindex-tmp-"
+// The store keeps its own files in a hidden directory of the first root,
+// which listings never enter: temporary files being written (there, not
+// beside their destination, so a project's directory changes once per
+// upload, when the file appears) and the facts records of uploaded files.
+// It is on the same file system as the files it publishes, as link and
+// rename need.
+const (
+	// StateDir is the store's directory, below the first root.
+	StateDir = ".pkgindex"
+	// TempPrefix starts the name of every temporary file in StateDir/tmp.
+	TempPrefix = "tmp-"
+)
+
+// tempDir is where files being written live; it is made on first use.
+func (s *Store) tempDir() (string, error) {
+	dir := filepath.Join(s.roots[0].path, StateDir, "tmp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("making %s: %w", dir, err)
+	}
+	return dir, nil
+}
 
 // Upload is a distribution file being received into the first root. Bytes
 // go to a hidden temporary file in the project's directory while every
@@ -42,8 +63,13 @@ type Upload struct {
 	sha256  hash.Hash
 	blake2  hash.Hash
 	algo    hash.Hash // the store's own algorithm, if not one of the above
+	meta    []byte    // core metadata found by the caller's checks
 	done    bool
 }
+
+// SetMetadata gives the core metadata read from the file (a wheel's
+// METADATA, an sdist's PKG-INFO), recorded with the published file.
+func (u *Upload) SetMetadata(md []byte) { u.meta = md }
 
 // Begin starts an upload for the project (any spelling; its normalized
 // name is the directory) into the first root.
@@ -53,10 +79,7 @@ func (s *Store) Begin(project string) (*Upload, error) {
 	}
 	name := dist.Normalize(project)
 	dir := filepath.Join(s.roots[0].path, name)
-	if err := mkdirSynced(dir); err != nil {
-		return nil, err
-	}
-	tmp, err := createTemp(dir)
+	tmp, err := s.createTemp()
 	if err != nil {
 		return nil, err
 	}
@@ -70,16 +93,28 @@ func (s *Store) Begin(project string) (*Upload, error) {
 	return u, nil
 }
 
-// Write appends to the file being received.
+// Write appends to the file being received. The digests are computed
+// while the bytes go to disk, on other cores: hashing is most of an
+// upload's work, and with large writes the goroutines cost nothing next to
+// it.
 func (u *Upload) Write(p []byte) (int, error) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		u.md5.Write(p)
+		u.blake2.Write(p)
+	}()
+	go func() {
+		defer wg.Done()
+		u.sha256.Write(p)
+		if u.algo != nil {
+			u.algo.Write(p)
+		}
+	}()
 	n, err := u.tmp.Write(p)
+	wg.Wait()
 	u.size += int64(n)
-	u.md5.Write(p[:n])
-	u.sha256.Write(p[:n])
-	u.blake2.Write(p[:n])
-	if u.algo != nil {
-		u.algo.Write(p[:n])
-	}
 	if err != nil {
 		return n, fmt.Errorf("writing upload: %w", err)
 	}
@@ -142,8 +177,15 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 	if err := u.tmp.Sync(); err != nil {
 		return nil, fmt.Errorf("flushing upload: %w", err)
 	}
+	st, err := u.tmp.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("upload: %w", err)
+	}
 	if err := u.tmp.Close(); err != nil {
 		return nil, fmt.Errorf("closing upload: %w", err)
+	}
+	if err := mkdirSynced(u.dir); err != nil {
+		return nil, err
 	}
 	target := filepath.Join(u.dir, filename)
 	if existing, err := u.s.findFile(ctx, u.project, filename); err != nil {
@@ -174,7 +216,41 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 		return nil, err
 	}
 	rel, _ := filepath.Rel(u.s.roots[0].path, target)
-	return &Published{Rel: filepath.ToSlash(rel), Replaced: replaced}, nil
+	rel = filepath.ToSlash(rel)
+	// The record is written after the file is published, so it can only
+	// ever describe a published file; a reader that comes in between
+	// computes the facts itself.
+	if err := u.s.writeAtomic(u.s.factsFile(rel), u.record(st, filename)); err != nil {
+		u.s.opts.Log.Error(err, "recording the facts of an uploaded file", "file", rel)
+	}
+	return &Published{Rel: rel, Replaced: replaced}, nil
+}
+
+// record is the facts record of the published file, whose identity the
+// temporary file's stat gave (a link keeps inode, size and mtime).
+func (u *Upload) record(st os.FileInfo, filename string) []byte {
+	sys := st.Sys().(*syscall.Stat_t)
+	rec := recordedFacts{
+		Ino: sys.Ino, Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
+		Digests: u.Digests(),
+	}
+	if u.meta != nil {
+		if fields, err := meta.Parse(u.meta); err == nil {
+			rec.RequiresPython = fields.RequiresPython
+		}
+		// The read path serves a wheel's METADATA as its PEP 658 file.
+		if df, err := dist.Parse(filename); err == nil && df.Kind == dist.Wheel {
+			rec.Metadata = true
+			rec.MetadataDigest = map[string]string{}
+			for algo, h := range Hashes {
+				d := h()
+				d.Write(u.meta)
+				rec.MetadataDigest[algo] = hex.EncodeToString(d.Sum(nil))
+			}
+		}
+	}
+	b, _ := json.Marshal(rec)
+	return b
 }
 
 // Exists reports whether a file of the project with the given name is
@@ -190,7 +266,7 @@ func (s *Store) WriteSidecarRel(rel, suffix string, data []byte) error {
 	if err := CleanRel(rel); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(s.roots[0].path, filepath.FromSlash(rel))+suffix, data)
+	return s.writeAtomic(filepath.Join(s.roots[0].path, filepath.FromSlash(rel))+suffix, data)
 }
 
 // findFile looks for a listed file of the project with the given name, in
@@ -218,7 +294,7 @@ func (s *Store) WriteSidecar(f *File, suffix string, data []byte) error {
 	if f.root != s.roots[0] {
 		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
 	}
-	return writeAtomic(f.Path()+suffix, data)
+	return s.writeAtomic(f.Path()+suffix, data)
 }
 
 // RemoveSidecar deletes a sidecar of a file of the first root; a missing
@@ -245,9 +321,10 @@ func (s *Store) Remove(f *File) error {
 		}
 		return fmt.Errorf("removing %s: %w", f.Rel, err)
 	}
-	for _, suf := range []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix} {
-		if err := os.Remove(f.Path() + suf); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.opts.Log.Error(err, "removing sidecar of a removed file", "path", f.Path()+suf)
+	for _, p := range []string{f.Path() + YankedSuffix, f.Path() + ProvenanceSuffix, f.Path() + SignatureSuffix,
+		s.factsFile(f.Rel)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.opts.Log.Error(err, "removing sidecar of a removed file", "path", p)
 		}
 	}
 	return syncDir(filepath.Dir(f.Path()))
@@ -272,49 +349,44 @@ func (s *Store) SetProjectStatus(project string, st Status) error {
 	if err := mkdirSynced(dir); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, StatusFile), b)
+	return s.writeAtomic(filepath.Join(dir, StatusFile), b)
 }
 
 // CleanTemp removes temporary files older than maxAge that writers left in
 // the first root's project directories (a crash, a killed pod). Younger
 // ones may belong to an upload still running on another replica.
 func (s *Store) CleanTemp(maxAge time.Duration) (removed int, err error) {
-	top := s.roots[0].path
-	cutoff := time.Now().Add(-maxAge)
-	dirs := []string{top}
-	ents, err := os.ReadDir(top)
+	dir, err := s.tempDir()
 	if err != nil {
-		return 0, fmt.Errorf("cleaning %s: %w", top, err)
+		return 0, err
+	}
+	cutoff := time.Now().Add(-maxAge)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("cleaning %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			dirs = append(dirs, filepath.Join(top, e.Name()))
-		}
-	}
-	for _, d := range dirs {
-		ents, err := os.ReadDir(d)
-		if err != nil {
+		if !strings.HasPrefix(e.Name(), TempPrefix) {
 			continue
 		}
-		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), TempPrefix) {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil || info.ModTime().After(cutoff) {
-				continue
-			}
-			p := filepath.Join(d, e.Name())
-			if err := os.Remove(p); err == nil {
-				removed++
-				s.opts.Log.Info("removed an abandoned temporary file", "path", p, "age", time.Since(info.ModTime()).Round(time.Second).String())
-			}
+		info, err := e.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err == nil {
+			removed++
+			s.opts.Log.Info("removed an abandoned temporary file", "path", p, "age", time.Since(info.ModTime()).Round(time.Second).String())
 		}
 	}
 	return removed, nil
 }
 
-func createTemp(dir string) (*os.File, error) {
+func (s *Store) createTemp() (*os.File, error) {
+	dir, err := s.tempDir()
+	if err != nil {
+		return nil, err
+	}
 	var b [12]byte
 	rand.Read(b[:])
 	name := filepath.Join(dir, TempPrefix+hex.EncodeToString(b[:]))
@@ -327,9 +399,12 @@ func createTemp(dir string) (*os.File, error) {
 
 // writeAtomic replaces path with data: a reader sees the old contents or
 // the new, never a part.
-func writeAtomic(path string, data []byte) error {
+func (s *Store) writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := createTemp(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("making %s: %w", dir, err)
+	}
+	f, err := s.createTemp()
 	if err != nil {
 		return err
 	}

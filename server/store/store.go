@@ -52,13 +52,16 @@ const DefaultGuard = 2 * time.Second
 
 // Stats count the store's work, for metrics.
 type Stats struct {
-	Checks       atomic.Uint64 // revalidation rounds
-	DirReads     atomic.Uint64 // directories read (listed) from disk
-	Rebuilds     atomic.Uint64 // snapshots rebuilt after a change
-	FactsHits    atomic.Uint64 // file facts answered from the cache
-	FactsMisses  atomic.Uint64 // file facts computed (files hashed)
-	HashedBytes  atomic.Uint64 // bytes read to compute digests
-	SkippedFiles atomic.Uint64 // files left out of a page (unreadable, vanished)
+	Checks      atomic.Uint64 // revalidation rounds
+	DirReads    atomic.Uint64 // directories read (listed) from disk
+	Rebuilds    atomic.Uint64 // snapshots rebuilt after a change
+	FactsHits   atomic.Uint64 // file facts answered from the cache
+	FactsMisses atomic.Uint64 // file facts not in the cache
+	// FactsRecorded counts misses answered from the record an upload left
+	// beside its file, with no hashing.
+	FactsRecorded atomic.Uint64
+	HashedBytes   atomic.Uint64 // bytes read to compute digests
+	SkippedFiles  atomic.Uint64 // files left out of a page (unreadable, vanished)
 }
 
 // Store is the index's view of its roots. It is safe for concurrent use.

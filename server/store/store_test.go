@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -355,9 +356,13 @@ func TestPublishRace(t *testing.T) {
 		if len(b) != 1<<16 || bytes.Count(b, b[:1]) != len(b) {
 			t.Errorf("overwrite=%v: the file mixes writers' bytes", overwrite)
 		}
-		ents, _ := os.ReadDir(filepath.Join(root, "race"))
-		if len(ents) != 1 {
-			t.Errorf("overwrite=%v: temporary files left: %v", overwrite, ents)
+		for _, dir := range []string{filepath.Join(root, "race"), filepath.Join(root, StateDir, "tmp")} {
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if e.Name() != "race-1.0.tar.gz" {
+					t.Errorf("overwrite=%v: left in %s: %s", overwrite, dir, e.Name())
+				}
+			}
 		}
 	}
 }
@@ -367,10 +372,11 @@ func TestPublishRace(t *testing.T) {
 func TestCleanTemp(t *testing.T) {
 	root := t.TempDir()
 	s := newStore(t, DefaultGuard, root)
-	must(t, os.MkdirAll(filepath.Join(root, "p"), 0o755))
-	old := filepath.Join(root, "p", TempPrefix+"old")
-	young := filepath.Join(root, "p", TempPrefix+"young")
-	keep := filepath.Join(root, "p", "p-1.0.tar.gz")
+	tmp := filepath.Join(root, StateDir, "tmp")
+	must(t, os.MkdirAll(tmp, 0o755))
+	old := filepath.Join(tmp, TempPrefix+"old")
+	young := filepath.Join(tmp, TempPrefix+"young")
+	keep := filepath.Join(root, "p-1.0.tar.gz")
 	for _, f := range []string{old, young, keep} {
 		must(t, os.WriteFile(f, []byte("x"), 0o644))
 	}
@@ -386,5 +392,51 @@ func TestCleanTemp(t *testing.T) {
 		if _, err := os.Stat(f); (err == nil) != want {
 			t.Errorf("%s: exists=%v, want %v", filepath.Base(f), err == nil, want)
 		}
+	}
+}
+
+// Another replica reads an uploaded file's facts from the record the
+// upload left, without hashing; a file changed since is hashed again.
+func TestRecordedFacts(t *testing.T) {
+	root := t.TempDir()
+	writer := newStore(t, DefaultGuard, root)
+	spec := pkgtest.Spec{Name: "rec", Version: "1.0", RequiresPython: ">=3.9"}
+	body := spec.WheelBytes()
+	u, err := writer.Begin("rec")
+	must(t, err)
+	u.Write(body)
+	u.SetMetadata(spec.Metadata())
+	_, err = u.Publish(context.Background(), spec.WheelName(), false)
+	must(t, err)
+
+	reader := newStore(t, DefaultGuard, root)
+	snap, err := reader.Snapshot(context.Background())
+	must(t, err)
+	fa, err := reader.Facts(context.Background(), snap.Project("rec").Files[0])
+	must(t, err)
+	if reader.Stats.FactsRecorded.Load() != 1 || reader.Stats.HashedBytes.Load() != 0 {
+		t.Errorf("recorded %d, hashed %d bytes: the record was not used", reader.Stats.FactsRecorded.Load(), reader.Stats.HashedBytes.Load())
+	}
+	if got, want := hex.EncodeToString(fa.Digest), sha(body); got != want {
+		t.Errorf("recorded digest %s, want %s", got, want)
+	}
+	md := sha256.Sum256(spec.Metadata())
+	if !fa.Metadata || !bytes.Equal(fa.MetadataDigest, md[:]) || fa.RequiresPython != ">=3.9" {
+		t.Errorf("recorded metadata: %v %x %q", fa.Metadata, fa.MetadataDigest, fa.RequiresPython)
+	}
+
+	// Rewritten in place, same size: the record no longer describes it.
+	path := filepath.Join(root, "rec", spec.WheelName())
+	other := bytes.Clone(body)
+	other[len(other)-1] ^= 1
+	time.Sleep(10 * time.Millisecond)
+	must(t, os.WriteFile(path, other, 0o644))
+	third := newStore(t, DefaultGuard, root)
+	snap, err = third.Snapshot(context.Background())
+	must(t, err)
+	fa, err = third.Facts(context.Background(), snap.Project("rec").Files[0])
+	must(t, err)
+	if third.Stats.FactsRecorded.Load() != 0 || hex.EncodeToString(fa.Digest) != sha(other) {
+		t.Errorf("a changed file was answered from a stale record")
 	}
 }
