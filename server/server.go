@@ -36,6 +36,8 @@ type Server struct {
 	welcome  []byte
 	version  string
 	rootPage atomic.Pointer[rootPage]
+	// writeTurn is held while a chunk of an upload is processed.
+	writeTurn chan struct{}
 	// fileCache is the Cache-Control of package files, "" for none.
 	fileCache string
 	handler   http.Handler
@@ -47,7 +49,7 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats), writeTurn: make(chan struct{}, 1)}
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err

@@ -185,7 +185,15 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 	for {
 		n, err := fill(src, *bp)
 		if n > 0 {
-			if _, werr := up.Write((*bp)[:n]); werr != nil {
+			// One chunk of one upload is hashed and written at a time:
+			// uploads are CPU work (three digests), and ten of them at
+			// once would fill the run queue ahead of every page read.
+			// Taking turns keeps their total throughput and leaves reads
+			// waiting for one chunk at most.
+			s.writeTurn <- struct{}{}
+			_, werr := up.Write((*bp)[:n])
+			<-s.writeTurn
+			if werr != nil {
 				return werr
 			}
 		}
