@@ -2,6 +2,7 @@
 // operator that runs it. Subcommands:
 //
 //	pkgindex serve [flags] [root ...]   run the index server
+//	pkgindex operator [flags]           run the Kubernetes operator
 //	pkgindex version                    print the version
 package main
 
@@ -18,12 +19,18 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
+	"pkgindex.dev/pkgindex/controllers"
 	"pkgindex.dev/pkgindex/server"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// imageRepository is where release images are published; the operator's
+// default server image is this repository at the operator's own version.
+const imageRepository = "ghcr.io/pkgindex/pkgindex"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -37,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "operator":
+		return operator(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pkgindex", version)
 		return 0
@@ -54,6 +63,7 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the package index (pkgindex serve --help for its flags)
+  operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 `)
 }
@@ -86,6 +96,31 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		log.Error(err, "server stopped")
+		return 1
+	}
+	return 0
+}
+
+func operator(args []string, stderr io.Writer) int {
+	cfg, err := controllers.ParseManagerFlags(args, imageRepository+":"+version, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex operator:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ctrl.SetLogger(log)
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex operator: finding the cluster:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := controllers.Run(ctx, cfg, restConfig, log); err != nil {
+		log.Error(err, "operator stopped")
 		return 1
 	}
 	return 0
