@@ -60,7 +60,7 @@ import (
 )
 GO
 log "resolving modules for kubernetes v$K8S_VERSION (staging $STAGING_VERSION), etcd $ETCD_VERSION"
-go mod tidy -e >/dev/null 2>&1 || true
+go mod tidy >/dev/null
 go mod download
 
 mkdir -p "$OUT.tmp"
