@@ -229,13 +229,15 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 			return err
 		}
 	}
-	if idx.Spec.Autoscaling != nil {
-		if err := r.handOverReplicas(ctx, idx); err != nil {
-			return err
-		}
+	initialReplicas, err := r.autoscaledReplicas(ctx, idx)
+	if err != nil {
+		return err
 	}
 	for _, c := range children {
 		desired := c.build(idx, r.Options)
+		if d, ok := desired.(*appsv1.Deployment); ok && initialReplicas != nil {
+			d.Spec.Replicas = initialReplicas
+		}
 		if desired == nil {
 			cur := c.empty()
 			cur.SetName(idx.Name)
@@ -304,22 +306,28 @@ func (r *PackageIndexReconciler) applyVolume(ctx context.Context, idx *v1alpha1.
 	return nil
 }
 
-// handOverReplicas lets the HorizontalPodAutoscaler take spec.replicas of
-// the Deployment over without a dip. Simply leaving the field out of the
+// autoscaledReplicas prepares the Deployment's replica count for the
+// HorizontalPodAutoscaler, which owns it while autoscaling is on. A new
+// Deployment starts at minReplicas rather than the API server's default of
+// one; that count is returned for the first apply. Once the Deployment
+// exists the operator lets go of the field. Simply leaving it out of the
 // next apply would remove it, and the Deployment would fall back to one
-// replica until the autoscaler noticed. Applying the current count under a
-// second manager first keeps the value while the operator lets go of it.
-func (r *PackageIndexReconciler) handOverReplicas(ctx context.Context, idx *v1alpha1.PackageIndex) error {
+// replica until the autoscaler noticed; applying the current count under
+// a second manager first keeps the value while the operator lets go.
+func (r *PackageIndexReconciler) autoscaledReplicas(ctx context.Context, idx *v1alpha1.PackageIndex) (*int32, error) {
+	if idx.Spec.Autoscaling == nil {
+		return nil, nil
+	}
 	cur := &appsv1.Deployment{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: idx.Name}, cur)
 	if apierrors.IsNotFound(err) {
-		return nil
+		return new(minReplicas(idx)), nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading Deployment %s/%s: %w", idx.Namespace, idx.Name, err)
+		return nil, fmt.Errorf("reading Deployment %s/%s: %w", idx.Namespace, idx.Name, err)
 	}
 	if cur.Spec.Replicas == nil || !ownsReplicas(cur.ManagedFields) {
-		return nil
+		return nil, nil
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apps/v1",
@@ -328,9 +336,9 @@ func (r *PackageIndexReconciler) handOverReplicas(ctx context.Context, idx *v1al
 		"spec":       map[string]any{"replicas": int64(*cur.Spec.Replicas)},
 	}}
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner+"-handover")); err != nil {
-		return fmt.Errorf("handing replicas of Deployment %s to the autoscaler: %w", objectKey(cur), err)
+		return nil, fmt.Errorf("handing replicas of Deployment %s to the autoscaler: %w", objectKey(cur), err)
 	}
-	return nil
+	return nil, nil
 }
 
 // ownsReplicas reports whether the operator's apply owns spec.replicas.

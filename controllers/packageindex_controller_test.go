@@ -221,18 +221,10 @@ func TestAutoscalingOnAndOff(t *testing.T) {
 	if u := hpa.Spec.Metrics[0].Resource.Target.AverageUtilization; u == nil || *u != 75 {
 		t.Errorf("cpu target %v, want the default 75", u)
 	}
-	eventually(t, "replicas handed to the HPA", func() error {
-		if err := get(deploy); err != nil {
-			return err
-		}
-		if ownsReplicas(deploy.ManagedFields) {
-			return errors.New("the operator still applies spec.replicas")
-		}
-		if *deploy.Spec.Replicas != 3 {
-			return fmt.Errorf("replicas fell to %d during the hand-over", *deploy.Spec.Replicas)
-		}
-		return nil
-	})
+	waitHandedOver(t, deploy)
+	if *deploy.Spec.Replicas != 3 {
+		t.Errorf("replicas fell to %d during the hand-over", *deploy.Spec.Replicas)
+	}
 
 	// The autoscaler changes the count; the operator must leave it.
 	update(t, deploy, func(d *appsv1.Deployment) { d.Spec.Replicas = new(int32(5)) })
@@ -634,4 +626,30 @@ func TestSuspendChangesNothing(t *testing.T) {
 
 	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.Suspend = false })
 	waitReplicas(t, deploy, 4)
+}
+
+func TestAutoscaledIndexStartsAtMinReplicas(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: new(int32(3)), MaxReplicas: 5}
+	deploy := createWithDeployment(t, idx)
+	waitReplicas(t, deploy, 3)
+	waitHandedOver(t, deploy)
+	waitReplicas(t, deploy, 3)
+}
+
+// waitHandedOver waits until the operator no longer applies the
+// Deployment's spec.replicas.
+func waitHandedOver(t *testing.T, deploy *appsv1.Deployment) {
+	t.Helper()
+	eventually(t, "replicas handed to the HPA", func() error {
+		if err := get(deploy); err != nil {
+			return err
+		}
+		if ownsReplicas(deploy.ManagedFields) {
+			return errors.New("the operator still applies spec.replicas")
+		}
+		return nil
+	})
 }
