@@ -40,8 +40,8 @@ serve: build ## run the index on ./packages (ROOT=dir LISTEN=addr to change)
 test: lint fuzz unit ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing
 
 .PHONY: unit
-unit: envtest ## go tests with the race detector (the operator's against envtest)
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -race -count=1 ./...
+unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's against envtest)
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(KUSTOMIZE) go test -race -count=1 ./...
 
 .PHONY: envtest
 envtest: $(ENVTEST_ASSETS)/kube-apiserver ## build kube-apiserver and etcd for envtest into bin/k8s/

@@ -429,6 +429,14 @@ func markAvailable(t *testing.T, ns, name string) {
 		return k8s.Status().Update(context.Background(), deploy)
 	})
 	pvc := named(&corev1.PersistentVolumeClaim{}, ns, name+"-packages")
+	pv := named(&corev1.PersistentVolume{}, "", "pkgindex-"+ns+"-"+name)
+	eventually(t, "volume bound", func() error {
+		if err := get(pv); err != nil {
+			return err
+		}
+		pv.Status.Phase = corev1.VolumeBound
+		return k8s.Status().Update(context.Background(), pv)
+	})
 	eventually(t, "claim bound", func() error {
 		if err := get(pvc); err != nil {
 			return err
@@ -527,6 +535,7 @@ func TestDeletionFollowsReclaimPolicy(t *testing.T) {
 				if err != nil || pv.DeletionTimestamp != nil {
 					t.Errorf("Retain: PersistentVolume deleted (%v, deletionTimestamp %v)", err, pv.DeletionTimestamp)
 				}
+				reuseRetainedVolume(t, ns, pv)
 			case v1alpha1.ReclaimDelete:
 				if err == nil && pv.DeletionTimestamp == nil {
 					t.Error("Delete: PersistentVolume not deleted")
@@ -536,6 +545,38 @@ func TestDeletionFollowsReclaimPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reuseRetainedVolume checks that a PackageIndex created again with the
+// same name binds the volume its predecessor retained. envtest runs no
+// garbage collector or volume controller, so the test does their part:
+// it removes the old claim and marks the volume Released.
+func reuseRetainedVolume(t *testing.T, ns string, pv *corev1.PersistentVolume) {
+	t.Helper()
+	pvc := named(&corev1.PersistentVolumeClaim{}, ns, "pypi-packages")
+	update(t, pvc, func(c *corev1.PersistentVolumeClaim) { c.Finalizers = nil })
+	if err := k8s.Delete(context.Background(), pvc); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pvc)
+	update(t, pv, func(v *corev1.PersistentVolume) { v.Spec.ClaimRef.UID = "0ld-c1a1m" })
+	pv.Status.Phase = corev1.VolumeReleased
+	if err := k8s.Status().Update(context.Background(), pv); err != nil {
+		t.Fatal(err)
+	}
+
+	idx := efsIndex(ns, "pypi")
+	create(t, idx)
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+	eventually(t, "old claim forgotten", func() error {
+		if err := get(pv); err != nil {
+			return err
+		}
+		if pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID != "" || pv.Spec.ClaimRef.Name != "pypi-packages" {
+			return fmt.Errorf("claimRef %+v", pv.Spec.ClaimRef)
+		}
+		return nil
+	})
 }
 
 func TestForeignVolumeLeftAlone(t *testing.T) {

@@ -95,19 +95,9 @@ func statusFor(idx *v1alpha1.PackageIndex, obs observation, deploy *appsv1.Deplo
 	}
 
 	degradedReason, degradedMsg := degradation(obs, deploy, claim, idx)
-	if degradedReason != "" {
-		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMsg)
-	} else {
-		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected, "nothing needs attention")
-	}
-
 	progReason, progMsg := progress(obs, deploy, claim, idx)
-	if progReason == v1alpha1.ReasonRollingOut || progReason == v1alpha1.ReasonClaimPending {
-		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, progReason, progMsg)
-	} else {
-		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, progReason, progMsg)
-	}
 
+	// Ready first: it is the summary people and kubectl wait look for.
 	switch {
 	case available(deploy):
 		set(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable,
@@ -121,6 +111,18 @@ func statusFor(idx *v1alpha1.PackageIndex, obs observation, deploy *appsv1.Deplo
 	default:
 		set(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonUnavailable,
 			"no replica is ready yet: see kubectl describe deployment "+idx.Name)
+	}
+
+	if progReason == v1alpha1.ReasonRollingOut || progReason == v1alpha1.ReasonClaimPending {
+		set(v1alpha1.ConditionProgressing, metav1.ConditionTrue, progReason, progMsg)
+	} else {
+		set(v1alpha1.ConditionProgressing, metav1.ConditionFalse, progReason, progMsg)
+	}
+
+	if degradedReason != "" {
+		set(v1alpha1.ConditionDegraded, metav1.ConditionTrue, degradedReason, degradedMsg)
+	} else {
+		set(v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected, "nothing needs attention")
 	}
 	return st
 }
