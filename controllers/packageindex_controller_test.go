@@ -4,21 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/yaml"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 )
@@ -690,6 +698,80 @@ func waitHandedOver(t *testing.T, deploy *appsv1.Deployment) {
 		}
 		if ownsReplicas(deploy.ManagedFields) {
 			return errors.New("the operator still applies spec.replicas")
+		}
+		return nil
+	})
+}
+
+func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.ServiceMonitor = &v1alpha1.ServiceMonitorSpec{Labels: map[string]string{"release": "prometheus"}}
+	createWithDeployment(t, idx)
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+
+	raw, err := os.ReadFile(filepath.Join("testdata", "crds", "servicemonitors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(raw, crd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(restConfig, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
+		t.Fatalf("installing the ServiceMonitor CRD: %v", err)
+	}
+	// Any change to the index makes the operator look again.
+	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor.Interval = "15s" })
+	sm := &unstructured.Unstructured{}
+	sm.SetGroupVersionKind(ServiceMonitorGVK)
+	named(sm, ns, "pypi")
+	eventually(t, "ServiceMonitor", func() error { return get(sm) })
+	if sm.GetLabels()["release"] != "prometheus" {
+		t.Errorf("labels %v", sm.GetLabels())
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(endpoints) != 1 || endpoints[0].(map[string]any)["interval"] != "15s" {
+		t.Errorf("endpoints %v", endpoints)
+	}
+
+	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor = nil })
+	waitGone(t, sm)
+}
+
+func TestScaleSubresource(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	deploy := createWithDeployment(t, efsIndex(ns, "pypi"))
+	idx := named(&v1alpha1.PackageIndex{}, ns, "pypi")
+	scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 5}}
+	// What kubectl scale pkgidx/pypi --replicas=5 does.
+	eventually(t, "scaling", func() error {
+		return k8s.SubResource("scale").Update(context.Background(), idx, client.WithSubResourceBody(scale))
+	})
+	waitReplicas(t, deploy, 5)
+}
+
+func TestEventsTellWhatChanged(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	createWithDeployment(t, efsIndex(ns, "pypi"))
+	eventually(t, "events", func() error {
+		var list eventsv1.EventList
+		if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var notes []string
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "PackageIndex" && e.Reason == "Created" {
+				notes = append(notes, e.Note)
+			}
+		}
+		for _, want := range []string{"Created Deployment pypi", "Created Service pypi", "Created PersistentVolumeClaim pypi-packages"} {
+			if !slices.Contains(notes, want) {
+				return fmt.Errorf("no event %q in %q", want, notes)
+			}
 		}
 		return nil
 	})
