@@ -314,6 +314,8 @@ func TestInvalidObjectsRefused(t *testing.T) {
 		}, "autoscaling.minReplicas must not be greater than autoscaling.maxReplicas"},
 		{"fallback not a URL", func(i *v1alpha1.PackageIndex) { i.Spec.Server.FallbackURL = "pypi.org" },
 			"server.fallbackURL must be an http or https URL"},
+		{"name not a DNS label", func(i *v1alpha1.PackageIndex) { i.Name = "9-" + strings.Repeat("x", 62) },
+			"metadata.name must be at most 63 lower-case letters"},
 		{"unknown hash", func(i *v1alpha1.PackageIndex) { i.Spec.Server.HashAlgorithm = "crc32" },
 			`spec.server.hashAlgorithm: Unsupported value: "crc32"`},
 	}
@@ -634,18 +636,23 @@ func TestForeignVolumeLeftAlone(t *testing.T) {
 	}
 }
 
-func TestForeignClaimLeftAlone(t *testing.T) {
-	needEnv(t)
-	ns := newNamespace(t)
-	foreign := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "pypi-packages", Namespace: ns},
+// userClaim is a claim someone other than the operator made.
+func userClaim(ns, name string, mode corev1.PersistentVolumeAccessMode) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			AccessModes: []corev1.PersistentVolumeAccessMode{mode},
 			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")},
 			},
 		},
 	}
+}
+
+func TestForeignClaimLeftAlone(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	foreign := userClaim(ns, "pypi-packages", corev1.ReadWriteOnce)
 	create(t, foreign)
 	idx := efsIndex(ns, "pypi")
 	idx.Spec.Storage.EFS = nil
@@ -657,6 +664,25 @@ func TestForeignClaimLeftAlone(t *testing.T) {
 	if err := get(cur); err != nil || cur.ResourceVersion != foreign.ResourceVersion || len(cur.OwnerReferences) > 0 {
 		t.Errorf("foreign claim touched: %v %v", err, cur.OwnerReferences)
 	}
+
+	// Once its owner removes it, the index makes its own claim at once,
+	// not at the next periodic look. (No controller removes the claim
+	// protection finalizer in envtest, so the test does.)
+	update(t, cur, func(c *corev1.PersistentVolumeClaim) { c.Finalizers = nil })
+	if err := k8s.Delete(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "own claim", func() error {
+		own := named(&corev1.PersistentVolumeClaim{}, ns, "pypi-packages")
+		if err := get(own); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(own, getIndex(t, idx)) {
+			return errors.New("not controlled by the index")
+		}
+		return nil
+	})
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 }
 
 func TestSuspendChangesNothing(t *testing.T) {
@@ -775,4 +801,30 @@ func TestEventsTellWhatChanged(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestExistingClaimIsUsedNotManaged(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Storage.EFS = nil
+	idx.Spec.Storage.ExistingClaim = new("shared")
+	deploy := createWithDeployment(t, idx)
+	if got := deploy.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName; got != "shared" {
+		t.Errorf("claim %q, want the existing one", got)
+	}
+	got := condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonClaimMissing)
+	if got.Status.Storage != "claim:shared" || slices.Contains(got.Finalizers, Finalizer) {
+		t.Errorf("storage %q finalizers %q", got.Status.Storage, got.Finalizers)
+	}
+	if err := get(named(&corev1.PersistentVolumeClaim{}, ns, "pypi-packages")); !apierrors.IsNotFound(err) {
+		t.Errorf("a claim was created beside the existing one: %v", err)
+	}
+
+	shared := userClaim(ns, "shared", corev1.ReadWriteMany)
+	create(t, shared)
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+	if err := get(shared); err != nil || len(shared.OwnerReferences) > 0 || len(shared.ManagedFields) != 1 {
+		t.Errorf("existing claim changed: %v owners %v managers %d", err, shared.OwnerReferences, len(shared.ManagedFields))
+	}
 }
