@@ -10,6 +10,15 @@ LISTEN ?= :8080
 
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+CONTROLLER_GEN_VERSION := v0.23.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# envtest runs a kube-apiserver and etcd of the Kubernetes minor client-go
+# targets, built from the module proxy by hack/envtest-bins.sh.
+K8S_VERSION := 1.37.2
+ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
 
 FUZZTIME ?= 10s
 FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:FuzzNegotiate server/store:FuzzCleanRel server/auth:FuzzParse server/auth:FuzzBasic
@@ -31,8 +40,39 @@ serve: build ## run the index on ./packages (ROOT=dir LISTEN=addr to change)
 test: lint fuzz unit ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing
 
 .PHONY: unit
-unit: ## go tests with the race detector
-	go test -race -count=1 ./...
+unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's against envtest)
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(KUSTOMIZE) go test -race -count=1 ./...
+
+.PHONY: envtest
+envtest: $(ENVTEST_ASSETS)/kube-apiserver ## build kube-apiserver and etcd for envtest into bin/k8s/
+
+$(ENVTEST_ASSETS)/kube-apiserver:
+	hack/envtest-bins.sh $(K8S_VERSION)
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## generate the CRD and RBAC under config/ from the markers
+	$(CONTROLLER_GEN) rbac:roleName=pkgindex-operator crd paths=./api/... paths=./controllers/... \
+	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## generate deepcopy methods of the API types
+	$(CONTROLLER_GEN) object paths=./api/...
+
+GENERATED := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## fail when generated files differ from what is committed
+	@git diff --exit-code -- $(GENERATED) || { echo "generated files are stale: run make manifests generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
+	  if [ -n "$$untracked" ]; then echo "generated files not committed:"; echo "$$untracked"; exit 1; fi
+
+.PHONY: deploy-yaml
+deploy-yaml: manifests $(KUSTOMIZE) ## print the operator's install manifests (config/default)
+	$(KUSTOMIZE) build config/default
+
+.PHONY: operator
+operator: build manifests ## run the operator against the current kubeconfig
+	$(BIN)/pkgindex operator
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME
@@ -43,10 +83,20 @@ fuzz: ## run each fuzz target for FUZZTIME
 	done
 
 .PHONY: lint
-lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
+lint: $(STATICCHECK) verify-generated ## gofmt, go vet, staticcheck, generated files up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(KUSTOMIZE):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(BIN)/kustomize $@
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)

@@ -3,6 +3,7 @@
 //
 //	pkgindex serve [flags] [root ...]   run the index server
 //	pkgindex yank|unyank|remove|status  change a running index (management API)
+//	pkgindex operator [flags]           run the Kubernetes operator
 //	pkgindex version                    print the version
 package main
 
@@ -19,13 +20,19 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
+	"pkgindex.dev/pkgindex/controllers"
 	"pkgindex.dev/pkgindex/server"
 	"pkgindex.dev/pkgindex/server/admin"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// imageRepository is where release images are published; the operator's
+// default server image is this repository at the operator's own version.
+const imageRepository = "ghcr.io/pkgindex/pkgindex"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -41,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "yank", "unyank", "remove", "status":
 		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, stdout, stderr)
+	case "operator":
+		return operator(args[1:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "pkgindex", version)
 		return 0
@@ -62,6 +71,7 @@ commands:
   unyank    undo a yank:                pkgindex unyank --index URL PROJECT VERSION
   remove    delete a release's files:   pkgindex remove --index URL PROJECT VERSION
   status    set a project's status:     pkgindex status --index URL PROJECT active|archived|quarantined|deprecated
+  operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 
 yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD.
@@ -96,6 +106,31 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		log.Error(err, "server stopped")
+		return 1
+	}
+	return 0
+}
+
+func operator(args []string, stderr io.Writer) int {
+	cfg, err := controllers.ParseManagerFlags(args, imageRepository+":"+version, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex operator:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ctrl.SetLogger(log)
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "pkgindex operator: finding the cluster:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := controllers.Run(ctx, cfg, restConfig, log); err != nil {
+		log.Error(err, "operator stopped")
 		return 1
 	}
 	return 0

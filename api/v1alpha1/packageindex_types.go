@@ -1,0 +1,553 @@
+package v1alpha1
+
+import (
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// PackageIndexSpec is what a PackageIndex should run: the server image and
+// its flags, how many replicas, the shared storage holding the packages, and
+// how the index is reached.
+type PackageIndexSpec struct {
+	// image runs the index server; empty means the operator's own image
+	// (its --image flag), so an operator upgrade also upgrades the indexes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// imagePullPolicy of the server container.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// imagePullSecrets name Secrets in this namespace used to pull image.
+	// +optional
+	// +listType=atomic
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// replicas is the fixed number of server pods. Ignored while
+	// autoscaling is set: then the HorizontalPodAutoscaler alone owns the
+	// replica count.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// autoscaling, when set, creates a HorizontalPodAutoscaler that scales
+	// the server between minReplicas and maxReplicas.
+	// +optional
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
+
+	// storage is where the packages live, shared by every replica. The
+	// source (efs, storageClassName or existingClaim) cannot be changed once
+	// set: pointing an index elsewhere would orphan its data.
+	// +required
+	Storage StorageSpec `json:"storage"`
+
+	// server holds the index server's own settings, passed as its flags.
+	// +optional
+	// +kubebuilder:default={}
+	Server ServerSpec `json:"server,omitempty"`
+
+	// resources of the server container. The defaults suit a small Go
+	// server; raise memory for trees with hundreds of thousands of files.
+	// +optional
+	// +kubebuilder:default={requests:{cpu:"100m",memory:"64Mi"},limits:{memory:"512Mi"}}
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// runAs is the user and group the server runs as. With an EFS access
+	// point, use the access point's POSIX user so files stay writable.
+	// +optional
+	// +kubebuilder:default={}
+	RunAs RunAsSpec `json:"runAs,omitempty"`
+
+	// service exposes the replicas inside the cluster.
+	// +optional
+	// +kubebuilder:default={}
+	Service ServiceSpec `json:"service,omitempty"`
+
+	// podDisruptionBudget limits voluntary evictions; it is created only
+	// when more than one replica runs.
+	// +optional
+	// +kubebuilder:default={}
+	PodDisruptionBudget PodDisruptionBudgetSpec `json:"podDisruptionBudget,omitempty"`
+
+	// nodeSelector of the server pods.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// tolerations of the server pods.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// affinity of the server pods.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// topologySpreadConstraints of the server pods. Empty means spread
+	// across zones and nodes, best effort (ScheduleAnyway), so one zone or
+	// node going away leaves replicas elsewhere.
+	// +optional
+	// +listType=atomic
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// podAnnotations are added to the server pods.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+
+	// podLabels are added to the server pods; they cannot replace the
+	// labels the operator selects pods by.
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+
+	// priorityClassName of the server pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// suspend pauses reconciliation: the operator changes no object of
+	// this index until it is unset, and reports the pause in the status.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// ingress, when set, routes an HTTP host to the Service.
+	// +optional
+	Ingress *IngressSpec `json:"ingress,omitempty"`
+
+	// networkPolicy, when set, admits traffic to the server port only, and
+	// only from the selected namespaces.
+	// +optional
+	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
+
+	// serviceMonitor, when set, creates a Prometheus Operator
+	// ServiceMonitor for /metrics, if the monitoring.coreos.com CRD exists.
+	// +optional
+	ServiceMonitor *ServiceMonitorSpec `json:"serviceMonitor,omitempty"`
+}
+
+// AutoscalingSpec configures the HorizontalPodAutoscaler.
+// +kubebuilder:validation:XValidation:rule="self.minReplicas <= self.maxReplicas",message="autoscaling.minReplicas must not be greater than autoscaling.maxReplicas"
+// +kubebuilder:validation:XValidation:rule="has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)",message="autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage"
+type AutoscalingSpec struct {
+	// minReplicas is the fewest pods the autoscaler keeps.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// maxReplicas is the most pods the autoscaler starts.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	MaxReplicas int32 `json:"maxReplicas"`
+
+	// targetCPUUtilizationPercentage is the average CPU use, in percent of
+	// the request, the autoscaler aims for.
+	// +optional
+	// +kubebuilder:default=75
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	TargetCPUUtilizationPercentage *int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+
+	// targetMemoryUtilizationPercentage is the average memory use, in
+	// percent of the request, the autoscaler aims for; unset means memory
+	// does not drive scaling.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	TargetMemoryUtilizationPercentage *int32 `json:"targetMemoryUtilizationPercentage,omitempty"`
+
+	// behavior tunes how fast the autoscaler scales up and down.
+	// +optional
+	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+}
+
+// ReclaimPolicy says what happens to the storage when a PackageIndex is
+// deleted. Data on the file system is never deleted by the operator.
+// +kubebuilder:validation:Enum=Retain;Delete
+type ReclaimPolicy string
+
+const (
+	// ReclaimRetain keeps the PersistentVolume; it is released and can be
+	// bound again by hand.
+	ReclaimRetain ReclaimPolicy = "Retain"
+	// ReclaimDelete removes the PersistentVolume object the operator
+	// created. The files on EFS stay.
+	ReclaimDelete ReclaimPolicy = "Delete"
+)
+
+// StorageSpec is the shared, ReadWriteMany storage holding the packages.
+// +kubebuilder:validation:XValidation:rule="[has(self.efs), has(self.storageClassName), has(self.existingClaim)].filter(x, x).size() == 1",message="storage needs exactly one of efs, storageClassName (with size) or existingClaim"
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(self.size)",message="storage.size goes with storage.storageClassName, and only with it"
+// +kubebuilder:validation:XValidation:rule="!has(self.mountOptions) || has(self.efs)",message="storage.mountOptions apply to efs only; set mount options of a class on its StorageClass"
+// +kubebuilder:validation:XValidation:rule="(has(self.efs) ? has(oldSelf.efs) && self.efs == oldSelf.efs : !has(oldSelf.efs)) && (has(self.storageClassName) ? has(oldSelf.storageClassName) && self.storageClassName == oldSelf.storageClassName : !has(oldSelf.storageClassName)) && (has(self.existingClaim) ? has(oldSelf.existingClaim) && self.existingClaim == oldSelf.existingClaim : !has(oldSelf.existingClaim))",message="storage source is immutable: changing efs, storageClassName or existingClaim would orphan the packages; create a new PackageIndex instead"
+type StorageSpec struct {
+	// efs serves the packages from an Amazon EFS file system through a
+	// static PersistentVolume of the EFS CSI driver (efs.csi.aws.com) and a
+	// claim bound to exactly that volume.
+	// +optional
+	EFS *EFSStorage `json:"efs,omitempty"`
+
+	// storageClassName claims a new ReadWriteMany volume of size from this
+	// class (NFS, CephFS, EFS dynamic provisioning, ...).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// size of the claim made from storageClassName.
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// existingClaim names a ReadWriteMany PersistentVolumeClaim in this
+	// namespace that the operator uses but never changes or deletes.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ExistingClaim *string `json:"existingClaim,omitempty"`
+
+	// mountOptions of the EFS volume. Empty means AWS's recommended NFS
+	// options plus lookupcache=positive, so a file another replica just
+	// uploaded is never answered with a cached 404 (docs/consistency.md).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	MountOptions []string `json:"mountOptions,omitempty"`
+
+	// reclaimPolicy says what happens to the PersistentVolume the operator
+	// created when the PackageIndex is deleted: Retain keeps it (released),
+	// Delete removes the PersistentVolume object. Files are never deleted.
+	// +optional
+	// +kubebuilder:default=Retain
+	ReclaimPolicy ReclaimPolicy `json:"reclaimPolicy,omitempty"`
+}
+
+// EFSStorage points at an Amazon EFS file system, optionally through an
+// access point and below a path.
+type EFSStorage struct {
+	// fileSystemID is the file system, fs- and hexadecimal digits.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^fs-[0-9a-f]{8,40}$')",message="efs.fileSystemID must look like fs-0123456789abcdef0"
+	FileSystemID string `json:"fileSystemID"`
+
+	// accessPointID is an EFS access point, fsap- and hexadecimal digits.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^fsap-[0-9a-f]{8,40}$')",message="efs.accessPointID must look like fsap-0123456789abcdef0"
+	AccessPointID string `json:"accessPointID,omitempty"`
+
+	// path below the file system's (or access point's) root to serve.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains(':')",message="efs.path must be absolute and must not contain ':'"
+	Path string `json:"path,omitempty"`
+
+	// encryptInTransit mounts through TLS.
+	// +optional
+	// +kubebuilder:default=true
+	EncryptInTransit *bool `json:"encryptInTransit,omitempty"`
+}
+
+// AuthAction is a server action that can require a password.
+// +kubebuilder:validation:Enum=update;download;list
+type AuthAction string
+
+const (
+	// AuthUpdate covers uploads and removals.
+	AuthUpdate AuthAction = "update"
+	// AuthDownload covers package file downloads.
+	AuthDownload AuthAction = "download"
+	// AuthList covers the Simple API and other listings.
+	AuthList AuthAction = "list"
+)
+
+// AuthSpec names the htpasswd file, kept in a Secret, and the actions that
+// need a password. The server re-reads the file when the Secret changes,
+// so changing passwords does not restart pods.
+type AuthSpec struct {
+	// secretName is a Secret in this namespace holding the htpasswd file.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+
+	// key of the htpasswd file in the Secret.
+	// +optional
+	// +kubebuilder:default=htpasswd
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+
+	// actions that need a password.
+	// +optional
+	// +listType=set
+	// +kubebuilder:default={update}
+	Actions []AuthAction `json:"actions,omitempty"`
+}
+
+// HashAlgorithm is the digest the server puts in links and JSON.
+// +kubebuilder:validation:Enum=md5;sha1;sha224;sha256;sha384;sha512;none
+type HashAlgorithm string
+
+// LogFormat is the server's log encoding.
+// +kubebuilder:validation:Enum=text;json
+type LogFormat string
+
+// LogLevel is the least severe server log line written.
+// +kubebuilder:validation:Enum=debug;info;warn;error
+type LogLevel string
+
+// ServerSpec maps to `pkgindex serve` flags.
+type ServerSpec struct {
+	// auth requires passwords (htpasswd) for some actions.
+	// +optional
+	Auth *AuthSpec `json:"auth,omitempty"`
+
+	// overwrite lets an upload replace an existing file (--overwrite).
+	// +optional
+	Overwrite bool `json:"overwrite,omitempty"`
+
+	// fallbackURL redirects requests for unknown projects there
+	// (--fallback-url), e.g. https://pypi.org/simple.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('http://') || self.startsWith('https://'))",message="server.fallbackURL must be an http or https URL"
+	FallbackURL string `json:"fallbackURL,omitempty"`
+
+	// hashAlgorithm is the digest in links and JSON (--hash-algo).
+	// +optional
+	// +kubebuilder:default=sha256
+	HashAlgorithm HashAlgorithm `json:"hashAlgorithm,omitempty"`
+
+	// maxUploadSize refuses larger uploads (--max-upload-size).
+	// +optional
+	MaxUploadSize *resource.Quantity `json:"maxUploadSize,omitempty"`
+
+	// cacheControl is the max-age, in seconds, sent with package files
+	// (--cache-control).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	CacheControl *int32 `json:"cacheControl,omitempty"`
+
+	// logFormat of the server (--log-format).
+	// +optional
+	// +kubebuilder:default=json
+	LogFormat LogFormat `json:"logFormat,omitempty"`
+
+	// logLevel of the server (--log-level).
+	// +optional
+	// +kubebuilder:default=info
+	LogLevel LogLevel `json:"logLevel,omitempty"`
+}
+
+// RunAsSpec is the POSIX identity of the server process. The pod's fsGroup
+// is the group, so volumes that honour fsGroup are writable too.
+type RunAsSpec struct {
+	// user id; must not be 0.
+	// +optional
+	// +kubebuilder:default=65532
+	// +kubebuilder:validation:Minimum=1
+	User *int64 `json:"user,omitempty"`
+
+	// group id, also the pod's fsGroup.
+	// +optional
+	// +kubebuilder:default=65532
+	// +kubebuilder:validation:Minimum=1
+	Group *int64 `json:"group,omitempty"`
+}
+
+// ServiceSpec shapes the Service in front of the replicas.
+type ServiceSpec struct {
+	// type of the Service.
+	// +optional
+	// +kubebuilder:default=ClusterIP
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	Type corev1.ServiceType `json:"type,omitempty"`
+
+	// port of the Service.
+	// +optional
+	// +kubebuilder:default=8080
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int32 `json:"port,omitempty"`
+
+	// annotations of the Service, e.g. for a cloud load balancer.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// PodDisruptionBudgetSpec shapes the PodDisruptionBudget.
+type PodDisruptionBudgetSpec struct {
+	// enabled creates the budget when more than one replica runs.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// maxUnavailable pods during voluntary disruptions.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:XIntOrString
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+}
+
+// IngressSpec routes one host to the index.
+type IngressSpec struct {
+	// className of the Ingress controller.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	ClassName *string `json:"className,omitempty"`
+
+	// host the index is served at.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// tlsSecretName names a TLS Secret for host; empty means plain HTTP.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+
+	// annotations of the Ingress.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// NetworkPolicySpec admits traffic to the server port from some namespaces.
+type NetworkPolicySpec struct {
+	// fromNamespaces selects the namespaces whose pods may connect; unset
+	// means only this namespace, {} means every namespace.
+	// +optional
+	FromNamespaces *metav1.LabelSelector `json:"fromNamespaces,omitempty"`
+}
+
+// ServiceMonitorSpec shapes the Prometheus Operator ServiceMonitor.
+type ServiceMonitorSpec struct {
+	// interval between scrapes.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Pattern=`^[0-9]+(ms|s|m|h)$`
+	Interval string `json:"interval,omitempty"`
+
+	// labels of the ServiceMonitor, for a Prometheus serviceMonitorSelector.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Condition types of a PackageIndex.
+const (
+	// ConditionReady summarises: the index answers through its Service.
+	ConditionReady = "Ready"
+	// ConditionProgressing is true while the operator or a rollout is
+	// still moving the cluster towards the spec.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is true when something needs a person: a missing
+	// Secret, a storage conflict, a failed rollout or a refused change.
+	ConditionDegraded = "Degraded"
+)
+
+// Condition reasons, CamelCase as Kubernetes requires.
+const (
+	// ReasonAvailable: the Deployment reports enough ready replicas.
+	ReasonAvailable = "Available"
+	// ReasonUnavailable: no replica is ready yet.
+	ReasonUnavailable = "Unavailable"
+	// ReasonRollingOut: the Deployment is replacing or adding pods.
+	ReasonRollingOut = "RollingOut"
+	// ReasonRolloutComplete: every replica runs the current template.
+	ReasonRolloutComplete = "RolloutComplete"
+	// ReasonRolloutFailed: the Deployment exceeded its progress deadline.
+	ReasonRolloutFailed = "RolloutFailed"
+	// ReasonClaimPending: the PersistentVolumeClaim is not bound yet.
+	ReasonClaimPending = "ClaimPending"
+	// ReasonClaimMissing: storage.existingClaim names no claim.
+	ReasonClaimMissing = "ClaimMissing"
+	// ReasonClaimLost: the claim's volume is gone.
+	ReasonClaimLost = "ClaimLost"
+	// ReasonStorageConflict: a PersistentVolume or claim of the name the
+	// operator would use exists and belongs to someone else.
+	ReasonStorageConflict = "StorageConflict"
+	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
+	// or lacks the key.
+	ReasonAuthSecretMissing = "AuthSecretMissing"
+	// ReasonApplyFailed: the API server refused an object the operator
+	// built.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonSuspended: spec.suspend is set; nothing is changed.
+	ReasonSuspended = "Suspended"
+	// ReasonAsExpected: nothing is wrong.
+	ReasonAsExpected = "AsExpected"
+)
+
+// PackageIndexStatus is what the operator last saw in the cluster.
+type PackageIndexStatus struct {
+	// conditions: Ready (the summary), Progressing and Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// replicas is the number of server pods.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// readyReplicas is the number of server pods ready to serve.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// selector of the server pods, for the scale subresource.
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
+	// url of the Simple API inside the cluster.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// storage summarises the storage source, e.g. efs:fs-0123456789abcdef0.
+	// +optional
+	Storage string `json:"storage,omitempty"`
+
+	// volumeName is the PersistentVolume holding the packages.
+	// +optional
+	VolumeName string `json:"volumeName,omitempty"`
+}
+
+// PackageIndex runs a private Python package index: replicas of
+// `pkgindex serve` on shared storage, behind a Service.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=pkgidx,categories=all
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 63 lower-case letters, digits and '-', starting with a letter: it names the Service and is used as a label value"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Storage",type=string,JSONPath=`.status.storage`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PackageIndex struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired index.
+	// +required
+	Spec PackageIndexSpec `json:"spec"`
+
+	// status is the index as last observed.
+	// +optional
+	Status PackageIndexStatus `json:"status,omitempty"`
+}
+
+// PackageIndexList is a list of PackageIndex.
+// +kubebuilder:object:root=true
+type PackageIndexList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PackageIndex `json:"items"`
+}

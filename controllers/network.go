@@ -1,0 +1,133 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"pkgindex.dev/pkgindex/api/v1alpha1"
+)
+
+// ServiceMonitorGVK is the Prometheus Operator's ServiceMonitor; it is
+// built as unstructured so the operator does not depend on its Go types
+// and runs where the CRD is absent.
+var ServiceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
+
+// serviceFor builds the Service in front of the server pods.
+func serviceFor(idx *v1alpha1.PackageIndex) *corev1.Service {
+	svcType := idx.Spec.Service.Type
+	if svcType == "" {
+		svcType = corev1.ServiceTypeClusterIP
+	}
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: withAnnotations(objectMeta(idx), idx.Spec.Service.Annotations),
+		Spec: corev1.ServiceSpec{
+			Type:     svcType,
+			Selector: selectorLabels(idx),
+			Ports: []corev1.ServicePort{{
+				Name:       portName,
+				Port:       servicePort(idx),
+				TargetPort: intstr.FromString(portName),
+				Protocol:   corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+// ingressFor builds the Ingress of idx, or nil when none is asked for.
+func ingressFor(idx *v1alpha1.PackageIndex) *networkingv1.Ingress {
+	in := idx.Spec.Ingress
+	if in == nil {
+		return nil
+	}
+	ing := &networkingv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: withAnnotations(objectMeta(idx), in.Annotations),
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: in.ClassName,
+			Rules: []networkingv1.IngressRule{{
+				Host: in.Host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{
+						Path:     "/",
+						PathType: new(networkingv1.PathTypePrefix),
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: idx.Name,
+							Port: networkingv1.ServiceBackendPort{Name: portName},
+						}},
+					}},
+				}},
+			}},
+		},
+	}
+	if in.TLSSecretName != "" {
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{in.Host}, SecretName: in.TLSSecretName}}
+	}
+	return ing
+}
+
+// networkPolicyFor builds a policy admitting only the server port, only
+// from the selected namespaces; nil when none is asked for.
+func networkPolicyFor(idx *v1alpha1.PackageIndex) *networkingv1.NetworkPolicy {
+	np := idx.Spec.NetworkPolicy
+	if np == nil {
+		return nil
+	}
+	// Without a namespace selector, a peer with only a pod selector means
+	// "pods of this namespace".
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}}
+	if np.FromNamespaces != nil {
+		peer = networkingv1.NetworkPolicyPeer{NamespaceSelector: np.FromNamespaces}
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(idx),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(idx)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				// A policy sees pod ports, not Service ports.
+				Ports: []networkingv1.NetworkPolicyPort{{
+					Protocol: new(corev1.ProtocolTCP),
+					Port:     new(intstr.FromInt32(serverPort)),
+				}},
+				From: []networkingv1.NetworkPolicyPeer{peer},
+			}},
+		},
+	}
+}
+
+// serviceMonitorFor builds the ServiceMonitor scraping /metrics, or nil
+// when none is asked for.
+func serviceMonitorFor(idx *v1alpha1.PackageIndex) *unstructured.Unstructured {
+	sm := idx.Spec.ServiceMonitor
+	if sm == nil {
+		return nil
+	}
+	interval := sm.Interval
+	if interval == "" {
+		interval = "30s"
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(ServiceMonitorGVK)
+	u.SetName(idx.Name)
+	u.SetNamespace(idx.Namespace)
+	u.SetLabels(mergeLabels(commonLabels(idx), sm.Labels))
+	matchLabels := map[string]any{}
+	for k, v := range selectorLabels(idx) {
+		matchLabels[k] = v
+	}
+	u.Object["spec"] = map[string]any{
+		"selector": map[string]any{"matchLabels": matchLabels},
+		"endpoints": []any{map[string]any{
+			"port":     portName,
+			"path":     "/metrics",
+			"interval": interval,
+		}},
+	}
+	return u
+}
