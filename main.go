@@ -91,6 +91,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, n := range cfg.Notes {
 		log.Info(n)
 	}
+	if limit := server.SetMemoryLimit(os.Getenv, "/sys/fs/cgroup"); limit > 0 {
+		log.Info("Go memory limit set from the cgroup's", "bytes", limit)
+	}
 	srv, err := server.New(cfg, log, version)
 	if err != nil {
 		fmt.Fprintln(stderr, "pkgindex serve:", err)

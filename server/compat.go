@@ -139,7 +139,7 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 			UploadTime:        fa.ModTime().Format("2006-01-02T15:04:05"),
 			UploadTimeISO8601: fa.ModTime().Format("2006-01-02T15:04:05.000000Z"),
 			PackageType:       f.Dist.Kind.PackageType(),
-			PythonVersion:     f.Dist.PyVersion,
+			PythonVersion:     f.Dist.PyVersion(),
 			HasSig:            f.HasSignature(),
 			Yanked:            f.Yanked(),
 		}

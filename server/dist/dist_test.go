@@ -94,7 +94,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if f.Project != tc.project || f.Version != tc.version || f.Kind != tc.kind || f.PyVersion != tc.py {
+			if f.Project != tc.project || f.Version != tc.version || f.Kind != tc.kind || f.PyVersion() != tc.py {
 				t.Errorf("Parse(%q) = %+v, want project %q version %q kind %v py %q",
 					tc.file, f, tc.project, tc.version, tc.kind, tc.py)
 			}

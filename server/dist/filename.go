@@ -66,9 +66,27 @@ type File struct {
 	Project  string // project name as spelled in the file name
 	Version  string // version as spelled in the file name
 	Kind     Kind
-	// PyVersion is the Python tag of a wheel, "pyX.Y" of an egg, or "source"
-	// for an sdist; it fills the "python_version" of PyPI-style JSON.
-	PyVersion string
+}
+
+// PyVersion returns the Python tag of a wheel, "pyX.Y" of an egg, or
+// "source" for an sdist: the "python_version" of PyPI-style JSON. It is
+// worked out when asked, not kept, since one File is held per file served.
+func (f File) PyVersion() string {
+	stem, _, _ := Suffix(f.Filename)
+	switch f.Kind {
+	case Sdist:
+		return "source"
+	case Egg:
+		if len(stem) > len(f.Project) {
+			return eggPython(stem[len(f.Project)+1:])
+		}
+	case Wheel:
+		parts := strings.Split(stem, "-")
+		if len(parts) >= 5 {
+			return parts[len(parts)-3]
+		}
+	}
+	return ""
 }
 
 // Normalized returns the PEP 503 normalized project name.
@@ -117,12 +135,6 @@ func Parse(filename string) (File, error) {
 	if f.Project == "" || f.Version == "" {
 		return File{}, fmt.Errorf("%q: no project or version: %w", filename, ErrNotDistribution)
 	}
-	switch kind {
-	case Sdist:
-		f.PyVersion = "source"
-	case Egg:
-		f.PyVersion = eggPython(stem[len(f.Project)+1:])
-	}
 	return f, nil
 }
 
@@ -142,7 +154,6 @@ func parseWheel(stem string, f *File) error {
 	}
 	f.Project = parts[0]
 	f.Version = parts[1]
-	f.PyVersion = parts[len(parts)-3]
 	return nil
 }
 

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// memoryLimitShare is the part of a container's memory limit the Go heap
+// may grow to before the collector works harder; the rest covers the
+// binary's pages, stacks and the kernel's buffers.
+const memoryLimitShare = 0.8
+
+// SetMemoryLimit tells the Go runtime about the memory limit of the cgroup
+// the server runs in, so that under a tight limit (a 64 MiB pod) the
+// collector runs more often instead of the kernel killing the process.
+// GOMEMLIMIT, when set, wins. It returns the limit set, 0 for none.
+func SetMemoryLimit(getenv func(string) string, cgroupRoot string) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	limit := cgroupMemoryLimit(cgroupRoot)
+	if limit <= 0 {
+		return 0
+	}
+	soft := int64(float64(limit) * memoryLimitShare)
+	debug.SetMemoryLimit(soft)
+	return soft
+}
+
+// cgroupMemoryLimit reads the memory limit of this process's cgroup, v2 or
+// v1, below root (normally /sys/fs/cgroup); 0 when there is none.
+func cgroupMemoryLimit(root string) int64 {
+	for _, f := range []string{"memory.max", "memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "max" {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		// cgroup v1 reports "no limit" as a huge page-aligned number.
+		if err != nil || n <= 0 || n >= 1<<60 {
+			return 0
+		}
+		return n
+	}
+	return 0
+}
