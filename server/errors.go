@@ -90,6 +90,17 @@ func writeWithReason(w http.ResponseWriter, r *http.Request, code int, msg strin
 		return false
 	}
 	defer conn.Close()
+	// Tell the middleware (metrics, access log) what the answer was.
+	for rw := w; rw != nil; {
+		if n, ok := rw.(interface{ NoteStatus(int) }); ok {
+			n.NoteStatus(code)
+		}
+		u, ok := rw.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		rw = u.Unwrap()
+	}
 	reason := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return ' '

@@ -29,6 +29,10 @@ type statusWriter struct {
 	done bool
 }
 
+// NoteStatus records the status of an answer written on a hijacked
+// connection.
+func (w *statusWriter) NoteStatus(code int) { w.code, w.done = code, true }
+
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.done {
 		w.code, w.done = code, true

@@ -128,6 +128,10 @@ type recorder struct {
 	wroteHeader bool
 }
 
+// NoteStatus records the status of an answer written on a hijacked
+// connection, which WriteHeader never sees.
+func (r *recorder) NoteStatus(code int) { r.code, r.wroteHeader = code, true }
+
 func (r *recorder) WriteHeader(code int) {
 	if !r.wroteHeader {
 		r.code, r.wroteHeader = code, true
