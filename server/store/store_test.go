@@ -53,18 +53,28 @@ func files(t testing.TB, s *Store) map[string]string {
 // systems, and checks two independent stores (as two replicas would be)
 // see each change on the very next request, in both layouts.
 func TestEveryChangeIsSeenAtOnce(t *testing.T) {
-	for _, layout := range []string{"flat", "per-project"} {
+	for _, layout := range []string{"flat", "per-project", "many projects"} {
 		t.Run(layout, func(t *testing.T) {
 			root := t.TempDir()
 			a, b := newStore(t, DefaultGuard, root), newStore(t, DefaultGuard, root)
 			dir := root
-			if layout == "per-project" {
+			want := map[string]string{}
+			if layout != "flat" {
 				dir = filepath.Join(root, "demo")
 				if err := os.Mkdir(dir, 0o755); err != nil {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]string{}
+			if layout == "many projects" {
+				// Enough project directories to be checked in parallel.
+				for i := range 3 * parallelCheckMin {
+					name := fmt.Sprintf("p%d", i)
+					must(t, os.Mkdir(filepath.Join(root, name), 0o755))
+					body := []byte(name)
+					must(t, os.WriteFile(filepath.Join(root, name, name+"-1.0.tar.gz"), body, 0o644))
+					want[name+"/"+name+"-1.0.tar.gz"] = sha(body)
+				}
+			}
 			prefix := strings.TrimPrefix(strings.TrimPrefix(dir, root), "/")
 			if prefix != "" {
 				prefix += "/"

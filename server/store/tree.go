@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -79,16 +81,55 @@ func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
 
 // checkSubdirs revalidates d's subdirectories; changed carries what d's own
 // check found.
+//
+// A root in the per-project layout has a subdirectory per project, each
+// asked for fresh attributes every round. On a network file system every
+// such stat is a round trip to the server, so many subdirectories are
+// checked by several goroutines at once: the round then takes about as
+// long as the slowest share, not the sum of every trip. Each goroutine
+// touches only the subtrees it is given.
 func (s *Store) checkSubdirs(r *root, d *dir, depth int, changed bool) (bool, error) {
-	for _, sub := range d.subdirs {
-		c, err := s.checkDir(r, sub, depth+1)
-		if err != nil {
-			return false, err
+	if len(d.subdirs) < parallelCheckMin {
+		for _, sub := range d.subdirs {
+			c, err := s.checkDir(r, sub, depth+1)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
 		}
-		changed = changed || c
+		return changed, nil
 	}
-	return changed, nil
+	var (
+		next, anyChanged atomic.Int64
+		wg               sync.WaitGroup
+	)
+	for range min(checkWorkers, len(d.subdirs)/parallelCheckMin+1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(d.subdirs) {
+					return
+				}
+				// Below a root, checkDir reports no error: a subdirectory
+				// that fails is logged and lists nothing.
+				if c, _ := s.checkDir(r, d.subdirs[i], depth+1); c {
+					anyChanged.Store(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return changed || anyChanged.Load() == 1, nil
 }
+
+// Subdirectories are checked in parallel from parallelCheckMin on, by up to
+// checkWorkers goroutines per directory.
+const (
+	parallelCheckMin = 16
+	checkWorkers     = 16
+)
 
 // readDir re-reads d's listing. When the names, inode numbers and types are
 // those already known nothing is rebuilt and nothing is allocated.
