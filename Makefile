@@ -114,3 +114,22 @@ load: build ## wrk load figures on generated trees (hack/load.sh)
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# Delivery: the image archive, the Helm chart, and the tools their tests
+# need (helm and kubectl built from the module proxy into bin/).
+IMAGE_REPO ?= ghcr.io/pkgindex/pkgindex
+IMAGE_TAG ?= $(VERSION)
+IMAGE_ARCH ?= amd64
+IMAGE_ARCHIVE ?= $(BIN)/pkgindex-image.tar
+# Files in the image carry the commit's time, so rebuilding a commit gives
+# the same archive.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+
+.PHONY: image
+image: ## reproducible OCI image archive bin/pkgindex-image.tar, no daemon (podman load -i / ctr images import)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux_$(IMAGE_ARCH)/pkgindex .
+	go run ./hack/image -binary $(BIN)/linux_$(IMAGE_ARCH)/pkgindex -arch $(IMAGE_ARCH) \
+	  -tag $(IMAGE_REPO):$(IMAGE_TAG) -version $(VERSION) -revision '$(REVISION)' \
+	  -source-date-epoch $(SOURCE_DATE_EPOCH) -out $(IMAGE_ARCHIVE)
+	@sha256sum $(IMAGE_ARCHIVE)
