@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kubectl of the same release as the envtest kube-apiserver, from the
-# Go module proxy, into bin/k8s/<version>/kubectl. Nothing is built when it
-# is there.
+# Go module proxy, into bin/kubectl-v<version>. Nothing is built when it is
+# there.
 #
 # It is built rather than downloaded for the reason hack/envtest-bins.sh
 # gives, through the same wrapper module (hack/k8s-wrapper.sh). The
@@ -13,10 +13,10 @@ set -euo pipefail
 
 K8S_VERSION="${1:-${K8S_VERSION:-1.37.2}}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="$ROOT/bin/k8s/$K8S_VERSION"
+OUT="$ROOT/bin/kubectl-v$K8S_VERSION"
 
-if [ -x "$OUT/kubectl" ]; then
-  echo "$OUT/kubectl"
+if [ -x "$OUT" ]; then
+  echo "$OUT"
   exit 0
 fi
 
@@ -29,9 +29,9 @@ k8s_wrapper "$K8S_VERSION" "" k8s.io/kubernetes/cmd/kubectl
 
 start=$SECONDS
 echo "kubectl-bin: building kubectl v$K8S_VERSION (about 3 minutes cold)" >&2
-mkdir -p "$OUT"
-go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl
-mv "$OUT/kubectl.tmp" "$OUT/kubectl"
+mkdir -p "$(dirname "$OUT")"
+go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT.tmp" k8s.io/kubernetes/cmd/kubectl
+mv "$OUT.tmp" "$OUT"
 echo "kubectl-bin: built in $((SECONDS - start))s" >&2
-"$OUT/kubectl" version --client >&2
-echo "$OUT/kubectl"
+"$OUT" version --client >&2
+echo "$OUT"
