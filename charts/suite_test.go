@@ -132,10 +132,11 @@ func run(stdin []byte, name string, args ...string) (stdout, stderr []byte, err 
 // apply as a dry run: every object goes through defaulting, validation
 // (schemas, CEL rules) and admission (Pod Security) but nothing is stored.
 // Warnings (Pod Security "would violate", deprecated APIs) fail the test.
-func applyDryRun(t *testing.T, manifests []byte) {
+// args are further kubectl flags.
+func applyDryRun(t *testing.T, manifests []byte, args ...string) {
 	t.Helper()
-	out, stderr, err := run(manifests, kubectl(t), "apply", "--server-side", "--dry-run=server",
-		"--field-manager=charts-test", "-f", "-")
+	args = append([]string{"apply", "--server-side", "--dry-run=server", "--field-manager=charts-test", "-f", "-"}, args...)
+	out, stderr, err := run(manifests, kubectl(t), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
