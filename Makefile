@@ -114,3 +114,66 @@ load: build ## wrk load figures on generated trees (hack/load.sh)
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# Delivery: the image archive, the Helm chart, and the tools their tests
+# need (helm and kubectl built from the module proxy into bin/).
+IMAGE_REPO ?= ghcr.io/pkgindex/pkgindex
+IMAGE_TAG ?= $(VERSION)
+IMAGE_ARCH ?= amd64
+IMAGE_ARCHIVE ?= $(BIN)/pkgindex-image.tar
+# Files in the image carry the commit's time, so rebuilding a commit gives
+# the same archive.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+
+.PHONY: image
+image: ## reproducible OCI image archive bin/pkgindex-image.tar, no daemon (podman load -i / ctr images import)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux_$(IMAGE_ARCH)/pkgindex .
+	go run ./hack/image -binary $(BIN)/linux_$(IMAGE_ARCH)/pkgindex -arch $(IMAGE_ARCH) \
+	  -tag $(IMAGE_REPO):$(IMAGE_TAG) -version $(VERSION) -revision '$(REVISION)' \
+	  -source-date-epoch $(SOURCE_DATE_EPOCH) -out $(IMAGE_ARCHIVE)
+	@sha256sum $(IMAGE_ARCHIVE)
+
+HELM_VERSION := v3.22.0
+HELM := $(BIN)/helm-$(HELM_VERSION)
+KUBECTL := $(BIN)/kubectl-v$(K8S_VERSION)
+CHART := charts/pkgindex
+# Generated files the chart carries: the CRD, and the RBAC rules its
+# templates read (files/), copied from config/ by make chart-sync.
+CHART_SYNCED := $(CHART)/crds/index.pkgindex.dev_packageindices.yaml $(CHART)/files/role.yaml \
+  $(CHART)/files/packageindex_editor_role.yaml $(CHART)/files/packageindex_viewer_role.yaml
+
+.PHONY: chart-sync
+chart-sync: manifests ## copy the generated CRD and RBAC rules into the chart
+	@mkdir -p $(CHART)/crds $(CHART)/files
+	cp config/crd/bases/index.pkgindex.dev_packageindices.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml config/rbac/packageindex_editor_role.yaml config/rbac/packageindex_viewer_role.yaml $(CHART)/files/
+
+.PHONY: verify-chart
+verify-chart: chart-sync ## fail when the chart's CRD or RBAC rules differ from config/
+	@git diff --exit-code -- $(CHART_SYNCED) || { echo "the chart's copies are stale: run make chart-sync and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(CHART_SYNCED)); \
+	  if [ -n "$$untracked" ]; then echo "chart files not committed:"; echo "$$untracked"; exit 1; fi
+
+# Chart version and app version follow the project version: a v1.2.3 tag
+# gives chart 1.2.3 running image v1.2.3.
+CHART_VERSION ?= $(patsubst v%,%,$(VERSION))
+
+.PHONY: chart-package
+chart-package: $(HELM) chart-sync ## package the chart as bin/pkgindex-CHART_VERSION.tgz, versioned from VERSION
+	$(HELM) package $(CHART) --version $(CHART_VERSION) --app-version $(VERSION) -d $(BIN)
+
+.PHONY: delivery-test
+delivery-test: envtest $(HELM) $(KUBECTL) verify-chart ## the chart, kustomize and image tests (helm, kubectl, envtest)
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) HELM=$(HELM) KUBECTL=$(KUBECTL) go test -count=1 ./charts/... ./hack/image/...
+
+.PHONY: tools
+tools: $(HELM) $(KUBECTL) ## build helm and kubectl for the delivery tests into bin/
+
+$(HELM):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) CGO_ENABLED=0 go install -trimpath -ldflags '-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/helm $@
+
+$(KUBECTL):
+	hack/kubectl-bin.sh $(K8S_VERSION)
