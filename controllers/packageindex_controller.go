@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,9 +27,9 @@ import (
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 )
 
-// conflictRetry is how soon a PackageIndex blocked by someone else's
-// object is looked at again; those objects are not watched.
-const conflictRetry = time.Minute
+// recheckAfter is how soon a PackageIndex waiting for an object the
+// operator does not watch is looked at again.
+const recheckAfter = time.Minute
 
 // PackageIndexReconciler makes the cluster match each PackageIndex.
 type PackageIndexReconciler struct {
@@ -125,7 +126,10 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		if err := r.ensureFinalizer(ctx, idx); err != nil {
 			return reconcile.Result{}, err
 		}
-		obs = r.checkInputs(ctx, idx)
+		var err error
+		if obs, err = r.checkInputs(ctx, idx); err != nil {
+			return reconcile.Result{}, err
+		}
 		if obs.conflict == "" {
 			obs.applyErr = r.applyAll(ctx, idx)
 		}
@@ -139,7 +143,8 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		return reconcile.Result{}, obs.applyErr
 	}
 	if obs.conflict != "" {
-		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+		// Someone else's PersistentVolume is not watched: look again later.
+		return reconcile.Result{RequeueAfter: recheckAfter}, nil
 	}
 	return reconcile.Result{}, nil
 }
@@ -167,13 +172,16 @@ type observation struct {
 	conflict string
 	// secretProblem says what is wrong with the auth Secret.
 	secretProblem string
+	// claimMissing: storage.existingClaim names no claim (yet).
+	claimMissing bool
 	// applyErr is the first error applying or deleting an object.
 	applyErr error
 }
 
 // checkInputs finds what would make applying wrong or useless: a volume or
-// claim of our name that is not ours, a missing auth Secret.
-func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.PackageIndex) observation {
+// claim of our name that is not ours, a missing claim or auth Secret. The
+// error is for failed reads only.
+func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.PackageIndex) (observation, error) {
 	var obs observation
 	if pv := volumeFor(idx); pv != nil {
 		cur := &corev1.PersistentVolume{}
@@ -182,9 +190,9 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 		case err == nil && !ownsVolume(idx, cur):
 			obs.conflict = fmt.Sprintf("PersistentVolume %s exists and was not created for this PackageIndex; "+
 				"it is left alone: delete or rename it, or use storage.existingClaim", pv.Name)
-			return obs
+			return obs, nil
 		case err != nil && !apierrors.IsNotFound(err):
-			obs.applyErr = fmt.Errorf("reading PersistentVolume %s: %w", pv.Name, err)
+			return obs, fmt.Errorf("reading PersistentVolume %s: %w", pv.Name, err)
 		}
 	}
 	if pvc := claimFor(idx); pvc != nil {
@@ -194,9 +202,18 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 		case err == nil && !metav1.IsControlledBy(cur, idx):
 			obs.conflict = fmt.Sprintf("PersistentVolumeClaim %s exists and was not created for this PackageIndex; "+
 				"it is left alone: delete or rename it, or name it in storage.existingClaim", pvc.Name)
-			return obs
+			return obs, nil
 		case err != nil && !apierrors.IsNotFound(err):
-			obs.applyErr = fmt.Errorf("reading PersistentVolumeClaim %s: %w", objectKey(pvc), err)
+			return obs, fmt.Errorf("reading PersistentVolumeClaim %s: %w", objectKey(pvc), err)
+		}
+	}
+	if name := idx.Spec.Storage.ExistingClaim; name != nil {
+		err := r.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: *name}, &corev1.PersistentVolumeClaim{})
+		switch {
+		case apierrors.IsNotFound(err):
+			obs.claimMissing = true
+		case err != nil:
+			return obs, fmt.Errorf("reading PersistentVolumeClaim %s/%s: %w", idx.Namespace, *name, err)
 		}
 	}
 	if a := idx.Spec.Server.Auth; a != nil {
@@ -207,13 +224,13 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 			obs.secretProblem = fmt.Sprintf("Secret %s not found: create it with the htpasswd file under key %q",
 				a.SecretName, authKey(a))
 		case err != nil:
-			obs.applyErr = fmt.Errorf("reading Secret %s/%s: %w", idx.Namespace, a.SecretName, err)
+			return obs, fmt.Errorf("reading Secret %s/%s: %w", idx.Namespace, a.SecretName, err)
 		case s.Data[authKey(a)] == nil:
 			obs.secretProblem = fmt.Sprintf("Secret %s has no key %q: add the htpasswd file under it or set server.auth.key",
 				a.SecretName, authKey(a))
 		}
 	}
-	return obs
+	return obs, nil
 }
 
 // applyAll applies every object idx wants and deletes the owned ones it no
@@ -272,7 +289,7 @@ func (r *PackageIndexReconciler) applyOwned(ctx context.Context, idx *v1alpha1.P
 	if err != nil {
 		return err
 	}
-	r.recordApply(idx, obj, res)
+	r.recordApply(ctx, idx, obj, res)
 	return nil
 }
 
@@ -302,7 +319,7 @@ func (r *PackageIndexReconciler) applyVolume(ctx context.Context, idx *v1alpha1.
 	if err != nil {
 		return err
 	}
-	r.recordApply(idx, pv, res)
+	r.recordApply(ctx, idx, pv, res)
 	return nil
 }
 
@@ -407,12 +424,12 @@ func (r *PackageIndexReconciler) reconcileServiceMonitor(ctx context.Context, id
 }
 
 // recordApply emits an event when an apply changed something.
-func (r *PackageIndexReconciler) recordApply(idx *v1alpha1.PackageIndex, obj client.Object, res applyResult) {
+func (r *PackageIndexReconciler) recordApply(ctx context.Context, idx *v1alpha1.PackageIndex, obj client.Object, res applyResult) {
 	if res == unchanged {
 		return
 	}
 	kind := kindOf(r, obj)
-	log.Log.WithName("packageindex").V(1).Info("applied", "kind", kind, "object", objectKey(obj), "result", res.String())
+	log.FromContext(ctx).Info("applied", "kind", kind, "object", objectKey(obj), "result", strings.ToLower(res.String()))
 	r.event(idx, obj, corev1.EventTypeNormal, res.String(), "Apply", "%s %s %s", res.String(), kind, obj.GetName())
 }
 

@@ -314,6 +314,8 @@ func TestInvalidObjectsRefused(t *testing.T) {
 		}, "autoscaling.minReplicas must not be greater than autoscaling.maxReplicas"},
 		{"fallback not a URL", func(i *v1alpha1.PackageIndex) { i.Spec.Server.FallbackURL = "pypi.org" },
 			"server.fallbackURL must be an http or https URL"},
+		{"name not a DNS label", func(i *v1alpha1.PackageIndex) { i.Name = "9-" + strings.Repeat("x", 62) },
+			"metadata.name must be at most 63 lower-case letters"},
 		{"unknown hash", func(i *v1alpha1.PackageIndex) { i.Spec.Server.HashAlgorithm = "crc32" },
 			`spec.server.hashAlgorithm: Unsupported value: "crc32"`},
 	}
@@ -484,7 +486,9 @@ func TestUnchangedReconcileWritesNothing(t *testing.T) {
 	idx.Spec.Ingress = &v1alpha1.IngressSpec{Host: "pypi.example.com"}
 	create(t, idx)
 	markAvailable(t, ns, "pypi")
+	// Settled: the status reflects the bound claim, the last change made.
 	condition(t, idx, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	condition(t, idx, v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonRolloutComplete)
 
 	objects := []client.Object{
 		named(&v1alpha1.PackageIndex{}, ns, "pypi"),
@@ -634,18 +638,23 @@ func TestForeignVolumeLeftAlone(t *testing.T) {
 	}
 }
 
-func TestForeignClaimLeftAlone(t *testing.T) {
-	needEnv(t)
-	ns := newNamespace(t)
-	foreign := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "pypi-packages", Namespace: ns},
+// userClaim is a claim someone other than the operator made.
+func userClaim(ns, name string, mode corev1.PersistentVolumeAccessMode) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			AccessModes: []corev1.PersistentVolumeAccessMode{mode},
 			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")},
 			},
 		},
 	}
+}
+
+func TestForeignClaimLeftAlone(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	foreign := userClaim(ns, "pypi-packages", corev1.ReadWriteOnce)
 	create(t, foreign)
 	idx := efsIndex(ns, "pypi")
 	idx.Spec.Storage.EFS = nil
@@ -657,6 +666,25 @@ func TestForeignClaimLeftAlone(t *testing.T) {
 	if err := get(cur); err != nil || cur.ResourceVersion != foreign.ResourceVersion || len(cur.OwnerReferences) > 0 {
 		t.Errorf("foreign claim touched: %v %v", err, cur.OwnerReferences)
 	}
+
+	// Once its owner removes it, the index makes its own claim at once,
+	// not at the next periodic look. (No controller removes the claim
+	// protection finalizer in envtest, so the test does.)
+	update(t, cur, func(c *corev1.PersistentVolumeClaim) { c.Finalizers = nil })
+	if err := k8s.Delete(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "own claim", func() error {
+		own := named(&corev1.PersistentVolumeClaim{}, ns, "pypi-packages")
+		if err := get(own); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(own, getIndex(t, idx)) {
+			return errors.New("not controlled by the index")
+		}
+		return nil
+	})
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 }
 
 func TestSuspendChangesNothing(t *testing.T) {
@@ -727,13 +755,20 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 	sm := &unstructured.Unstructured{}
 	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	named(sm, ns, "pypi")
-	eventually(t, "ServiceMonitor", func() error { return get(sm) })
+	// A reconcile that read the index before the update may create it
+	// with the old interval first.
+	eventually(t, "ServiceMonitor", func() error {
+		if err := get(sm); err != nil {
+			return err
+		}
+		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		if len(endpoints) != 1 || endpoints[0].(map[string]any)["interval"] != "15s" {
+			return fmt.Errorf("endpoints %v", endpoints)
+		}
+		return nil
+	})
 	if sm.GetLabels()["release"] != "prometheus" {
 		t.Errorf("labels %v", sm.GetLabels())
-	}
-	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
-	if len(endpoints) != 1 || endpoints[0].(map[string]any)["interval"] != "15s" {
-		t.Errorf("endpoints %v", endpoints)
 	}
 
 	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor = nil })
@@ -775,4 +810,30 @@ func TestEventsTellWhatChanged(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestExistingClaimIsUsedNotManaged(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Storage.EFS = nil
+	idx.Spec.Storage.ExistingClaim = new("shared")
+	deploy := createWithDeployment(t, idx)
+	if got := deploy.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName; got != "shared" {
+		t.Errorf("claim %q, want the existing one", got)
+	}
+	got := condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonClaimMissing)
+	if got.Status.Storage != "claim:shared" || slices.Contains(got.Finalizers, Finalizer) {
+		t.Errorf("storage %q finalizers %q", got.Status.Storage, got.Finalizers)
+	}
+	if err := get(named(&corev1.PersistentVolumeClaim{}, ns, "pypi-packages")); !apierrors.IsNotFound(err) {
+		t.Errorf("a claim was created beside the existing one: %v", err)
+	}
+
+	shared := userClaim(ns, "shared", corev1.ReadWriteMany)
+	create(t, shared)
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+	if err := get(shared); err != nil || len(shared.OwnerReferences) > 0 || len(shared.ManagedFields) != 1 {
+		t.Errorf("existing claim changed: %v owners %v managers %d", err, shared.OwnerReferences, len(shared.ManagedFields))
+	}
 }

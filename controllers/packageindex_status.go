@@ -148,9 +148,9 @@ func degradation(obs observation, deploy *appsv1.Deployment, claim *corev1.Persi
 	case claim != nil && claim.Status.Phase == corev1.ClaimLost:
 		return v1alpha1.ReasonClaimLost, fmt.Sprintf("PersistentVolumeClaim %s lost its volume %s",
 			claim.Name, claim.Spec.VolumeName)
-	case claim == nil && idx.Spec.Storage.ExistingClaim != nil && !obs.suspended:
+	case obs.claimMissing:
 		return v1alpha1.ReasonClaimMissing, fmt.Sprintf("PersistentVolumeClaim %s (storage.existingClaim) not found",
-			*idx.Spec.Storage.ExistingClaim)
+			claimName(idx))
 	}
 	if deploy != nil {
 		if c := deploymentCondition(deploy, appsv1.DeploymentProgressing); c != nil &&

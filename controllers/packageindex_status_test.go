@@ -62,6 +62,8 @@ func TestStatusFor(t *testing.T) {
 			want{"True/Available", "False/RolloutComplete", "True/AuthSecretMissing"}},
 		{"claim lost", observation{}, deployment(2, 2, 0), claim(corev1.ClaimLost),
 			want{"False/ClaimLost", "True/ClaimPending", "True/ClaimLost"}},
+		{"existing claim missing", observation{claimMissing: true}, deployment(2, 2, 0), nil,
+			want{"False/ClaimMissing", "True/RollingOut", "True/ClaimMissing"}},
 		{"storage conflict", observation{conflict: "PersistentVolume x exists"}, nil, nil,
 			want{"False/StorageConflict", "False/StorageConflict", "True/StorageConflict"}},
 		{"apply failed", observation{applyErr: errors.New("applying Deployment: refused")}, nil, nil,

@@ -19,9 +19,9 @@ import (
 )
 
 // SetupWithManager registers the reconciler: PackageIndex objects, the
-// namespaced objects they own, their PersistentVolumes (by label) and the
-// auth Secrets they name (metadata only, so Secret contents are never
-// cached).
+// namespaced objects they own, their PersistentVolumes (by label), the
+// claims they use by name, and the auth Secrets they name (metadata only,
+// so Secret contents are never cached).
 func (r *PackageIndexReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PackageIndex{}).
@@ -34,6 +34,7 @@ func (r *PackageIndexReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&corev1.PersistentVolume{}, handler.EnqueueRequestsFromMapFunc(indexOfVolume)).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.indexesUsingClaim)).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.indexesUsingSecret)).
 		Complete(r)
 	if err != nil {
@@ -56,15 +57,33 @@ func indexOfVolume(_ context.Context, obj client.Object) []reconcile.Request {
 // indexesUsingSecret maps a Secret to the PackageIndexes of its namespace
 // whose auth names it.
 func (r *PackageIndexReconciler) indexesUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.indexesWhere(ctx, obj, func(idx *v1alpha1.PackageIndex) bool {
+		a := idx.Spec.Server.Auth
+		return a != nil && a.SecretName == obj.GetName()
+	})
+}
+
+// indexesUsingClaim maps a claim to the PackageIndexes of its namespace
+// that use a claim of that name: an existing claim appearing, or someone
+// else's claim in the way going away, is noticed at once. Owned claims
+// are also covered by Owns.
+func (r *PackageIndexReconciler) indexesUsingClaim(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.indexesWhere(ctx, obj, func(idx *v1alpha1.PackageIndex) bool {
+		return claimName(idx) == obj.GetName()
+	})
+}
+
+// indexesWhere lists the PackageIndexes in obj's namespace that match.
+func (r *PackageIndexReconciler) indexesWhere(ctx context.Context, obj client.Object, match func(*v1alpha1.PackageIndex) bool) []reconcile.Request {
 	var list v1alpha1.PackageIndexList
 	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing PackageIndexes for a Secret", "secret", objectKey(obj))
+		ctrl.LoggerFrom(ctx).Error(err, "listing PackageIndexes", "for", objectKey(obj))
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, idx := range list.Items {
-		if a := idx.Spec.Server.Auth; a != nil && a.SecretName == obj.GetName() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&idx)})
+	for i := range list.Items {
+		if match(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}
 	return reqs
