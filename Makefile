@@ -5,6 +5,8 @@ SHELL := /usr/bin/env bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := $(CURDIR)/bin
+IMG ?= ghcr.io/pkgindex/pkgindex:$(VERSION)
+CONTAINER_TOOL ?= docker
 ROOT ?= ./packages
 LISTEN ?= :8080
 
@@ -25,7 +27,7 @@ FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:Fuzz
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/pkgindex
@@ -71,8 +73,12 @@ deploy-yaml: manifests $(KUSTOMIZE) ## print the operator's install manifests (c
 	$(KUSTOMIZE) build config/default
 
 .PHONY: operator
-operator: build manifests ## run the operator against the current kubeconfig
-	$(BIN)/pkgindex operator
+operator: build ## run the operator against the current kubeconfig (install the CRD first: kubectl apply -k config/crd)
+	$(BIN)/pkgindex operator --leader-elect=false --log-format=text --image=$(IMG)
+
+.PHONY: image
+image: ## build the container image IMG (server and operator) with CONTAINER_TOOL
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME
