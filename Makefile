@@ -49,10 +49,8 @@ unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's ag
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(KUSTOMIZE) go test -race -count=1 ./...
 
 .PHONY: envtest
-envtest: $(ENVTEST_ASSETS)/kube-apiserver ## build kube-apiserver and etcd for envtest into bin/k8s/
-
-$(ENVTEST_ASSETS)/kube-apiserver:
-	hack/envtest-bins.sh $(K8S_VERSION)
+envtest: ## build kube-apiserver and etcd for envtest into bin/k8s/ (once; the script reuses them)
+	@hack/envtest-bins.sh $(K8S_VERSION) >/dev/null
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## generate the CRD and RBAC under config/ from the markers
