@@ -87,6 +87,8 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				ReclaimPolicy: v1alpha1.ReclaimDelete,
 			},
 			RunAs: v1alpha1.RunAsSpec{User: new(int64(1001)), Group: new(int64(1001))},
+			// Only this namespace may connect.
+			NetworkPolicy: &v1alpha1.NetworkPolicySpec{},
 		}},
 		"class-autoscaling": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
 			Storage: v1alpha1.StorageSpec{

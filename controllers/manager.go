@@ -79,12 +79,8 @@ func NewScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
-// NewManager builds a manager running the PackageIndex controller.
-func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ctrl.Manager, error) {
-	scheme, err := NewScheme()
-	if err != nil {
-		return nil, err
-	}
+// managerOptions maps the configuration to the manager's options.
+func managerOptions(cfg ManagerConfig, scheme *runtime.Scheme, log logr.Logger) ctrl.Options {
 	opts := ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        log,
@@ -99,7 +95,16 @@ func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ct
 		// PersistentVolumes are cluster-scoped and still watched everywhere.
 		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}}
 	}
-	mgr, err := ctrl.NewManager(restConfig, opts)
+	return opts
+}
+
+// NewManager builds a manager running the PackageIndex controller.
+func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ctrl.Manager, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(restConfig, managerOptions(cfg, scheme, log))
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}

@@ -114,14 +114,14 @@ func servicePort(idx *v1alpha1.PackageIndex) int32 {
 	return serverPort
 }
 
-// URL is the in-cluster address of the Simple API.
-func URL(idx *v1alpha1.PackageIndex) string {
+// indexURL is the in-cluster address of the Simple API.
+func indexURL(idx *v1alpha1.PackageIndex) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d/simple/", idx.Name, idx.Namespace, servicePort(idx))
 }
 
-// StorageSummary is a short description of the storage source for the
+// storageSummary is a short description of the storage source for the
 // printer column.
-func StorageSummary(idx *v1alpha1.PackageIndex) string {
+func storageSummary(idx *v1alpha1.PackageIndex) string {
 	s := idx.Spec.Storage
 	switch {
 	case s.EFS != nil:

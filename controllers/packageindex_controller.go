@@ -393,7 +393,7 @@ func (r *PackageIndexReconciler) deleteOwned(ctx context.Context, idx *v1alpha1.
 	if err := r.Delete(ctx, cur); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting %s: %w", objectKey(cur), err)
 	}
-	r.event(idx, cur, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s %s, no longer wanted", kindOf(r, cur), cur.GetName())
+	r.event(idx, cur, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s %s, no longer wanted", r.kindOf(cur), cur.GetName())
 	return nil
 }
 
@@ -428,7 +428,7 @@ func (r *PackageIndexReconciler) recordApply(ctx context.Context, idx *v1alpha1.
 	if res == unchanged {
 		return
 	}
-	kind := kindOf(r, obj)
+	kind := r.kindOf(obj)
 	log.FromContext(ctx).Info("applied", "kind", kind, "object", objectKey(obj), "result", strings.ToLower(res.String()))
 	r.event(idx, obj, corev1.EventTypeNormal, res.String(), "Apply", "%s %s %s", res.String(), kind, obj.GetName())
 }
@@ -442,7 +442,7 @@ func (r *PackageIndexReconciler) event(idx *v1alpha1.PackageIndex, related clien
 }
 
 // kindOf is the kind of obj, from its type when its TypeMeta is empty.
-func kindOf(r *PackageIndexReconciler, obj client.Object) string {
+func (r *PackageIndexReconciler) kindOf(obj client.Object) string {
 	if k := obj.GetObjectKind().GroupVersionKind().Kind; k != "" {
 		return k
 	}

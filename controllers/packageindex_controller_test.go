@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -23,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -486,7 +488,9 @@ func TestUnchangedReconcileWritesNothing(t *testing.T) {
 	idx.Spec.Ingress = &v1alpha1.IngressSpec{Host: "pypi.example.com"}
 	create(t, idx)
 	markAvailable(t, ns, "pypi")
+	// Settled: the status reflects the bound claim, the last change made.
 	condition(t, idx, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	condition(t, idx, v1alpha1.ConditionProgressing, metav1.ConditionFalse, v1alpha1.ReasonRolloutComplete)
 
 	objects := []client.Object{
 		named(&v1alpha1.PackageIndex{}, ns, "pypi"),
@@ -753,13 +757,20 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 	sm := &unstructured.Unstructured{}
 	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	named(sm, ns, "pypi")
-	eventually(t, "ServiceMonitor", func() error { return get(sm) })
+	// A reconcile that read the index before the update may create it
+	// with the old interval first.
+	eventually(t, "ServiceMonitor", func() error {
+		if err := get(sm); err != nil {
+			return err
+		}
+		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		if len(endpoints) != 1 || endpoints[0].(map[string]any)["interval"] != "15s" {
+			return fmt.Errorf("endpoints %v", endpoints)
+		}
+		return nil
+	})
 	if sm.GetLabels()["release"] != "prometheus" {
 		t.Errorf("labels %v", sm.GetLabels())
-	}
-	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
-	if len(endpoints) != 1 || endpoints[0].(map[string]any)["interval"] != "15s" {
-		t.Errorf("endpoints %v", endpoints)
 	}
 
 	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor = nil })
@@ -826,5 +837,42 @@ func TestExistingClaimIsUsedNotManaged(t *testing.T) {
 	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 	if err := get(shared); err != nil || len(shared.OwnerReferences) > 0 || len(shared.ManagedFields) != 1 {
 		t.Errorf("existing claim changed: %v owners %v managers %d", err, shared.OwnerReferences, len(shared.ManagedFields))
+	}
+}
+
+func TestNamespaceFlagLimitsTheWatch(t *testing.T) {
+	needEnv(t)
+	watched, other := newNamespace(t), newNamespace(t)
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manager's cache, as --namespace configures it.
+	opts := managerOptions(ManagerConfig{Namespace: watched}, scheme, logr.Discard()).Cache
+	opts.Scheme = scheme
+	c, err := cache.New(restConfig, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("cache: %v", err)
+		}
+	})
+	var list v1alpha1.PackageIndexList
+	if err := c.List(ctx, &list, client.InNamespace(watched)); err != nil {
+		t.Errorf("listing the watched namespace: %v", err)
+	}
+	if err := c.List(ctx, &list, client.InNamespace(other)); err == nil {
+		t.Errorf("listing namespace %s outside --namespace %s worked", other, watched)
+	}
+	// PersistentVolumes are cluster-scoped and still seen.
+	var pvs corev1.PersistentVolumeList
+	if err := c.List(ctx, &pvs); err != nil {
+		t.Errorf("listing PersistentVolumes: %v", err)
 	}
 }

@@ -72,8 +72,8 @@ func statusFor(idx *v1alpha1.PackageIndex, obs observation, deploy *appsv1.Deplo
 	st := v1alpha1.PackageIndexStatus{
 		Conditions:         append([]metav1.Condition(nil), idx.Status.Conditions...),
 		ObservedGeneration: idx.Generation,
-		URL:                URL(idx),
-		Storage:            StorageSummary(idx),
+		URL:                indexURL(idx),
+		Storage:            storageSummary(idx),
 		Selector:           metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: selectorLabels(idx)}),
 	}
 	if deploy != nil {

@@ -32,7 +32,7 @@ mkdir -p "$OUT.tmp"
 start=$SECONDS
 log "building etcd $ETCD_VERSION"
 go build -trimpath -ldflags "-s -w" -o "$OUT.tmp/etcd" go.etcd.io/etcd/server/v3
-log "building kube-apiserver v$K8S_VERSION (about 10 minutes cold)"
+log "building kube-apiserver v$K8S_VERSION (minutes when the Go build cache is cold)"
 go build -trimpath -ldflags "$k8s_ldflags" -o "$OUT.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 log "built in $((SECONDS - start))s"
 

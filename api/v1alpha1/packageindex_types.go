@@ -549,5 +549,6 @@ type PackageIndex struct {
 type PackageIndexList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []PackageIndex `json:"items"`
+	// Items are the PackageIndexes.
+	Items []PackageIndex `json:"items"`
 }
