@@ -124,6 +124,7 @@ func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	defer putPage(page)
 	buf := getBuf()
 	defer putBuf(buf)
 	if format.IsJSON() {
@@ -153,12 +154,13 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 	if err != nil {
 		s.log.Error(err, "bad project status marker; treating the project as quarantined", "project", p.Name)
 	}
-	page := &simple.Page{Name: p.Name, Status: status.Status, StatusReason: status.Reason, Versions: p.Versions}
+	page := pages.Get().(*simple.Page)
+	*page = simple.Page{Name: p.Name, Status: status.Status, StatusReason: status.Reason, Versions: p.Versions,
+		URLPrefix: prefix, Files: page.Files[:0]}
 	if status.Status == store.StatusQuarantined {
 		return page, nil
 	}
 	algo := s.store.HashAlgo()
-	page.Files = make([]simple.File, 0, len(p.Files))
 	for _, f := range p.Files {
 		fa, err := s.store.Facts(ctx, f)
 		if err != nil {
@@ -170,7 +172,7 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		}
 		sf := simple.File{
 			Filename:       f.Dist.Filename,
-			URL:            prefix + escapePath(f.Rel),
+			URL:            escapePath(f.Rel),
 			RequiresPython: fa.RequiresPython,
 			CoreMetadata:   fa.Metadata,
 			MetadataHash:   fa.MetadataDigest,
@@ -184,12 +186,23 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		if f.Yanked() {
 			sf.Yanked, sf.YankReason = true, s.store.YankReason(f)
 		}
-		if f.HasProvenance() {
-			sf.Provenance = prefix + escapePath(f.Rel) + store.ProvenanceSuffix
-		}
+		sf.Provenance = f.HasProvenance()
 		page.Files = append(page.Files, sf)
 	}
 	return page, nil
+}
+
+// pages are reused between requests: a project page's file list is the
+// largest thing a request would otherwise allocate.
+var pages = sync.Pool{New: func() any { return new(simple.Page) }}
+
+func putPage(p *simple.Page) {
+	if cap(p.Files) > 4096 {
+		return
+	}
+	clear(p.Files[:cap(p.Files)]) // drop references to strings and digests
+	p.Files = p.Files[:0]
+	pages.Put(p)
 }
 
 // escapePath escapes each segment of a slash-separated path for a URL.

@@ -14,7 +14,10 @@ const APIVersion = "1.4"
 
 // Page is one project's page.
 type Page struct {
-	Name         string // normalized project name
+	Name string // normalized project name
+	// URLPrefix goes before every file's URL: the files' location relative
+	// to the page. Kept apart so that no URL is put together per request.
+	URLPrefix    string
 	Status       string // PEP 792 status; "" or "active" for an active project
 	StatusReason string
 	Versions     []string
@@ -24,7 +27,7 @@ type Page struct {
 // File is one link on a project page.
 type File struct {
 	Filename string
-	URL      string // already escaped; relative to the page
+	URL      string // already escaped; relative to the page's URLPrefix
 	// HashName and Hash (raw bytes; rendered in hex) are the digest in the
 	// link fragment and the JSON "hashes"; both empty when hashing is off.
 	HashName       string
@@ -38,8 +41,10 @@ type File struct {
 	YankReason   string
 	Size         int64
 	UploadTime   time.Time
-	Provenance   string // URL of the PEP 740 provenance object, or ""
-	GPGSig       bool
+	// Provenance says a PEP 740 provenance object is served at
+	// URL+".provenance".
+	Provenance bool
+	GPGSig     bool
 }
 
 // AppendIndexHTML renders the root page listing the given normalized names.
@@ -91,6 +96,7 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 	for i := range p.Files {
 		f := &p.Files[i]
 		b = append(b, "<a href=\""...)
+		b = appendHTML(b, p.URLPrefix)
 		b = appendHTML(b, f.URL)
 		if f.Hash != nil {
 			b = append(b, '#')
@@ -125,10 +131,11 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 			b = appendHTML(b, f.YankReason)
 			b = append(b, '"')
 		}
-		if f.Provenance != "" {
+		if f.Provenance {
 			b = append(b, " data-provenance=\""...)
-			b = appendHTML(b, f.Provenance)
-			b = append(b, '"')
+			b = appendHTML(b, p.URLPrefix)
+			b = appendHTML(b, f.URL)
+			b = append(b, ".provenance\""...)
 		}
 		b = append(b, '>')
 		b = appendHTML(b, f.Filename)
@@ -165,8 +172,10 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 		}
 		b = append(b, `{"filename":`...)
 		b = appendJSONString(b, f.Filename)
-		b = append(b, `,"url":`...)
-		b = appendJSONString(b, f.URL)
+		b = append(b, `,"url":"`...)
+		b = appendJSONText(b, p.URLPrefix)
+		b = appendJSONText(b, f.URL)
+		b = append(b, '"')
 		b = append(b, `,"hashes":{`...)
 		if f.Hash != nil {
 			b = appendJSONString(b, f.HashName)
@@ -216,9 +225,11 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 			b = f.UploadTime.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
 			b = append(b, '"')
 		}
-		if f.Provenance != "" {
-			b = append(b, `,"provenance":`...)
-			b = appendJSONString(b, f.Provenance)
+		if f.Provenance {
+			b = append(b, `,"provenance":"`...)
+			b = appendJSONText(b, p.URLPrefix)
+			b = appendJSONText(b, f.URL)
+			b = append(b, `.provenance"`...)
 		}
 		b = append(b, '}')
 	}
@@ -256,6 +267,12 @@ func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s)
 
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendJSONText(b, s)
+	return append(b, '"')
+}
+
+// appendJSONText escapes s for the inside of a JSON string.
+func appendJSONText(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -287,5 +304,5 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(b, '"')
+	return b
 }

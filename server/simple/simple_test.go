@@ -66,15 +66,16 @@ func FuzzNegotiate(f *testing.F) {
 func testPage() *Page {
 	return &Page{
 		Name:         "demo",
+		URLPrefix:    "../../packages/",
 		Status:       "archived",
 		StatusReason: `moved to "demo2" <here>`,
 		Versions:     []string{"1.0"},
 		Files: []File{{
-			Filename: "demo-1.0.tar.gz", URL: "../../packages/demo-1.0.tar.gz", HashName: "sha256", Hash: []byte{0xab},
+			Filename: "demo-1.0.tar.gz", URL: "demo-1.0.tar.gz", HashName: "sha256", Hash: []byte{0xab},
 			RequiresPython: ">=3.8", Yanked: true, YankReason: "bad\x01 \"one\"\xff", Size: 42,
-			UploadTime: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Provenance: "../../packages/demo-1.0.tar.gz.provenance",
+			UploadTime: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Provenance: true,
 		}, {
-			Filename: "demo-1.0-py3-none-any.whl", URL: "../../packages/demo-1.0-py3-none-any.whl",
+			Filename: "demo-1.0-py3-none-any.whl", URL: "demo-1.0-py3-none-any.whl",
 			CoreMetadata: true, Size: 7, GPGSig: true,
 		}},
 	}

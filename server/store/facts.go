@@ -47,7 +47,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b
 // Facts returns the facts of f as its file is now. A file that vanished or
 // cannot be read gives an error; pages leave such files out.
 func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
-	id, err := statFresh(f.Path(), true)
+	id, err := statFreshJoin(f.root.path, f.Rel)
 	if err != nil {
 		s.Stats.SkippedFiles.Add(1)
 		return nil, err

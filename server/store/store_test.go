@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -448,5 +449,23 @@ func TestRecordedFacts(t *testing.T) {
 	must(t, err)
 	if third.Stats.FactsRecorded.Load() != 0 || hex.EncodeToString(fa.Digest) != sha(other) {
 		t.Errorf("a changed file was answered from a stale record")
+	}
+}
+
+func TestStatFreshJoin(t *testing.T) {
+	root := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "a"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "a", "f-1.0.tar.gz"), []byte("x"), 0o644))
+	want, err := statFresh(filepath.Join(root, "a", "f-1.0.tar.gz"), true)
+	must(t, err)
+	got, err := statFreshJoin(root, "a/f-1.0.tar.gz")
+	if err != nil || got != want {
+		t.Errorf("statFreshJoin: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := statFreshJoin(root, "a/missing-1.0.tar.gz"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if testing.AllocsPerRun(100, func() { statFreshJoin(root, "a/f-1.0.tar.gz") }) != 0 {
+		t.Error("statFreshJoin allocates")
 	}
 }

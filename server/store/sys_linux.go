@@ -56,6 +56,35 @@ func statFresh(path string, follow bool) (identity, error) {
 	}
 }
 
+var pathBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// statFreshJoin is statFresh(dir+"/"+rel, true) without making that path a
+// string: a project page stats every file it lists, and the strings (the
+// path, and its NUL-terminated copy for the kernel) were most of what a
+// page allocated.
+func statFreshJoin(dir, rel string) (identity, error) {
+	bp := pathBufs.Get().(*[]byte)
+	defer pathBufs.Put(bp)
+	b := append((*bp)[:0], dir...)
+	b = append(b, '/')
+	b = append(b, rel...)
+	b = append(b, 0)
+	*bp = b
+	var st unix.Statx_t
+	cwd := unix.AT_FDCWD
+	for {
+		_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(&b[0])),
+			uintptr(unix.AT_STATX_FORCE_SYNC), uintptr(statxMask), uintptr(unsafe.Pointer(&st)), 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return identity{}, &os.PathError{Op: "statx", Path: dir + "/" + rel, Err: errno}
+		}
+		return fromStatx(&st), nil
+	}
+}
+
 func fromStatx(st *unix.Statx_t) identity {
 	return identity{
 		dev:   unix.Mkdev(st.Dev_major, st.Dev_minor),
