@@ -223,7 +223,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, act auth.Acti
 	return user, true
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 func getCopyBuf() *[]byte  { return copyBufs.Get().(*[]byte) }
 func putCopyBuf(b *[]byte) { copyBufs.Put(b) }

@@ -167,7 +167,11 @@ func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
 // rebuildDir turns a fresh listing into files and subdirectories, keeping
 // the File values (and so their cached facts) of entries that did not change.
 func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
-	oldFiles := make(map[string]*File, len(d.files))
+	// A busy directory is rebuilt on every change to it; its index of the
+	// previous files is scratch space, reused rather than made each time.
+	op := oldFilesPool.Get().(*map[string]*File)
+	defer func() { clear(*op); oldFilesPool.Put(op) }()
+	oldFiles := *op
 	for _, f := range d.files {
 		oldFiles[f.Dist.Filename] = f
 	}
@@ -231,6 +235,8 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 		}
 	}
 }
+
+var oldFilesPool = sync.Pool{New: func() any { m := map[string]*File{}; return &m }}
 
 // entryType resolves an entry whose type getdents did not give, or a
 // symbolic link: links to files are served only when they stay inside the
