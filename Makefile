@@ -54,7 +54,7 @@ envtest: ## build kube-apiserver and etcd for envtest into bin/k8s/ (once; the s
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## generate the CRD and RBAC under config/ from the markers
-	$(CONTROLLER_GEN) rbac:roleName=pkgindex-operator crd paths=./api/... paths=./controllers/... \
+	$(CONTROLLER_GEN) rbac:roleName=operator crd paths=./api/... paths=./controllers/... \
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
