@@ -138,6 +138,16 @@ func TestPublishWithRealClients(t *testing.T) {
 		}, "poetry", "publish", "--no-interaction", "-r", "pkgindex")
 		pipInstall(t, b, "poetry-demo==0.1.0", "poetry_demo", "0.1.0")
 	})
+	t.Run("pip with credentials", func(t *testing.T) {
+		// A third replica that protects reads too: pip sends the
+		// credentials in the index URL, and without them gets 401.
+		c := startServer(t, "--root", root, "--passwords", pw, "--authenticate", "update,download,list")
+		if code, _ := get(t, c+"/simple/", ""); code != 401 {
+			t.Fatalf("anonymous read of a protected index: %d", code)
+		}
+		u := strings.Replace(c, "http://", "http://alice:s3cret@", 1)
+		pipInstall(t, u, "twine-demo==1.0", "twine_demo", "1.0")
+	})
 	t.Run("pdm", func(t *testing.T) {
 		tool(t, "pdm")
 		proj := dists(t, pkgtest.Spec{Name: "pdm-demo", Version: "0.2.0"})

@@ -364,3 +364,42 @@ func TestUploadStatusAndAttestations(t *testing.T) {
 		t.Errorf("the project page does not point at the provenance: %s", b)
 	}
 }
+
+// With -a update,download,list every page and download needs credentials;
+// health and metrics stay open for probes and scrapers.
+func TestReadsCanBeProtected(t *testing.T) {
+	f := newWriteFixture(t, func(c *Config) {
+		must(t, c.Authenticate.Set("update,download,list"))
+	})
+	alice := basic("alice", "s3cret")
+	spec := pkgtest.Spec{Name: "lib", Version: "1.0"}
+	if code, body, _ := f.post(t, "/", alice, twineForm(spec, true)); code != 200 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		path, authz string
+		code        int
+	}{
+		{"/simple/", "", 401},
+		{"/simple/lib/", "", 401},
+		{"/simple/lib/", basic("alice", "wrong"), 401},
+		{"/simple/lib/", alice, 200},
+		{"/simple/lib/", basic("reader", "look"), 200},
+		{"/packages/lib/" + spec.WheelName(), "", 401},
+		{"/packages/lib/" + spec.WheelName(), basic("reader", "look"), 200},
+		{"/packages/", "", 401},
+		{"/pypi/lib/json", "", 401},
+		{"/lib/json", "", 401},
+		{"/healthz", "", 200},
+		{"/readyz", "", 200},
+		{"/metrics", "", 200},
+	} {
+		code, body, hdr := f.send(t, "GET", c.path, c.authz, "", nil)
+		if code != c.code {
+			t.Errorf("GET %s (%q): %d, want %d\n%s", c.path, c.authz, code, c.code, body)
+		}
+		if code == 401 && hdr.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s: 401 without a challenge", c.path)
+		}
+	}
+}
