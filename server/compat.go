@@ -143,15 +143,15 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 			HasSig:            f.HasSignature(),
 			Yanked:            f.Yanked(),
 		}
-		if fa.Digest != nil {
-			d := hex.EncodeToString(fa.Digest)
+		if fa.Digest() != nil {
+			d := hex.EncodeToString(fa.Digest())
 			pf.Digests[s.store.HashAlgo()] = d
 			if s.store.HashAlgo() == "md5" {
 				pf.MD5Digest = d
 			}
 		}
-		if fa.RequiresPython != "" {
-			rp := fa.RequiresPython
+		if fa.RequiresPython() != "" {
+			rp := fa.RequiresPython()
 			pf.RequiresPython = &rp
 		}
 		if pf.Yanked {

@@ -114,11 +114,11 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		for _, e := range entries {
 			b = append(b, `<a href="`...)
 			b = append(b, escapePath(e.f.Rel)...)
-			if e.fa.Digest != nil {
+			if e.fa.Digest() != nil {
 				b = append(b, '#')
 				b = append(b, algo...)
 				b = append(b, '=')
-				b = hex.AppendEncode(b, e.fa.Digest)
+				b = hex.AppendEncode(b, e.fa.Digest())
 			}
 			b = append(b, `">`...)
 			b = simple.AppendHTML(b, e.f.Rel)

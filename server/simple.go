@@ -173,15 +173,15 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		sf := simple.File{
 			Filename:       f.Dist.Filename,
 			URL:            escapePath(f.Rel),
-			RequiresPython: fa.RequiresPython,
-			CoreMetadata:   fa.Metadata,
-			MetadataHash:   fa.MetadataDigest,
+			RequiresPython: fa.RequiresPython(),
+			CoreMetadata:   fa.Metadata(),
+			MetadataHash:   fa.MetadataDigest(),
 			Size:           fa.Size(),
 			UploadTime:     fa.ModTime(),
 			GPGSig:         f.HasSignature(),
 		}
-		if fa.Digest != nil {
-			sf.HashName, sf.Hash = algo, fa.Digest
+		if d := fa.Digest(); d != nil {
+			sf.HashName, sf.Hash = algo, d
 		}
 		if f.Yanked() {
 			sf.Yanked, sf.YankReason = true, s.store.YankReason(f)

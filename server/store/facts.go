@@ -19,28 +19,81 @@ import (
 // by the file's identity (device, inode, size, modification and change
 // times), which a change of contents always alters.
 //
-// One Facts is kept per file for as long as the file is listed, so it holds
-// only what every page needs, in its smallest form: digests as raw bytes
-// (pages append them in hex), no copies of what the identity already says.
+// One Facts is kept per file for as long as the file is listed, so it is
+// one object of 128 bytes with nothing hanging off it (for digests of up to
+// 32 bytes): the key it was computed for, both digests inline as raw bytes
+// (pages append them in hex), and a handle to the Requires-Python text,
+// which files that say the same share.
 type Facts struct {
-	id      identity
-	trusted bool // the file had settled before it was read
-	// Metadata is true when the core metadata file can be served (wheels).
-	Metadata bool
-	// Digest is the file's digest in the store's algorithm; nil for "none".
-	Digest []byte
-	// MetadataDigest is the core metadata file's digest, same algorithm.
-	MetadataDigest []byte
-	// RequiresPython is the metadata's Requires-Python, shared between
-	// files that say the same.
-	RequiresPython string
+	key      factsKey
+	trusted  bool // the file had settled before it was read
+	metadata bool
+	n        uint8    // digest length; 0 when hashing is off
+	sums     [64]byte // the file's digest, then the metadata file's if it fits
+	mdBig    *[64]byte
+	rp       unique.Handle[string]
 }
 
+// factsKey is what of a file's identity its contents depend on: a link
+// count or mode change leaves the facts as they are.
+type factsKey struct {
+	dev, ino           uint64
+	size, mtime, ctime int64
+}
+
+func keyOf(id identity) factsKey {
+	return factsKey{dev: id.dev, ino: id.ino, size: id.size, mtime: id.mtime, ctime: id.ctime}
+}
+
+func newFacts(id identity) *Facts { return &Facts{key: keyOf(id), rp: unique.Make("")} }
+
 // Size is the file's size in bytes.
-func (fa *Facts) Size() int64 { return fa.id.size }
+func (fa *Facts) Size() int64 { return fa.key.size }
 
 // ModTime is the file's modification time: its upload time.
-func (fa *Facts) ModTime() time.Time { return time.Unix(0, fa.id.mtime).UTC() }
+func (fa *Facts) ModTime() time.Time { return time.Unix(0, fa.key.mtime).UTC() }
+
+// Digest is the file's digest in the store's algorithm; nil when hashing
+// is off.
+func (fa *Facts) Digest() []byte {
+	if fa.n == 0 {
+		return nil
+	}
+	return fa.sums[:fa.n]
+}
+
+// Metadata reports whether the core metadata file can be served (wheels).
+func (fa *Facts) Metadata() bool { return fa.metadata }
+
+// MetadataDigest is the core metadata file's digest, in the same algorithm;
+// nil when there is none or hashing is off.
+func (fa *Facts) MetadataDigest() []byte {
+	switch {
+	case !fa.metadata || fa.n == 0:
+		return nil
+	case fa.mdBig != nil:
+		return fa.mdBig[:fa.n]
+	}
+	return fa.sums[fa.n : 2*fa.n]
+}
+
+// RequiresPython is the metadata's Requires-Python, or "".
+func (fa *Facts) RequiresPython() string { return fa.rp.Value() }
+
+// setDigests stores the digests (both of one algorithm, md nil for none).
+func (fa *Facts) setDigests(d, md []byte) {
+	fa.n = uint8(len(d))
+	copy(fa.sums[:], d)
+	if md == nil {
+		return
+	}
+	if 2*len(d) <= len(fa.sums) {
+		copy(fa.sums[len(d):], md)
+	} else {
+		fa.mdBig = new([64]byte)
+		copy(fa.mdBig[:], md)
+	}
+}
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
@@ -52,7 +105,7 @@ func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
 		s.Stats.SkippedFiles.Add(1)
 		return nil, err
 	}
-	if fa := f.facts.Load(); fa != nil && fa.trusted && fa.id == id {
+	if fa := f.facts.Load(); fa != nil && fa.trusted && fa.key == keyOf(id) {
 		s.Stats.FactsHits.Add(1)
 		return fa, nil
 	}
@@ -84,7 +137,8 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		f.facts.Store(fa)
 		return fa, nil
 	}
-	fa := &Facts{id: id}
+	fa := newFacts(id)
+	var digest, mdDigest []byte
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()
 		bp := copyBufs.Get().(*[]byte)
@@ -94,25 +148,26 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hashing %s: %w", fh.name, err)
 		}
-		fa.Digest = h.Sum(nil)
+		digest = h.Sum(nil)
 	}
 	md, err := coreMetadata(fh, id.size, f.Dist)
-	fa.Metadata = err == nil && f.Dist.Kind == dist.Wheel
+	fa.metadata = err == nil && f.Dist.Kind == dist.Wheel
 	if err != nil {
 		s.opts.Log.V(1).Info("no core metadata", "path", fh.name, "reason", err.Error())
 	}
 	if md != nil {
 		if fields, err := meta.Parse(md); err == nil {
-			fa.RequiresPython = unique.Make(fields.RequiresPython).Value()
+			fa.rp = unique.Make(fields.RequiresPython)
 		}
-		if fa.Metadata {
+		if fa.metadata {
 			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 				h := newHash()
 				h.Write(md)
-				fa.MetadataDigest = h.Sum(nil)
+				mdDigest = h.Sum(nil)
 			}
 		}
 	}
+	fa.setDigests(digest, mdDigest)
 	fa.trusted = id.settled(start, s.opts.Guard)
 	f.facts.Store(fa)
 	return fa, nil

@@ -52,20 +52,22 @@ func (s *Store) recorded(f *File, id identity) *Facts {
 	if json.Unmarshal(b, &rec) != nil || rec.Ino != id.ino || rec.Size != id.size || rec.MtimeNs != id.mtime {
 		return nil
 	}
-	fa := &Facts{id: id, Metadata: rec.Metadata, RequiresPython: unique.Make(rec.RequiresPython).Value()}
+	fa := newFacts(id)
+	fa.metadata = rec.Metadata
+	fa.rp = unique.Make(rec.RequiresPython)
 	if algo != "none" {
 		d, err := hex.DecodeString(rec.Digests[algo])
 		if err != nil || len(d) != Hashes[algo]().Size() {
 			return nil
 		}
-		fa.Digest = d
+		var md []byte
 		if rec.Metadata {
-			md, err := hex.DecodeString(rec.MetadataDigest[algo])
+			md, err = hex.DecodeString(rec.MetadataDigest[algo])
 			if err != nil || len(md) != len(d) {
 				return nil
 			}
-			fa.MetadataDigest = md
 		}
+		fa.setDigests(d, md)
 	}
 	return fa
 }

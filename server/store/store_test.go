@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/go-logr/logr"
 
@@ -43,7 +44,7 @@ func files(t testing.TB, s *Store) map[string]string {
 			if err != nil {
 				continue
 			}
-			out[f.Rel] = hex.EncodeToString(fa.Digest)
+			out[f.Rel] = hex.EncodeToString(fa.Digest())
 		}
 	}
 	return out
@@ -428,12 +429,12 @@ func TestRecordedFacts(t *testing.T) {
 	if reader.Stats.FactsRecorded.Load() != 1 || reader.Stats.HashedBytes.Load() != 0 {
 		t.Errorf("recorded %d, hashed %d bytes: the record was not used", reader.Stats.FactsRecorded.Load(), reader.Stats.HashedBytes.Load())
 	}
-	if got, want := hex.EncodeToString(fa.Digest), sha(body); got != want {
+	if got, want := hex.EncodeToString(fa.Digest()), sha(body); got != want {
 		t.Errorf("recorded digest %s, want %s", got, want)
 	}
 	md := sha256.Sum256(spec.Metadata())
-	if !fa.Metadata || !bytes.Equal(fa.MetadataDigest, md[:]) || fa.RequiresPython != ">=3.9" {
-		t.Errorf("recorded metadata: %v %x %q", fa.Metadata, fa.MetadataDigest, fa.RequiresPython)
+	if !fa.Metadata() || !bytes.Equal(fa.MetadataDigest(), md[:]) || fa.RequiresPython() != ">=3.9" {
+		t.Errorf("recorded metadata: %v %x %q", fa.Metadata(), fa.MetadataDigest(), fa.RequiresPython())
 	}
 
 	// Rewritten in place, same size: the record no longer describes it.
@@ -447,7 +448,7 @@ func TestRecordedFacts(t *testing.T) {
 	must(t, err)
 	fa, err = third.Facts(context.Background(), snap.Project("rec").Files[0])
 	must(t, err)
-	if third.Stats.FactsRecorded.Load() != 0 || hex.EncodeToString(fa.Digest) != sha(other) {
+	if third.Stats.FactsRecorded.Load() != 0 || hex.EncodeToString(fa.Digest()) != sha(other) {
 		t.Errorf("a changed file was answered from a stale record")
 	}
 }
@@ -467,5 +468,36 @@ func TestStatFreshJoin(t *testing.T) {
 	}
 	if testing.AllocsPerRun(100, func() { statFreshJoin(root, "a/f-1.0.tar.gz") }) != 0 {
 		t.Error("statFreshJoin allocates")
+	}
+}
+
+// Facts stay one small object per file, and digests longer than 32 bytes
+// (sha384, sha512) keep both digests whole.
+func TestFactsLayout(t *testing.T) {
+	if size := unsafe.Sizeof(Facts{}); size > 128 {
+		t.Errorf("Facts is %d bytes, want at most 128", size)
+	}
+	for _, algo := range []string{"md5", "sha256", "sha512", "none"} {
+		root := t.TempDir()
+		spec := pkgtest.Spec{Name: "w", Version: "1.0", RequiresPython: ">=3.10"}
+		pkgtest.Wheel(t, root, spec)
+		s, err := New(Options{Roots: []string{root}, HashAlgo: algo, Guard: DefaultGuard, Log: logr.Discard()})
+		must(t, err)
+		snap, err := s.Snapshot(context.Background())
+		must(t, err)
+		fa, err := s.Facts(context.Background(), snap.Project("w").Files[0])
+		must(t, err)
+		var want, wantMD []byte
+		if h := Hashes[algo]; h != nil {
+			d := h()
+			d.Write(spec.WheelBytes())
+			want = d.Sum(nil)
+			d = h()
+			d.Write(spec.Metadata())
+			wantMD = d.Sum(nil)
+		}
+		if !bytes.Equal(fa.Digest(), want) || !bytes.Equal(fa.MetadataDigest(), wantMD) || fa.RequiresPython() != ">=3.10" || !fa.Metadata() {
+			t.Errorf("%s: digest %x metadata %x %q, want %x %x", algo, fa.Digest(), fa.MetadataDigest(), fa.RequiresPython(), want, wantMD)
+		}
 	}
 }
