@@ -91,7 +91,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, n := range cfg.Notes {
 		log.Info(n)
 	}
-	if limit := server.SetMemoryLimit(os.Getenv, "/sys/fs/cgroup"); limit > 0 {
+	if limit := server.TuneGC(os.Getenv, "/sys/fs/cgroup"); limit > 0 {
 		log.Info("Go memory limit set from the cgroup's", "bytes", limit)
 	}
 	srv, err := server.New(cfg, log, version)
