@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/textproto"
 	"strings"
+	"sync"
 
 	"pkgindex.dev/pkgindex/server/dist"
 )
@@ -105,10 +106,11 @@ func Sdist(r io.ReaderAt, size int64, f dist.File) ([]byte, error) {
 			}
 		}
 	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
-		zr, err := gzip.NewReader(io.NewSectionReader(r, 0, size))
+		zr, err := getGzip(io.NewSectionReader(r, 0, size))
 		if err != nil {
 			return nil, fmt.Errorf("reading sdist %s: %w", f.Filename, err)
 		}
+		defer putGzip(zr)
 		return fromTar(tar.NewReader(zr), f.Filename)
 	case strings.HasSuffix(lower, ".tar.bz2"), strings.HasSuffix(lower, ".tbz"):
 		return fromTar(tar.NewReader(bzip2.NewReader(io.NewSectionReader(r, 0, size))), f.Filename)
@@ -117,6 +119,23 @@ func Sdist(r io.ReaderAt, size int64, f dist.File) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("sdist %s: %w", f.Filename, ErrNoMetadata)
 }
+
+// gzips are reused: a gzip reader carries a 32 KiB window, and hashing a
+// tree of sdists (or checking uploads) would otherwise make one per file.
+var gzips sync.Pool
+
+func getGzip(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzips.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gzips.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
+}
+
+func putGzip(zr *gzip.Reader) { gzips.Put(zr) }
 
 func fromTar(tr *tar.Reader, name string) ([]byte, error) {
 	for i := 0; i < maxMembers; i++ {

@@ -5,7 +5,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -74,10 +73,11 @@ func verifySdist(r io.ReaderAt, size int64, f dist.File, bad func(string, ...any
 		md, _ := Sdist(r, size, f)
 		return md, nil
 	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
-		zr, err := gzip.NewReader(sec())
+		zr, err := getGzip(sec())
 		if err != nil {
 			return nil, bad("%v", err)
 		}
+		defer putGzip(zr)
 		tr = tar.NewReader(zr)
 	case strings.HasSuffix(lower, ".tar.bz2"), strings.HasSuffix(lower, ".tbz"):
 		tr = tar.NewReader(bzip2.NewReader(sec()))
