@@ -81,7 +81,7 @@ func (s *Server) servePypiserverJSON(w http.ResponseWriter, r *http.Request, nam
 	}
 	releases := map[string][]link{}
 	for _, f := range p.Files {
-		v := f.Dist.Version
+		v := f.Version()
 		releases[v] = append(releases[v], link{URL: base + escapePath(f.Rel)})
 	}
 	writeJSON(w, r, map[string]any{
@@ -132,14 +132,14 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		pf := pypiFile{
-			Filename:          f.Dist.Filename,
+			Filename:          f.Filename(),
 			URL:               base + "/packages/" + escapePath(f.Rel),
 			Digests:           map[string]string{},
 			Size:              fa.Size(),
 			UploadTime:        fa.ModTime().Format("2006-01-02T15:04:05"),
 			UploadTimeISO8601: fa.ModTime().Format("2006-01-02T15:04:05.000000Z"),
-			PackageType:       f.Dist.Kind.PackageType(),
-			PythonVersion:     f.Dist.PyVersion(),
+			PackageType:       f.Kind().PackageType(),
+			PythonVersion:     f.Dist().PyVersion(),
 			HasSig:            f.HasSignature(),
 			Yanked:            f.Yanked(),
 		}
@@ -158,11 +158,11 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 			reason := s.store.YankReason(f)
 			pf.YankedReason = &reason
 		}
-		v := f.Dist.Version
+		v := f.Version()
 		releases[v] = append(releases[v], pf)
 		if dist.Compare(dist.ParseVersion(v), dist.ParseVersion(latest)) == 0 {
 			urls = append(urls, pf)
-			if info == nil || f.Dist.Kind == dist.Wheel {
+			if info == nil || f.Kind() == dist.Wheel {
 				info = map[string]any{
 					"name":            p.Name,
 					"version":         latest,

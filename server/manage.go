@@ -83,7 +83,7 @@ func (s *Server) changeRelease(w http.ResponseWriter, r *http.Request, what stri
 			s.fail(w, r, err)
 			return
 		}
-		res.Files = append(res.Files, f.Dist.Filename)
+		res.Files = append(res.Files, f.Filename())
 		s.log.Info(what, "user", user, "file", f.Rel, "reason", body.Reason)
 	}
 	writeResult(w, res)

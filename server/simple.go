@@ -171,7 +171,7 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 			continue
 		}
 		sf := simple.File{
-			Filename:       f.Dist.Filename,
+			Filename:       f.Filename(),
 			URL:            escapePath(f.Rel),
 			RequiresPython: fa.RequiresPython(),
 			CoreMetadata:   fa.Metadata(),

@@ -308,7 +308,7 @@ func (s *Server) releaseFiles(r *http.Request, name, version string) ([]*store.F
 	}
 	var files []*store.File
 	for _, f := range p.Files {
-		if meta.SameVersion(f.Dist.Version, version) {
+		if meta.SameVersion(f.Version(), version) {
 			files = append(files, f)
 		}
 	}

@@ -150,8 +150,8 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		}
 		digest = h.Sum(nil)
 	}
-	md, err := coreMetadata(fh, id.size, f.Dist)
-	fa.metadata = err == nil && f.Dist.Kind == dist.Wheel
+	md, err := coreMetadata(fh, id.size, f.Dist())
+	fa.metadata = err == nil && f.kind == dist.Wheel
 	if err != nil {
 		s.opts.Log.V(1).Info("no core metadata", "path", fh.name, "reason", err.Error())
 	}
@@ -197,7 +197,7 @@ func (s *Store) Summary(f *File) string {
 	if err != nil || !id.isRegular() {
 		return ""
 	}
-	md, err := coreMetadata(fh, id.size, f.Dist)
+	md, err := coreMetadata(fh, id.size, f.Dist())
 	if err != nil || md == nil {
 		return ""
 	}

@@ -281,7 +281,7 @@ func (s *Store) findFile(ctx context.Context, project, filename string) (*File, 
 		return nil, nil
 	}
 	for _, f := range p.Files {
-		if f.Dist.Filename == filename {
+		if f.Filename() == filename {
 			return f, nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"unique"
 
 	"pkgindex.dev/pkgindex/server/dist"
 )
@@ -28,13 +29,43 @@ func markFor(suffix string) uint8 {
 
 // File is one distribution file found under a root. Its fields never
 // change; what may change on disk is checked through Store.Facts.
+//
+// One File is kept per file served, so it holds only what listing and
+// ordering need (80 bytes): the project's normalized name, shared by all
+// its files, and the version, a substring of the path. The rest of what
+// the name says is parsed again when asked for.
 type File struct {
-	root  *root
-	Rel   string    // slash-separated path below its root: the URL path under /packages/
-	Dist  dist.File // what the file name says
-	ino   uint64
-	marks uint8
-	facts atomic.Pointer[Facts]
+	root    *root
+	Rel     string // slash-separated path below its root: the URL path under /packages/
+	project string // normalized
+	version string // as spelled in the file name
+	ino     uint64
+	facts   atomic.Pointer[Facts]
+	kind    dist.Kind
+	marks   uint8
+}
+
+func newFile(r *root, rel string, df dist.File, ino uint64, marks uint8) *File {
+	return &File{root: r, Rel: rel, project: unique.Make(df.Normalized()).Value(), version: df.Version,
+		ino: ino, kind: df.Kind, marks: marks}
+}
+
+// Filename is the file's base name.
+func (f *File) Filename() string { return f.Rel[strings.LastIndexByte(f.Rel, '/')+1:] }
+
+// Project is the normalized name of the file's project.
+func (f *File) Project() string { return f.project }
+
+// Version is the version as the file name spells it.
+func (f *File) Version() string { return f.version }
+
+// Kind is the kind of distribution.
+func (f *File) Kind() dist.Kind { return f.kind }
+
+// Dist is what the file name says, parsed again.
+func (f *File) Dist() dist.File {
+	df, _ := dist.Parse(f.Filename())
+	return df
 }
 
 // Path returns the file's absolute path.
@@ -102,7 +133,7 @@ func (s *Store) build(gen uint64) *Snapshot {
 				}
 				seen[f.Rel] = struct{}{}
 			}
-			name := f.Dist.Normalized()
+			name := f.project
 			p := snap.projects[name]
 			if p == nil {
 				p = &Project{Name: name}
@@ -157,7 +188,7 @@ func sortFiles(p *Project) {
 	}
 	ks := make([]keyed, len(p.Files))
 	for i, f := range p.Files {
-		ks[i] = keyed{dist.ParseVersion(f.Dist.Version), f}
+		ks[i] = keyed{dist.ParseVersion(f.version), f}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
 		if c := dist.Compare(a.v, b.v); c != 0 {
@@ -168,7 +199,7 @@ func sortFiles(p *Project) {
 	for i, k := range ks {
 		p.Files[i] = k.f
 		if i == 0 || dist.Compare(ks[i-1].v, k.v) != 0 {
-			p.Versions = append(p.Versions, k.f.Dist.Version)
+			p.Versions = append(p.Versions, k.f.version)
 		}
 	}
 }

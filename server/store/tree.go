@@ -173,7 +173,7 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 	defer func() { clear(*op); oldFilesPool.Put(op) }()
 	oldFiles := *op
 	for _, f := range d.files {
-		oldFiles[f.Dist.Filename] = f
+		oldFiles[f.Filename()] = f
 	}
 	oldDirs := make(map[string]*dir, len(d.subdirs))
 	for _, sd := range d.subdirs {
@@ -227,7 +227,7 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 			if err != nil {
 				continue
 			}
-			f := &File{root: r, Rel: joinRel(d.rel, e.name), Dist: df, ino: e.ino, marks: m}
+			f := newFile(r, joinRel(d.rel, e.name), df, e.ino, m)
 			if old := oldFiles[e.name]; old != nil {
 				f.facts.Store(old.facts.Load())
 			}
