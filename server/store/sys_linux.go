@@ -106,13 +106,6 @@ func fileIdentity(f *handle) (identity, error) {
 	return fromStatx(&st), nil
 }
 
-// dirent is one entry of a directory as getdents reports it.
-type dirent struct {
-	name string
-	ino  uint64
-	typ  uint8 // unix.DT_*
-}
-
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // readDir lists a directory, opening it afresh: on NFS the open is what makes

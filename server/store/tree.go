@@ -1,7 +1,11 @@
 package store
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"hash"
 	"io/fs"
 	"strings"
 	"sync"
@@ -34,9 +38,9 @@ type dir struct {
 	abs     string
 	present bool
 	id      identity
-	trusted bool     // id.ctime was settled when the listing was read
-	ents    []dirent // the raw listing, in the order the file system gave it
-	files   []*File  // distribution files, in listing order
+	trusted bool              // id.ctime was settled when the listing was read
+	sum     [sha256.Size]byte // of the listing last read (see readDir)
+	files   []*File           // distribution files, in listing order
 	subdirs []*dir
 	status  bool // holds a StatusFile
 }
@@ -131,42 +135,75 @@ const (
 	checkWorkers     = 16
 )
 
-// readDir re-reads d's listing. When the names, inode numbers and types are
-// those already known nothing is rebuilt and nothing is allocated.
+// readDir re-reads d's listing. What was read last is remembered as a
+// SHA-256 of it (every name, inode number and type, in the order the file
+// system gives them), not as the entries: a listing that hashes the same is
+// the same, so nothing is rebuilt and nothing is allocated, and the store
+// keeps 32 bytes per directory instead of an entry per file.
 func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
 	s.Stats.DirReads.Add(1)
-	same := d.present
-	i := 0
-	var fresh []dirent
-	err := readDir(d.abs, func(name []byte, ino uint64, typ uint8) error {
-		if same {
-			if i < len(d.ents) && d.ents[i].ino == ino && d.ents[i].typ == typ && d.ents[i].name == string(name) {
-				i++
-				return nil
-			}
-			same = false
-			fresh = make([]dirent, i, len(d.ents)+8)
-			copy(fresh, d.ents[:i])
-		}
-		fresh = append(fresh, dirent{name: string(name), ino: ino, typ: typ})
-		return nil
-	})
-	if err != nil {
+	sc := listings.Get().(*listing)
+	defer listings.Put(sc)
+	sc.reset()
+	if err := readDir(d.abs, sc.add); err != nil {
 		return false, err
 	}
-	if same && i == len(d.ents) {
+	sum := sc.sum()
+	if d.present && sum == d.sum {
 		return false, nil
 	}
-	if same { // a prefix of the old listing: entries were removed at the end
-		fresh = d.ents[:i:i]
-	}
-	s.rebuildDir(r, d, fresh, depth)
+	s.rebuildDir(r, d, sc, depth)
+	d.sum = sum
 	return true, nil
+}
+
+// listing is one read of a directory: the entries, their names kept in one
+// reused buffer, and the running hash. Names are only turned into strings
+// for what a rebuild keeps.
+type listing struct {
+	names []byte
+	ents  []rawEnt
+	h     hash.Hash
+	num   [10]byte
+}
+
+// rawEnt is one entry of a listing; its name is listing.names[off:off+n].
+type rawEnt struct {
+	off, n int
+	ino    uint64
+	typ    uint8
+}
+
+var listings = sync.Pool{New: func() any { return &listing{h: sha256.New()} }}
+
+func (l *listing) reset() {
+	l.names, l.ents = l.names[:0], l.ents[:0]
+	l.h.Reset()
+}
+
+func (l *listing) add(name []byte, ino uint64, typ uint8) error {
+	l.ents = append(l.ents, rawEnt{off: len(l.names), n: len(name), ino: ino, typ: typ})
+	l.names = append(l.names, name...)
+	// A NUL ends each name (no name holds one), then the fixed-size inode
+	// number and type: the hash input spells the listing out unambiguously.
+	l.h.Write(name)
+	l.num[0] = 0
+	binary.LittleEndian.PutUint64(l.num[1:9], ino)
+	l.num[9] = typ
+	l.h.Write(l.num[:])
+	return nil
+}
+
+func (l *listing) name(e rawEnt) []byte { return l.names[e.off : e.off+e.n] }
+
+func (l *listing) sum() (out [sha256.Size]byte) {
+	l.h.Sum(out[:0])
+	return out
 }
 
 // rebuildDir turns a fresh listing into files and subdirectories, keeping
 // the File values (and so their cached facts) of entries that did not change.
-func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
+func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 	// A busy directory is rebuilt on every change to it; its index of the
 	// previous files is scratch space, reused rather than made each time.
 	op := oldFilesPool.Get().(*map[string]*File)
@@ -177,58 +214,62 @@ func (s *Store) rebuildDir(r *root, d *dir, ents []dirent, depth int) {
 	}
 	oldDirs := make(map[string]*dir, len(d.subdirs))
 	for _, sd := range d.subdirs {
-		oldDirs[sd.abs] = sd
+		oldDirs[sd.rel[strings.LastIndexByte(sd.rel, '/')+1:]] = sd
 	}
 	// Sidecars first: a File's marks are fixed when it is made.
-	marks := map[string]uint8{}
-	for _, e := range ents {
+	var marks map[string]uint8
+	for _, e := range l.ents {
+		name := l.name(e)
 		for _, suf := range []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix} {
-			if base, ok := strings.CutSuffix(e.name, suf); ok && base != "" {
-				marks[base] |= markFor(suf)
+			if base, ok := bytes.CutSuffix(name, []byte(suf)); ok && len(base) > 0 {
+				if marks == nil {
+					marks = map[string]uint8{}
+				}
+				marks[string(base)] |= markFor(suf)
 			}
 		}
 	}
-	d.ents = ents
 	d.files = nil
 	d.subdirs = nil
 	d.status = false
-	for _, e := range ents {
-		if e.name[0] == '.' {
-			if e.name == StatusFile {
+	for _, e := range l.ents {
+		name := l.name(e)
+		if name[0] == '.' {
+			if string(name) == StatusFile {
 				d.status = true
 			}
 			continue
 		}
-		// Paths are built only where they are kept or needed: most entries
-		// are files already known from the last read.
+		// Strings and paths are made only where they are kept or needed:
+		// most entries are files already known from the last read.
 		typ := e.typ
 		if typ == unix.DT_UNKNOWN || typ == unix.DT_LNK {
-			typ = s.entryType(r, d.abs+"/"+e.name, joinRel(d.rel, e.name), e.typ == unix.DT_LNK)
+			typ = s.entryType(r, d.abs+"/"+string(name), joinRel(d.rel, string(name)), e.typ == unix.DT_LNK)
 		}
 		switch typ {
 		case unix.DT_DIR:
-			abs, rel := d.abs+"/"+e.name, joinRel(d.rel, e.name)
 			if depth+1 >= maxDepth {
-				s.opts.Log.Info("skipping directory nested too deep", "dir", abs, "maxDepth", maxDepth)
+				s.opts.Log.Info("skipping directory nested too deep", "dir", d.abs+"/"+string(name), "maxDepth", maxDepth)
 				continue
 			}
-			sd := oldDirs[abs]
+			sd := oldDirs[string(name)]
 			if sd == nil {
-				sd = &dir{rel: rel, abs: abs}
+				sd = &dir{rel: joinRel(d.rel, string(name)), abs: d.abs + "/" + string(name)}
 			}
 			d.subdirs = append(d.subdirs, sd)
 		case unix.DT_REG:
-			m := marks[e.name]
-			if old := oldFiles[e.name]; old != nil && old.ino == e.ino && old.marks == m {
+			m := marks[string(name)]
+			old := oldFiles[string(name)]
+			if old != nil && old.ino == e.ino && old.marks == m {
 				d.files = append(d.files, old)
 				continue
 			}
-			df, err := dist.Parse(e.name)
+			df, err := dist.Parse(string(name))
 			if err != nil {
 				continue
 			}
-			f := newFile(r, joinRel(d.rel, e.name), df, e.ino, m)
-			if old := oldFiles[e.name]; old != nil {
+			f := newFile(r, joinRel(d.rel, df.Filename), df, e.ino, m)
+			if old != nil {
 				f.facts.Store(old.facts.Load())
 			}
 			d.files = append(d.files, f)
