@@ -118,6 +118,13 @@ bench: ## Go benchmarks of the hot paths
 load: build ## wrk load figures on generated trees (hack/load.sh)
 	hack/load.sh
 
+CHECK_DURATION ?= 60s
+CHECK_KILLS ?= 0
+
+.PHONY: consistency
+consistency: ## consistency checker: 3 replicas, mixed clients (CHECK_DURATION=60s CHECK_KILLS=2)
+	go run ./hack/consistency -replicas 3 -clients 16 -duration $(CHECK_DURATION) -kill $(CHECK_KILLS)
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)
