@@ -39,7 +39,13 @@ func startServer(t *testing.T, args ...string) string {
 // kill it; a process killed by the test is not expected to exit cleanly.
 func startProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startCommand(t, exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+}
+
+// startCommand is startProcess for a command the test has prepared (another
+// binary, another user).
+func startCommand(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "PKGINDEX_TEST_AS_MAIN=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
