@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -402,7 +403,10 @@ func bodyError(err error) error {
 	if errors.As(err, &he) {
 		return err
 	}
-	if strings.Contains(err.Error(), "multipart") {
+	// A part's header that does not parse comes as a textproto error,
+	// without "multipart" in it; found by FuzzUpload.
+	var malformed textproto.ProtocolError
+	if strings.Contains(err.Error(), "multipart") || errors.As(err, &malformed) {
 		return errorf(http.StatusBadRequest, "Malformed multipart body")
 	}
 	return fmt.Errorf("reading upload: %w", err)
