@@ -127,6 +127,12 @@ CHECK_KILLS ?= 0
 consistency: ## consistency checker: 3 replicas, mixed clients (CHECK_DURATION=60s CHECK_KILLS=2)
 	go run ./hack/consistency -replicas 3 -clients 16 -duration $(CHECK_DURATION) -kill $(CHECK_KILLS)
 
+SOAK_DURATION ?= 5m
+
+.PHONY: soak
+soak: build ## bounded soak, not in CI: 50 clients on 3 replicas with the checker, RSS, fds and p99 over time
+	go run ./hack/consistency -bin $(BIN)/pkgindex -replicas 3 -clients 50 -duration $(SOAK_DURATION) -sample 15s
+
 .PHONY: clean
 clean: ## remove build output
 	rm -rf $(BIN)

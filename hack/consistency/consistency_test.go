@@ -98,6 +98,8 @@ func TestCheck(t *testing.T) {
 		{"read after remove still lists", []Event{up(0, 10, 200, "a"), rm(20, 30, 200), list(31, 32, "f.whl")}, []string{"is present, want absent"}},
 		{"two uploads win", []Event{up(0, 10, 200, "a"), up(20, 30, 200, "b")}, []string{"uploaded twice"}},
 		{"two uploads with a removal between", []Event{up(0, 10, 200, "a"), rm(12, 14, 200), up(20, 30, 200, "b")}, nil},
+		{"two uploads, the first ending last, a removal between", []Event{up(0, 30, 200, "a"), up(5, 10, 200, "b"), rm(12, 14, 200)}, nil},
+		{"two uploads, the first ending last, no removal", []Event{up(0, 30, 200, "a"), up(5, 10, 200, "b"), rm(31, 32, 200)}, []string{"uploaded twice"}},
 		{"download of a listed file fails", []Event{up(0, 10, 200, "a"), dl(11, 12, 13, 404, "")}, []string{"404 for a listed file"}},
 		{"download after a removal may fail", []Event{up(0, 10, 200, "a"), rm(11, 14, 200), dl(11, 12, 13, 404, "")}, nil},
 		{"partial bytes served", []Event{up(0, 10, 200, "a"), dl(11, 12, 13, 200, "partial")}, []string{"digest of no upload", "the listing said"}},

@@ -32,7 +32,10 @@ type Config struct {
 	Projects int           // projects the clients share
 	Duration time.Duration // how long the clients run
 	Kills    int           // replica kills (and restarts) during the run
-	Verbose  bool
+	// Sample, when set, prints memory, descriptors and latency at this
+	// interval (the soak).
+	Sample  time.Duration
+	Verbose bool
 }
 
 // Operation names in the history.
@@ -150,6 +153,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			w.client1(runCtx, rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano()))))
 		}()
 	}
+	var samples []Sample
+	if cfg.Sample > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			samples = w.sampler(runCtx, cfg.Sample, logw)
+		}()
+	}
 	var killErr error
 	if cfg.Kills > 0 {
 		wg.Add(1)
@@ -173,6 +184,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			w.list(ctx, nil, r.id, p.name)
 		}
 	}
+	printSoak(logw, samples)
 	if err := stopAll(reps); err != nil {
 		return nil, err
 	}
