@@ -201,6 +201,9 @@ func checkListing(e *Event, writes map[string][]*Event, res *Result, fail func(s
 		return
 	}
 	if e.Listing == nil {
+		if e.Final {
+			fail("final list %s through replica %d: no answer (%s): the replica did not rejoin", e.Project, e.Replica, e.Err)
+		}
 		return // no answer (a replica down): nothing to check
 	}
 	checked := false
@@ -254,6 +257,8 @@ func mayHappenUpload(ws []*Event, before time.Time) bool {
 func checkDownload(e *Event, ws []*Event, res *Result, fail func(string, ...any)) {
 	where := fmt.Sprintf("download %s/%s through replica %d at %s", e.Project, e.File, e.Replica, stamp(e.Start))
 	switch {
+	case e.Status == 0 && e.Final:
+		fail("%s: no answer after the run (%s)", where, e.Err)
 	case e.Status == 0:
 		return
 	case e.Status == 200:

@@ -104,6 +104,8 @@ func TestCheck(t *testing.T) {
 		{"download after a removal may fail", []Event{up(0, 10, 200, "a"), rm(11, 14, 200), dl(11, 12, 13, 404, "")}, nil},
 		{"partial bytes served", []Event{up(0, 10, 200, "a"), dl(11, 12, 13, 200, "partial")}, []string{"digest of no upload", "the listing said"}},
 		{"read failed", []Event{{Op: opList, Project: "p", Start: at(0), End: at(1), Status: 500}}, []string{"answered 500"}},
+		{"replica down during the run", []Event{{Op: opList, Project: "p", Start: at(0), End: at(1), Err: "refused"}}, nil},
+		{"replica down after the run", []Event{{Op: opList, Project: "p", Start: at(0), End: at(1), Err: "refused", Final: true}}, []string{"did not rejoin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := Check(tc.events)

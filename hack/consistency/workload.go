@@ -69,6 +69,9 @@ type Event struct {
 	// offered the file started and the digest it gave.
 	ListedAt     time.Time
 	ListedSHA256 string
+	// Final marks the reads after the clients stopped, with every replica
+	// up: each must be answered.
+	Final bool
 }
 
 // Listed is a file as a project page lists it.
@@ -179,9 +182,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	// The final sweep: every project through every replica, once nothing
 	// changes any more. Any upload that returned 2xx and was not removed
 	// must be there.
+	// Every file listed is downloaded too: none may be partial.
+	w.final = true
 	for _, p := range w.projects {
 		for _, r := range reps {
-			w.list(ctx, nil, r.id, p.name)
+			page := w.list(ctx, nil, r.id, p.name)
+			for name, l := range page.Listing {
+				w.download(ctx, r.id, p.name, name, l, page.Start)
+			}
 		}
 	}
 	printSoak(logw, samples)
@@ -224,6 +232,7 @@ type workload struct {
 	projects []*project
 	client   *http.Client
 	h        *history
+	final    bool // set once the clients have stopped
 }
 
 // client1 is one client: a random operation through a random replica,
@@ -324,12 +333,12 @@ func (w *workload) change(ctx context.Context, rep int, op, name, version string
 }
 
 // list reads a project page as JSON and then, when rng is given, downloads
-// up to two of the files it lists.
-func (w *workload) list(ctx context.Context, rng *rand.Rand, rep int, name string) {
+// up to two of the files it lists. It returns the listing's event.
+func (w *workload) list(ctx context.Context, rng *rand.Rand, rep int, name string) Event {
 	page := w.base(rep) + "/simple/" + name + "/"
 	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), "GET", page, nil)
 	req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
-	e := Event{Op: opList, Replica: rep, Project: name, Start: time.Now()}
+	e := Event{Op: opList, Replica: rep, Project: name, Start: time.Now(), Final: w.final}
 	body := w.do(req, &e)
 	switch e.Status {
 	case http.StatusOK:
@@ -345,7 +354,7 @@ func (w *workload) list(ctx context.Context, rng *rand.Rand, rep int, name strin
 	}
 	w.h.add(e)
 	if rng == nil || len(e.Listing) == 0 {
-		return
+		return e
 	}
 	names := make([]string, 0, len(e.Listing))
 	for n := range e.Listing {
@@ -355,6 +364,7 @@ func (w *workload) list(ctx context.Context, rng *rand.Rand, rep int, name strin
 		n := names[rng.IntN(len(names))]
 		w.download(ctx, rng.IntN(len(w.reps)), name, n, e.Listing[n], e.Start)
 	}
+	return e
 }
 
 // download fetches a listed file, through any replica, and records the
@@ -365,7 +375,7 @@ func (w *workload) download(ctx context.Context, rep int, project, file string, 
 	// must be there on every replica.
 	req.URL.Host = w.reps[rep].addr
 	e := Event{Op: opDownload, Replica: rep, Project: project, File: file, Start: time.Now(),
-		ListedAt: listedAt, ListedSHA256: l.SHA256}
+		ListedAt: listedAt, ListedSHA256: l.SHA256, Final: w.final}
 	body := w.do(req, &e)
 	if e.Status == http.StatusOK {
 		sum := sha256.Sum256(body)
