@@ -244,6 +244,8 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"serve", "--root", "/nonexistent/dir"},
 		{"serve", "--hash-algo", "crc32", "--root", t.TempDir()},
 		{"serve", "--log-format", "xml", "--root", t.TempDir()},
+		{"serve", "--header-timeout", "0s", "--root", t.TempDir()},
+		{"serve", "--upload-stall-timeout", "-1s", "--root", t.TempDir()},
 	} {
 		var stderr strings.Builder
 		if code := run(args, io.Discard, &stderr); code != 2 {
