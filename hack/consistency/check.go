@@ -121,20 +121,30 @@ func Check(events []Event) *Result {
 			writes[k] = append(writes[k], e)
 		}
 	}
-	for _, ws := range writes {
+	// A listing is held against its own project's files only, in a fixed
+	// order so that violations come out the same way each time.
+	keys := make([]string, 0, len(writes))
+	for k, ws := range writes {
 		slices.SortFunc(ws, func(a, b *Event) int { return a.Start.Compare(b.Start) })
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	byProject := map[string][][]*Event{}
+	for _, k := range keys {
+		p := writes[k][0].Project
+		byProject[p] = append(byProject[p], writes[k])
 	}
 	fail := func(format string, args ...any) {
 		res.Violations = append(res.Violations, fmt.Sprintf(format, args...))
 	}
-	for k, ws := range writes {
-		checkDoubleUploads(k, ws, fail)
+	for _, k := range keys {
+		checkDoubleUploads(k, writes[k], fail)
 	}
 	for i := range events {
 		e := &events[i]
 		switch e.Op {
 		case opList:
-			checkListing(e, writes, res, fail)
+			checkListing(e, byProject[e.Project], writes, res, fail)
 		case opDownload:
 			checkDownload(e, writes[e.Project+"/"+e.File], res, fail)
 		}
@@ -195,7 +205,7 @@ func expected(ws []*Event, start, end time.Time) (state, bool) {
 	return want, true
 }
 
-func checkListing(e *Event, writes map[string][]*Event, res *Result, fail func(string, ...any)) {
+func checkListing(e *Event, files [][]*Event, writes map[string][]*Event, res *Result, fail func(string, ...any)) {
 	if e.Status >= 500 {
 		fail("list %s through replica %d at %s: answered %d", e.Project, e.Replica, stamp(e.Start), e.Status)
 		return
@@ -207,10 +217,7 @@ func checkListing(e *Event, writes map[string][]*Event, res *Result, fail func(s
 		return // no answer (a replica down): nothing to check
 	}
 	checked := false
-	for _, ws := range writes {
-		if ws[0].Project != e.Project {
-			continue
-		}
+	for _, ws := range files {
 		file := ws[0].File
 		want, ok := expected(ws, e.Start, e.End)
 		if !ok {
