@@ -131,7 +131,7 @@ SOAK_DURATION ?= 5m
 
 .PHONY: soak
 soak: build ## bounded soak, not in CI: 50 clients on 3 replicas with the checker, RSS, fds and p99 over time
-	go run ./hack/consistency -bin $(BIN)/pkgindex -replicas 3 -clients 50 -duration $(SOAK_DURATION) -sample 15s
+	go run ./hack/consistency -bin $(BIN)/pkgindex -replicas 3 -clients 50 -duration $(SOAK_DURATION) -sample 15s -versions 300
 
 .PHONY: clean
 clean: ## remove build output

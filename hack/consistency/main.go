@@ -18,7 +18,7 @@
 //
 //	go run ./hack/consistency -replicas 3 -clients 16 -duration 60s
 //	go run ./hack/consistency -duration 60s -kill 2
-//	go run ./hack/consistency -clients 50 -duration 5m -sample 15s   # make soak
+//	go run ./hack/consistency -clients 50 -duration 5m -sample 15s -versions 300   # make soak
 package main
 
 import (
@@ -41,6 +41,7 @@ func main() {
 	flag.IntVar(&cfg.Projects, "projects", 3, "projects the clients share (fewer: more conflicts)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long the clients run")
 	flag.IntVar(&cfg.Kills, "kill", 0, "SIGKILL a replica this many times during the run, restarting it each time")
+	flag.IntVar(&cfg.Versions, "versions", 0, "most versions per project, then uploads reuse names (0: no limit)")
 	flag.DurationVar(&cfg.Sample, "sample", 0, "print RSS, open fds and read latency of the replicas at this interval (soak)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "print every violation, not only the first ones")
 	flag.Parse()

@@ -32,6 +32,7 @@ type Config struct {
 	Projects int           // projects the clients share
 	Duration time.Duration // how long the clients run
 	Kills    int           // replica kills (and restarts) during the run
+	Versions int           // most versions per project (0: no limit; the soak keeps the index's size steady)
 	// Sample, when set, prints memory, descriptors and latency at this
 	// interval (the soak).
 	Sample  time.Duration
@@ -144,7 +145,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		h:      &history{},
 	}
 	for i := range cfg.Projects {
-		w.projects = append(w.projects, &project{name: fmt.Sprintf("cc-%c", 'a'+i)})
+		w.projects = append(w.projects, &project{name: fmt.Sprintf("cc-%c", 'a'+i), limit: cfg.Versions})
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -203,16 +204,24 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 // far, from which removals, yanks and repeated uploads pick.
 type project struct {
 	name     string
+	limit    int // most versions ever used; 0 for no limit
 	next     atomic.Int64
 	mu       sync.Mutex
 	versions []string
 }
 
-func (p *project) newVersion() string {
-	v := fmt.Sprintf("1.%d", p.next.Add(1))
+// newVersion names a version not used before, or, once the limit is
+// reached, any used one: the soak keeps the index's size steady, so that
+// growth in memory is the server's and not the data's.
+func (p *project) newVersion(rng *rand.Rand) string {
+	n := p.next.Add(1)
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.limit > 0 && int(n) > p.limit {
+		return p.versions[rng.IntN(len(p.versions))]
+	}
+	v := fmt.Sprintf("1.%d", n)
 	p.versions = append(p.versions, v)
-	p.mu.Unlock()
 	return v
 }
 
@@ -222,8 +231,11 @@ func (p *project) oldVersion(rng *rand.Rand) (string, bool) {
 	if len(p.versions) == 0 {
 		return "", false
 	}
-	// Recent versions more often: they are the ones under contention.
 	n := len(p.versions)
+	if p.limit > 0 && n >= p.limit {
+		return p.versions[rng.IntN(n)], true
+	}
+	// Recent versions more often: they are the ones under contention.
 	return p.versions[n-1-rng.IntN(min(n, 8))], true
 }
 
@@ -250,7 +262,7 @@ func (w *workload) client1(ctx context.Context, rng *rand.Rand) {
 				v, _ = p.oldVersion(rng)
 			}
 			if v == "" {
-				v = p.newVersion()
+				v = p.newVersion(rng)
 			}
 			w.upload(ctx, rep, p.name, v)
 		default:
