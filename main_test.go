@@ -39,13 +39,21 @@ func startServer(t *testing.T, args ...string) string {
 // kill it; a process killed by the test is not expected to exit cleanly.
 func startProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startCommand(t, exec.Command(os.Args[0], append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+}
+
+// startCommand is startProcess for a command the test has prepared (another
+// binary, another user).
+func startCommand(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, string) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "PKGINDEX_TEST_AS_MAIN=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +244,8 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"serve", "--root", "/nonexistent/dir"},
 		{"serve", "--hash-algo", "crc32", "--root", t.TempDir()},
 		{"serve", "--log-format", "xml", "--root", t.TempDir()},
+		{"serve", "--header-timeout", "0s", "--root", t.TempDir()},
+		{"serve", "--upload-stall-timeout", "-1s", "--root", t.TempDir()},
 	} {
 		var stderr strings.Builder
 		if code := run(args, io.Discard, &stderr); code != 2 {

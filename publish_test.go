@@ -241,22 +241,8 @@ func TestKilledMidUpload(t *testing.T) {
 		t.Fatalf("after restart the partial upload is listed: %d %s", code, body)
 	}
 	// The retry: a complete, valid wheel.
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField(":action", "file_upload")
-	mw.WriteField("name", "big")
-	mw.WriteField("version", "1.0")
-	w, _ := mw.CreateFormFile("content", spec.WheelName())
-	w.Write(spec.WheelBytes())
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/legacy/", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", authz)
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("retry after the crash: %s", resp.Status)
+	if code, status := upload(t, base, authz, "big", "1.0", spec.WheelName(), spec.WheelBytes()); code != 200 {
+		t.Fatalf("retry after the crash: %s", status)
 	}
 	if code, body := get(t, base+"/simple/big/", ""); code != 200 || !strings.Contains(body, spec.WheelName()) {
 		t.Fatalf("the retried upload is not listed: %d %s", code, body)

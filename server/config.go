@@ -44,6 +44,11 @@ type Config struct {
 	// TempMaxAge is how old a temporary upload file must be before it is
 	// taken for the leftover of a crashed writer and removed.
 	TempMaxAge time.Duration
+	// HeaderTimeout is how long a client may take to send a request's
+	// headers; UploadStall how long an upload may send nothing. Both keep
+	// slow or stalled clients from holding connections.
+	HeaderTimeout time.Duration
+	UploadStall   time.Duration
 	// Notes are things the flags said that change nothing, told at start.
 	Notes []string
 }
@@ -83,6 +88,8 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		Authenticate:   auth.DefaultActions,
 		MaxUploadSize:  100 << 20,
 		TempMaxAge:     time.Hour,
+		HeaderTimeout:  10 * time.Second,
+		UploadStall:    time.Minute,
 	}
 	fs := flag.NewFlagSet("pkgindex serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -108,6 +115,8 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.BoolVar(&c.Overwrite, "overwrite", false, "let an upload replace an existing file of the same name")
 	maxUpload := fs.String("max-upload-size", "100MiB", "largest file an upload may carry (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
 	fs.DurationVar(&c.TempMaxAge, "temp-max-age", c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
+	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time a client may take to send a request's headers")
+	fs.DurationVar(&c.UploadStall, "upload-stall-timeout", c.UploadStall, "time an upload may send nothing before it is cut (408)")
 	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
 	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
 	backend := fs.String("backend", "", "accepted for pypiserver compatibility; pkgindex has one backend")
@@ -252,6 +261,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxUploadSize <= 0 {
 		errs = append(errs, fmt.Errorf("--max-upload-size %d: want more than 0", c.MaxUploadSize))
+	}
+	if c.HeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--header-timeout %s: want more than 0", c.HeaderTimeout))
+	}
+	if c.UploadStall <= 0 {
+		errs = append(errs, fmt.Errorf("--upload-stall-timeout %s: want more than 0", c.UploadStall))
 	}
 	if c.TempMaxAge < time.Minute {
 		errs = append(errs, fmt.Errorf("--temp-max-age %s: want a minute or more, longer than any upload takes", c.TempMaxAge))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
@@ -52,6 +53,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{http.StatusBadRequest, "invalid path"}
 	case errors.Is(err, simple.ErrNotAcceptable):
 		he = &httpError{http.StatusNotAcceptable, err.Error()}
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// The client can do nothing but try later; 507 says so, where a
+		// 500 would suggest a bug.
+		s.log.Error(err, "storage full", "method", r.Method, "path", r.URL.Path)
+		he = &httpError{http.StatusInsufficientStorage, "Insufficient storage: the index has no space left for this file; try again later"}
+	case errors.Is(err, syscall.EROFS):
+		s.log.Error(err, "storage read-only", "method", r.Method, "path", r.URL.Path)
+		he = &httpError{http.StatusServiceUnavailable, "The index's storage is read-only: it serves packages but accepts no changes now"}
 	case errors.Is(err, context.Canceled):
 		return // the client is gone
 	case errors.Is(err, fs.ErrPermission):

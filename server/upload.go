@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -26,9 +27,6 @@ const (
 	maxFields     = 8 << 20 // all of them together
 	maxSignature  = 64 << 10
 	maxAttestJSON = 1 << 20
-	// uploadStall is how long an upload may send nothing before it is cut:
-	// slow links are fine, stalled ones do not hold a connection forever.
-	uploadStall = time.Minute
 )
 
 // serveLegacy answers the legacy upload API that twine, poetry, pdm, flit,
@@ -54,7 +52,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	defer form.abort()
 	// The multipart reader reads in 4 KiB pieces; a larger buffer under it
 	// turns those into few system calls.
-	br := bufio.NewReaderSize(&stallReader{r: body, rc: rc}, 256<<10)
+	br := bufio.NewReaderSize(&stallReader{r: body, rc: rc, stall: s.cfg.UploadStall}, 256<<10)
 	if err := s.readForm(r, multipart.NewReader(br, params["boundary"]), form); err != nil {
 		s.failUpload(w, r, user, form, err)
 		return
@@ -396,13 +394,16 @@ func bodyError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return errorf(http.StatusBadRequest, "Truncated upload: the request body ended early")
 	case errors.Is(err, errStalled):
-		return errorf(http.StatusRequestTimeout, "Upload stalled: nothing received for %s", uploadStall)
+		return errorf(http.StatusRequestTimeout, "Upload stalled: nothing received for too long")
 	}
 	var he *httpError
 	if errors.As(err, &he) {
 		return err
 	}
-	if strings.Contains(err.Error(), "multipart") {
+	// A part's header that does not parse comes as a textproto error,
+	// without "multipart" in it; found by FuzzUpload.
+	var malformed textproto.ProtocolError
+	if strings.Contains(err.Error(), "multipart") || errors.As(err, &malformed) {
 		return errorf(http.StatusBadRequest, "Malformed multipart body")
 	}
 	return fmt.Errorf("reading upload: %w", err)
@@ -411,14 +412,16 @@ func bodyError(err error) error {
 var errStalled = errors.New("upload stalled")
 
 // stallReader moves the connection's read deadline forward before each
-// read, so an upload may take as long as it keeps sending.
+// read, so an upload may take as long as it keeps sending: slow links are
+// fine, stalled ones do not hold a connection forever.
 type stallReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r     io.Reader
+	rc    *http.ResponseController
+	stall time.Duration
 }
 
 func (s *stallReader) Read(p []byte) (int, error) {
-	s.rc.SetReadDeadline(time.Now().Add(uploadStall))
+	s.rc.SetReadDeadline(time.Now().Add(s.stall))
 	n, err := s.r.Read(p)
 	if err != nil && isTimeout(err) {
 		return n, errStalled

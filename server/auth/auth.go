@@ -133,7 +133,9 @@ func New(opts Options) (*Authenticator, error) {
 	id, _ := statPath(opts.Passwords)
 	st, err := a.load(&state{}, id)
 	if err != nil {
-		return nil, err
+		// At start there are no previous entries to keep: refuse to run,
+		// naming the flag to fix.
+		return nil, fmt.Errorf("-P/--passwords: %w", err)
 	}
 	a.state.Store(st)
 	return a, nil

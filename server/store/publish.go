@@ -188,9 +188,11 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 		return nil, err
 	}
 	target := filepath.Join(u.dir, filename)
-	if existing, err := u.s.findFile(ctx, u.project, filename); err != nil {
+	existing, err := u.s.findFile(ctx, u.project, filename)
+	if err != nil {
 		return nil, err
-	} else if existing != nil {
+	}
+	if existing != nil {
 		if !overwrite {
 			return nil, fmt.Errorf("%s: %w", filename, ErrExists)
 		}
@@ -200,6 +202,11 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 		target = existing.Path()
 	}
 	replaced := false
+	if existing == nil {
+		if err := removeOrphanSidecars(target); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.Link(u.tmp.Name(), target); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("publishing %s: %w", filename, err)
@@ -290,11 +297,45 @@ func (s *Store) findFile(ctx context.Context, project, filename string) (*File, 
 
 // WriteSidecar stores data beside a file of the first root (a yank reason,
 // a provenance object), replacing what was there in one step.
+//
+// f comes from a listing that may be a moment old: another replica may
+// have removed the file since. The sidecar is written first and the file
+// checked after, so a sidecar is never left beside no file: where the file
+// is gone (or, by inode, is another one) the sidecar is taken back and the
+// answer is ErrNotFound. A file published again under the same name in
+// that moment may keep the sidecar (inode numbers are reused at once); a
+// yank names a release, not a file, so that is the yank taking effect
+// after the upload.
 func (s *Store) WriteSidecar(f *File, suffix string, data []byte) error {
 	if f.root != s.roots[0] {
 		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
 	}
-	return s.writeAtomic(f.Path()+suffix, data)
+	if err := s.writeAtomic(f.Path()+suffix, data); err != nil {
+		return err
+	}
+	if id, err := statFresh(f.Path(), false); err != nil || id.ino != f.ino {
+		if rerr := os.Remove(f.Path() + suffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return fmt.Errorf("taking back %s%s: %w", f.Rel, suffix, rerr)
+		}
+		return fmt.Errorf("%s: %w", f.Rel, ErrNotFound)
+	}
+	return nil
+}
+
+// sidecarSuffixes are the suffixes of the files that describe one
+// distribution file.
+var sidecarSuffixes = []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix}
+
+// removeOrphanSidecars deletes sidecars lying beside a name that holds no
+// file, before a new file takes the name: a yank that raced a removal on
+// another replica must not mark the next upload of that name.
+func removeOrphanSidecars(target string) error {
+	for _, suf := range sidecarSuffixes {
+		if err := os.Remove(target + suf); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing stale %s: %w", filepath.Base(target+suf), err)
+		}
+	}
+	return nil
 }
 
 // RemoveSidecar deletes a sidecar of a file of the first root; a missing

@@ -145,6 +145,9 @@ func (s *Store) CheckRoots() error {
 // are checked by a round that starts after this call, so nothing added,
 // removed or replaced before the call is missing from the answer.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if snap := s.staleReuse(); snap != nil {
+		return snap, nil
+	}
 	return s.check.do(ctx, s.revalidate)
 }
 
