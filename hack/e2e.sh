@@ -11,6 +11,9 @@
 # seven binaries), helm, kubectl, kustomize, the image archives and the
 # client (E2E_CLIENT).
 #
+# hack/e2e.sh --check only says whether this machine can run it (root and
+# the distribution's tools), for make test to skip it where it cannot.
+#
 # E2E_KEEP=1 leaves the cluster up after the scenario (until Enter), for a
 # look around with KUBECONFIG=<work dir>/kubeconfig.
 set -Eeuo pipefail
@@ -31,15 +34,23 @@ E2E_IMAGES=("$PAUSE_ARCHIVE" "$IMAGE_ARCHIVE")
 # shellcheck source=e2e/cluster.sh
 . "$ROOT/hack/e2e/cluster.sh"
 
+# host_missing prints what the host lacks to run the test, one a line.
+host_missing() {
+  local t
+  [ "$(id -u)" = 0 ] || echo "root (it starts a kubelet and containerd)"
+  for t in containerd runc ctr iptables iptables-save iptables-restore ip6tables-save ip6tables-restore \
+    conntrack ip mountpoint openssl curl twine python3; do
+    command -v "$t" >/dev/null || echo "$t"
+  done
+  python3 -m pip --version >/dev/null 2>&1 || echo "pip (python3 -m pip)"
+  [ -x "$E2E_CNI_BIN/bridge" ] && [ -x "$E2E_CNI_BIN/host-local" ] && [ -x "$E2E_CNI_BIN/loopback" ] ||
+    echo "CNI plugins in $E2E_CNI_BIN"
+}
+
 # Everything the run needs, checked before anything changes on the host.
 preflight() {
   local missing=() t
-  [ "$(id -u)" = 0 ] || die "must run as root (it starts a kubelet and containerd)"
-  for t in containerd runc ctr iptables iptables-save iptables-restore ip6tables-save conntrack ip openssl twine; do
-    command -v "$t" >/dev/null || missing+=("$t")
-  done
-  python3 -m pip --version >/dev/null 2>&1 || missing+=("pip (python3 -m pip)")
-  [ -x "$E2E_CNI_BIN/bridge" ] && [ -x "$E2E_CNI_BIN/host-local" ] || missing+=("CNI plugins in $E2E_CNI_BIN")
+  mapfile -t missing < <(host_missing)
   for t in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     [ -x "$K8S_BIN/$t" ] || missing+=("$K8S_BIN/$t (make e2e-bins)")
   done
@@ -266,6 +277,12 @@ loop_stop() {
 
 main() {
   E2E_START=$SECONDS
+  if [ "${1:-}" = --check ]; then
+    local missing
+    missing=$(host_missing)
+    [ -z "$missing" ] || { echo "e2e: this machine lacks: $(tr '\n' ' ' <<<"$missing")" >&2; exit 1; }
+    exit 0
+  fi
   preflight
   W="$(mktemp -d /tmp/pkgindex-e2e.XXXXXX)"
   chmod 0755 "$W"

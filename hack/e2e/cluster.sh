@@ -381,12 +381,17 @@ cluster_down() {
     done
   fi
   for pid in $(shims); do kill -9 "$pid" 2>/dev/null || true; done
+  # The rest in reverse start order, each given ten seconds: the API
+  # server before etcd, containerd last.
   for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
-    kill "${E2E_PIDS[$i]}" 2>/dev/null || true
-  done
-  for pid in "${E2E_PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    pid="${E2E_PIDS[$i]}"
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "pid $pid did not stop in 10s; killing it"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
   done
   # Mounts under the work directory (kubelet volumes, overlay snapshots,
   # sandbox /dev/shm), deepest first.
