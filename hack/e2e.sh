@@ -31,7 +31,7 @@ E2E_PAUSE_IMAGE="${E2E_PAUSE_IMAGE:-pkgindex.dev/e2e/pause:1}"
 PASSWORD="e2e-$RANDOM$RANDOM"
 E2E_IMAGES=("$PAUSE_ARCHIVE" "$IMAGE_ARCHIVE")
 
-# shellcheck source=e2e/cluster.sh
+# shellcheck source=hack/e2e/cluster.sh
 . "$ROOT/hack/e2e/cluster.sh"
 
 # host_missing prints what the host lacks to run the test, one a line.
@@ -61,7 +61,9 @@ preflight() {
     die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables conntrack twine; make e2e builds the rest)"
   fi
   local port
-  for port in "$E2E_API_PORT" "$E2E_ETCD_PORT" "$E2E_ETCD_PEER_PORT" 10248 10250 10249 10256 18080 18081; do
+  # The cluster's, the operators' on the host network, the port-forwards'.
+  for port in "$E2E_API_PORT" "$E2E_ETCD_PORT" "$E2E_ETCD_PEER_PORT" 10248 10249 10256 \
+    18080 18081 18090 18091 18100 18101 18102 18200; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       die "port $port on 127.0.0.1 is in use; is another cluster running?"
     fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by hack/e2e.sh: brings up a real single-node Kubernetes cluster
 # on this machine, in a temporary directory, and takes it down again.
 #
@@ -71,7 +72,7 @@ pki() {
   local d="$W/pki"
   mkdir -p "$d"
   (
-    cd "$d"
+    cd "$d" || exit 1
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
       -subj "/CN=pkgindex-e2e-ca" 2>/dev/null
     cat >san.cnf <<EOF
@@ -369,7 +370,7 @@ cluster_down() {
   [ -n "${W:-}" ] && [ -d "$W" ] || return 0
   # The kubelet first, so it does not restart what is stopped next.
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager; do
-    [ -f "$W/pids/$name" ] && kill "$(cat "$W/pids/$name")" 2>/dev/null || true
+    if [ -f "$W/pids/$name" ]; then kill "$(cat "$W/pids/$name")" 2>/dev/null || true; fi
   done
   if [ -S "$W/containerd.sock" ]; then
     ids=$(ctr_k8s tasks ls -q 2>/dev/null || true)
@@ -403,11 +404,11 @@ cluster_down() {
   # Network namespaces containerd pinned for sandboxes it had no chance to
   # tear down.
   if [ -f "$W/host/netns" ] && [ -d /run/netns ]; then
-    for m in $(ls /run/netns); do
-      case "$m" in cni-*) ;; *) continue ;; esac
-      grep -qxF "$m" "$W/host/netns" && continue
-      umount "/run/netns/$m" 2>/dev/null || true
-      rm -f "/run/netns/$m"
+    for m in /run/netns/cni-*; do
+      [ -e "$m" ] || continue
+      grep -qxF "${m##*/}" "$W/host/netns" && continue
+      umount "$m" 2>/dev/null || true
+      rm -f "$m"
     done
   fi
   if [ -f "$W/host/netns-mount-new" ] && mountpoint -q /run/netns; then
