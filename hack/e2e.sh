@@ -399,7 +399,10 @@ EOF
   phase "8 kustomize route on a fresh namespace"
   "$HELM" uninstall pkgindex -n pkgindex-system --wait --timeout 2m >/dev/null
   k wait --for=delete -n pkgindex-system deploy/pkgindex --timeout=60s >/dev/null 2>&1 || true
-  k kustomize "$ROOT/hack/e2e/kustomize" | k apply --server-side --force-conflicts -f - >/dev/null
+  k kustomize "$ROOT/hack/e2e/kustomize" >"$W/kustomize.yaml"
+  grep -q "value: \"$E2E_API_PORT\"" "$W/kustomize.yaml" ||
+    die "hack/e2e/kustomize points the operator at another API server port than E2E_API_PORT=$E2E_API_PORT"
+  k apply --server-side --force-conflicts -f "$W/kustomize.yaml" >/dev/null
   k -n pkgindex-system rollout status deploy/pkgindex-operator --timeout=120s >/dev/null ||
     die "the kustomize-installed operator did not become ready"
   restricted_namespace e2e-kustomize
