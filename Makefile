@@ -32,7 +32,7 @@ FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:Fuzz
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/pkgindex
@@ -44,7 +44,7 @@ serve: build ## run the index on ./packages (ROOT=dir LISTEN=addr to change)
 	$(BIN)/pkgindex serve --root $(ROOT) --listen $(LISTEN)
 
 .PHONY: test
-test: lint fuzz unit ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing
+test: lint fuzz unit test-e2e ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing, e2e where it can run
 
 .PHONY: unit
 unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's against envtest)
@@ -199,3 +199,35 @@ $(HELM):
 
 $(KUBECTL):
 	hack/kubectl-bin.sh $(K8S_VERSION)
+
+# End to end on a real single-node cluster (hack/e2e.sh): the other four
+# Kubernetes binaries built like the envtest ones, the image under test
+# tagged e2e, a pause image built the same daemonless way, and the test's
+# client.
+E2E_IMAGE := $(IMAGE_REPO):e2e
+E2E_IMAGE_ARCHIVE := $(BIN)/pkgindex-e2e-image.tar
+PAUSE_ARCHIVE := $(BIN)/pause-image.tar
+PAUSE_IMAGE := pkgindex.dev/e2e/pause:1
+
+.PHONY: e2e-bins
+e2e-bins: envtest ## build kube-controller-manager, kube-scheduler, kubelet and kube-proxy into bin/k8s/ (once)
+	@hack/node-bins.sh $(K8S_VERSION) >/dev/null
+
+.PHONY: e2e-images
+e2e-images: ## the image archive tagged e2e, and the pause image archive
+	$(MAKE) --no-print-directory image IMAGE_TAG=e2e IMAGE_ARCHIVE=$(E2E_IMAGE_ARCHIVE)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags '-s -w' -o $(BIN)/linux_$(IMAGE_ARCH)/pause ./hack/e2e/pause
+	go run ./hack/image -pause -binary $(BIN)/linux_$(IMAGE_ARCH)/pause -arch $(IMAGE_ARCH) \
+	  -tag $(PAUSE_IMAGE) -source-date-epoch $(SOURCE_DATE_EPOCH) -out $(PAUSE_ARCHIVE)
+
+.PHONY: e2e
+e2e: e2e-bins tools e2e-images ## end to end on a real single-node cluster (as root; needs containerd, runc, CNI plugins, iptables, conntrack)
+	go build -o $(BIN)/e2e-client ./hack/e2e/client
+	K8S_VERSION=$(K8S_VERSION) KUBECTL=$(KUBECTL) HELM=$(HELM) E2E_CLIENT=$(BIN)/e2e-client \
+	  E2E_IMAGE=$(E2E_IMAGE) IMAGE_ARCHIVE=$(E2E_IMAGE_ARCHIVE) PAUSE_ARCHIVE=$(PAUSE_ARCHIVE) E2E_PAUSE_IMAGE=$(PAUSE_IMAGE) hack/e2e.sh
+
+.PHONY: test-e2e
+test-e2e: ## make e2e where this machine can run it (root, containerd, runc, CNI plugins); in CI it must
+	@if hack/e2e.sh --check; then $(MAKE) --no-print-directory e2e; \
+	elif [ "$${CI:-}" = true ]; then echo "e2e: CI=true, so the end-to-end test may not be skipped"; exit 1; \
+	else echo "e2e: skipped here (make e2e to run it anyway)"; fi

@@ -16,6 +16,10 @@ import (
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 )
 
+// preStopSeconds is how long a stopping server pod keeps serving before
+// it is sent SIGTERM, for its endpoint's removal to reach every node.
+const preStopSeconds = 5
+
 // defaultUser is the uid and gid when the schema default is missing (an
 // object built in a test rather than read from the API server).
 const defaultUser = 65532
@@ -191,8 +195,16 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		// so traffic goes only to pods that can answer from the volume.
 		ReadinessProbe: probe("/readyz", 5, 2),
 		LivenessProbe:  probe("/healthz", 10, 6),
-		Resources:      resources(idx),
-		VolumeMounts:   mounts,
+		// A pod leaves its Services' endpoints while it is told to stop,
+		// not before: kube-proxy and load balancers learn of it a moment
+		// later. Serving on through that moment keeps new connections
+		// routed to it from being refused during a rollout or an eviction;
+		// then the server's own shutdown grace lets in-flight requests end.
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
+		}},
+		Resources:    resources(idx),
+		VolumeMounts: mounts,
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: new(false),
 			ReadOnlyRootFilesystem:   new(true),
@@ -243,7 +255,8 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 					Affinity:                  idx.Spec.Affinity,
 					TopologySpreadConstraints: topologySpread(idx),
 					PriorityClassName:         idx.Spec.PriorityClassName,
-					// The server gives in-flight requests 20s on SIGTERM.
+					// The pre-stop pause, then the server gives in-flight
+					// requests 20s after SIGTERM.
 					TerminationGracePeriodSeconds: new(int64(30)),
 				},
 			},

@@ -258,3 +258,41 @@ func untarReader(r io.Reader, dir string) error {
 		}
 	}
 }
+
+// TestPauseImage builds the e2e cluster's sandbox image and checks that it
+// holds the binary alone, as its entrypoint, run by a non-root user.
+func TestPauseImage(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "pause")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "pkgindex.dev/pkgindex/hack/e2e/pause")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building pause: %v\n%s", err, out)
+	}
+	o := Options{Binary: bin, Tag: "localhost/pause:imagetest", Created: time.Unix(1700000000, 0).UTC(), Arch: runtime.GOARCH, Pause: true}
+	archive := filepath.Join(t.TempDir(), "pause.tar")
+	digest, err := Build(o, archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := readArchive(t, archive, digest)
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("invalid image: %v", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/pause" {
+		t.Errorf("entrypoint %q, want /pause", got)
+	}
+	if cf.Config.User != "65535:65535" {
+		t.Errorf("user %q, want 65535:65535", cf.Config.User)
+	}
+	entries, err := os.ReadDir(unpack(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "pause" {
+		t.Errorf("image holds %v, want only pause", entries)
+	}
+}

@@ -62,6 +62,10 @@ type Options struct {
 	Created time.Time
 	// Arch is the GOARCH of the binary.
 	Arch string
+	// Pause builds a pod sandbox image instead: Binary alone at /pause as
+	// its entrypoint, run as 65535, nothing else. The e2e cluster
+	// (hack/e2e.sh) cannot pull registry.k8s.io/pause and runs this one.
+	Pause bool
 }
 
 func main() {
@@ -74,6 +78,7 @@ func main() {
 	flag.StringVar(&o.Revision, "revision", "", "org.opencontainers.image.revision label (the git commit)")
 	flag.StringVar(&o.Source, "source", "https://github.com/pkgindex/pkgindex", "org.opencontainers.image.source label")
 	flag.StringVar(&o.Arch, "arch", "amd64", "GOARCH of the binary")
+	flag.BoolVar(&o.Pause, "pause", false, "build a pod sandbox image of -binary (hack/e2e/pause) instead")
 	flag.StringVar(&epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "creation time in seconds since 1970 (default $SOURCE_DATE_EPOCH, else 0)")
 	flag.StringVar(&out, "out", "bin/pkgindex-image.tar", "archive to write")
 	flag.Parse()
@@ -135,7 +140,11 @@ func Build(o Options, out string) (v1.Hash, error) {
 
 // Image assembles the image in memory.
 func Image(o Options) (v1.Image, error) {
-	layerTar, err := rootfs(o)
+	files, createdBy := rootfs, "hack/image: pkgindex, CA certificates, passwd entry for "+strconv.Itoa(nonRootUID)
+	if o.Pause {
+		files, createdBy = pauseRootfs, "hack/image: pause"
+	}
+	layerTar, err := files(o)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +162,7 @@ func Image(o Options) (v1.Image, error) {
 		Layer: layer,
 		History: v1.History{
 			Created:   created,
-			CreatedBy: "hack/image: pkgindex, CA certificates, passwd entry for " + strconv.Itoa(nonRootUID),
+			CreatedBy: createdBy,
 		},
 	})
 	if err != nil {
@@ -168,6 +177,13 @@ func Image(o Options) (v1.Image, error) {
 	cf.Architecture = o.Arch
 	cf.OS = "linux"
 	cf.Created = created
+	if o.Pause {
+		cf.Config = v1.Config{Entrypoint: []string{"/pause"}, User: "65535:65535", WorkingDir: "/"}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			return nil, fmt.Errorf("setting the config: %w", err)
+		}
+		return img, nil
+	}
 	cf.Config = v1.Config{
 		Entrypoint:   []string{"/pkgindex"},
 		Cmd:          []string{"serve", "--root=/data"},
@@ -211,6 +227,15 @@ type entry struct {
 	body []byte
 }
 
+// pauseRootfs returns the layer of the pause image: the binary alone.
+func pauseRootfs(o Options) ([]byte, error) {
+	bin, err := os.ReadFile(o.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("reading the binary: %w", err)
+	}
+	return layerOf(o, []entry{{name: "pause", mode: 0o755, body: bin}})
+}
+
 // rootfs returns the uncompressed layer: a tar of the image's files, in a
 // fixed order, owned by root except the non-root user's home, stamped with
 // o.Created.
@@ -243,6 +268,12 @@ func rootfs(o Options) ([]byte, error) {
 			entry{name: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, body: pem},
 		)
 	}
+	return layerOf(o, entries)
+}
+
+// layerOf returns entries as a layer tar, in name order, stamped with
+// o.Created.
+func layerOf(o Options, entries []entry) ([]byte, error) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 
 	var buf bytes.Buffer
