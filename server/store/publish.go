@@ -307,8 +307,8 @@ func (s *Store) findFile(ctx context.Context, project, filename string) (*File, 
 // yank names a release, not a file, so that is the yank taking effect
 // after the upload.
 func (s *Store) WriteSidecar(f *File, suffix string, data []byte) error {
-	if f.root != s.roots[0] {
-		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
+	if err := s.writable(f); err != nil {
+		return err
 	}
 	if err := s.writeAtomic(f.Path()+suffix, data); err != nil {
 		return err
@@ -322,9 +322,14 @@ func (s *Store) WriteSidecar(f *File, suffix string, data []byte) error {
 	return nil
 }
 
-// sidecarSuffixes are the suffixes of the files that describe one
-// distribution file.
-var sidecarSuffixes = []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix}
+// writable refuses changes to files of roots other than the first, which
+// the index reads but never writes.
+func (s *Store) writable(f *File) error {
+	if f.root != s.roots[0] {
+		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
+	}
+	return nil
+}
 
 // removeOrphanSidecars deletes sidecars lying beside a name that holds no
 // file, before a new file takes the name: a yank that raced a removal on
@@ -341,8 +346,8 @@ func removeOrphanSidecars(target string) error {
 // RemoveSidecar deletes a sidecar of a file of the first root; a missing
 // one is not an error.
 func (s *Store) RemoveSidecar(f *File, suffix string) error {
-	if f.root != s.roots[0] {
-		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
+	if err := s.writable(f); err != nil {
+		return err
 	}
 	if err := os.Remove(f.Path() + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing %s%s: %w", f.Rel, suffix, err)
@@ -353,8 +358,8 @@ func (s *Store) RemoveSidecar(f *File, suffix string) error {
 // Remove deletes a file of the first root and its sidecars. The file goes
 // first: from then on it is no longer listed, whatever happens to the rest.
 func (s *Store) Remove(f *File) error {
-	if f.root != s.roots[0] {
-		return fmt.Errorf("%s is served from a root that is not written to: %w", f.Rel, ErrReadOnly)
+	if err := s.writable(f); err != nil {
+		return err
 	}
 	if err := os.Remove(f.Path()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -362,8 +367,11 @@ func (s *Store) Remove(f *File) error {
 		}
 		return fmt.Errorf("removing %s: %w", f.Rel, err)
 	}
-	for _, p := range []string{f.Path() + YankedSuffix, f.Path() + ProvenanceSuffix, f.Path() + SignatureSuffix,
-		s.factsFile(f.Rel)} {
+	leftovers := []string{s.factsFile(f.Rel)}
+	for _, suf := range sidecarSuffixes {
+		leftovers = append(leftovers, f.Path()+suf)
+	}
+	for _, p := range leftovers {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.opts.Log.Error(err, "removing sidecar of a removed file", "path", p)
 		}

@@ -28,6 +28,10 @@ const (
 	StatusFile = ".project-status"
 )
 
+// sidecarSuffixes are the suffixes of the files that describe one
+// distribution file.
+var sidecarSuffixes = []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix}
+
 // maxDepth bounds how deep nested layouts are walked.
 const maxDepth = 32
 
@@ -220,7 +224,7 @@ func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 	var marks map[string]uint8
 	for _, e := range l.ents {
 		name := l.name(e)
-		for _, suf := range []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix} {
+		for _, suf := range sidecarSuffixes {
 			if base, ok := bytes.CutSuffix(name, []byte(suf)); ok && len(base) > 0 {
 				if marks == nil {
 					marks = map[string]uint8{}
