@@ -117,7 +117,7 @@ func newRootDir(path string) *rootDir { return &rootDir{path: path, fd: -1} }
 func (d *rootDir) open(rel string) (*handle, error) {
 	fd, err := d.openat(rel)
 	if errors.Is(err, unix.ESTALE) {
-		d.refresh(identity{})
+		d.refresh(true)
 		fd, err = d.openat(rel)
 	}
 	if err != nil {
@@ -130,14 +130,14 @@ func (d *rootDir) open(rel string) (*handle, error) {
 }
 
 func (d *rootDir) openat(rel string) (int, error) {
-	var st unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, d.path, 0, unix.STATX_INO, &st); err != nil {
-		return -1, err
+	id, err := statx(d.path, "", 0, unix.STATX_INO)
+	if err != nil {
+		return -1, errors.Unwrap(err)
 	}
 	d.mu.RLock()
-	if d.fd < 0 || d.id.ino != st.Ino || d.id.dev != unix.Mkdev(st.Dev_major, st.Dev_minor) {
+	if d.fd < 0 || d.id.ino != id.ino || d.id.dev != id.dev {
 		d.mu.RUnlock()
-		if err := d.refresh(fromStatx(&st)); err != nil {
+		if err := d.refresh(false); err != nil {
 			return -1, err
 		}
 		d.mu.RLock()
@@ -158,9 +158,9 @@ func (d *rootDir) openat(rel string) (int, error) {
 	}
 }
 
-// refresh opens the root by its path and holds it unless the directory
-// already held is the one seen (want, zero to force).
-func (d *rootDir) refresh(want identity) error {
+// refresh opens the root by its path and holds it, unless the directory
+// already held is that one and force (a stale handle) is not set.
+func (d *rootDir) refresh(force bool) error {
 	fd, err := unix.Open(d.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (d *rootDir) refresh(want identity) error {
 	id := fromStatx(&st)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.fd >= 0 && d.id.dev == id.dev && d.id.ino == id.ino && want.ino != 0 {
+	if d.fd >= 0 && d.id.dev == id.dev && d.id.ino == id.ino && !force {
 		unix.Close(fd)
 		return nil
 	}

@@ -43,43 +43,41 @@ func statFresh(path string, follow bool) (identity, error) {
 	if !follow {
 		flags |= unix.AT_SYMLINK_NOFOLLOW
 	}
-	var st unix.Statx_t
-	for {
-		err := unix.Statx(unix.AT_FDCWD, path, flags, statxMask, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return identity{}, &os.PathError{Op: "statx", Path: path, Err: err}
-		}
-		return fromStatx(&st), nil
-	}
+	return statx(path, "", flags, statxMask)
+}
+
+// statFreshJoin is statFresh(dir+"/"+rel, true) without making that path a
+// string.
+func statFreshJoin(dir, rel string) (identity, error) {
+	return statx(dir, rel, unix.AT_STATX_FORCE_SYNC, statxMask)
 }
 
 var pathBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// statFreshJoin is statFresh(dir+"/"+rel, true) without making that path a
-// string: a project page stats every file it lists, and the strings (the
-// path, and its NUL-terminated copy for the kernel) were most of what a
-// page allocated.
-func statFreshJoin(dir, rel string) (identity, error) {
+// statx stats dir, or dir+"/"+rel when rel is not empty, building the
+// NUL-terminated path the kernel takes in a reused buffer: every check
+// stats each directory and every project page each of its files, and the
+// path strings were most of what they allocated.
+func statx(dir, rel string, flags, mask int) (identity, error) {
 	bp := pathBufs.Get().(*[]byte)
 	defer pathBufs.Put(bp)
 	b := append((*bp)[:0], dir...)
-	b = append(b, '/')
-	b = append(b, rel...)
+	if rel != "" {
+		b = append(b, '/')
+		b = append(b, rel...)
+	}
 	b = append(b, 0)
 	*bp = b
 	var st unix.Statx_t
 	cwd := unix.AT_FDCWD
 	for {
 		_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(&b[0])),
-			uintptr(unix.AT_STATX_FORCE_SYNC), uintptr(statxMask), uintptr(unsafe.Pointer(&st)), 0)
+			uintptr(flags), uintptr(mask), uintptr(unsafe.Pointer(&st)), 0)
 		if errno == unix.EINTR {
 			continue
 		}
 		if errno != 0 {
-			return identity{}, &os.PathError{Op: "statx", Path: dir + "/" + rel, Err: errno}
+			return identity{}, &os.PathError{Op: "statx", Path: string(b[:len(b)-1]), Err: errno}
 		}
 		return fromStatx(&st), nil
 	}
