@@ -1,8 +1,8 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 
@@ -121,20 +121,17 @@ func (s *Server) serveSetStatus(w http.ResponseWriter, r *http.Request) {
 // readJSON decodes a small JSON body; an empty one is allowed unless
 // required.
 func readJSON(r *http.Request, v any, required bool) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxAPIBody+1))
+	b, err := readLimited(r.Body, maxAPIBody, "body")
 	if err != nil {
-		return bodyError(err)
+		return err
 	}
-	if len(b) > maxAPIBody {
-		return errorf(http.StatusRequestEntityTooLarge, "body larger than %d bytes", maxAPIBody)
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		if required {
 			return errorf(http.StatusBadRequest, "a JSON body is required")
 		}
 		return nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, "invalid JSON body: %s", truncate(err.Error(), 200))

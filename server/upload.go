@@ -116,15 +116,15 @@ func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadFor
 				return err
 			}
 		case "gpg_signature":
-			if form.signature, err = readLimited(part, maxSignature, "gpg_signature"); err != nil {
+			if form.signature, err = readLimited(part, maxSignature, "Field gpg_signature"); err != nil {
 				return err
 			}
 		case "attestations":
-			if form.attestations, err = readLimited(part, maxAttestJSON, "attestations"); err != nil {
+			if form.attestations, err = readLimited(part, maxAttestJSON, "Field attestations"); err != nil {
 				return err
 			}
 		default:
-			b, err := readLimited(part, maxField, name)
+			b, err := readLimited(part, maxField, "Field "+truncate(name, 40))
 			if err != nil {
 				return err
 			}
@@ -374,13 +374,15 @@ func fill(r io.Reader, buf []byte) (int, error) {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-func readLimited(r io.Reader, limit int64, field string) ([]byte, error) {
+// readLimited reads r whole, refusing more than limit bytes of what (for
+// the message: "Field name", "body").
+func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, bodyError(err)
 	}
 	if int64(len(b)) > limit {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "Field %s larger than %d bytes", truncate(field, 40), limit)
+		return nil, errorf(http.StatusRequestEntityTooLarge, "%s larger than %d bytes", what, limit)
 	}
 	return b, nil
 }
