@@ -134,19 +134,8 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 	}
 	sum, n := sha256.New(), 0
 	render(func(b []byte) { sum.Write(b); n += len(b) })
-	tag := tagOf(sum, simple.LegacyHTML)
-	h := w.Header()
-	h.Set("Vary", "Accept")
-	h.Set("Content-Type", simple.LegacyHTML.ContentType())
-	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
-	if etagMatch(r.Header.Get("If-None-Match"), tag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Length", itoa(n))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
+	w.Header().Set("Vary", "Accept")
+	if writeHead(w, r, simple.LegacyHTML.ContentType(), tagOf(sum, simple.LegacyHTML), "no-cache", n) {
 		render(func(b []byte) { w.Write(b) })
 	}
 }

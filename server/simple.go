@@ -232,6 +232,15 @@ func writePage(w http.ResponseWriter, r *http.Request, f simple.Format, tag stri
 // writeBody sends a body with its validators, or 304 when the client
 // already has it.
 func writeBody(w http.ResponseWriter, r *http.Request, ctype, tag, cacheControl string, body []byte) {
+	if writeHead(w, r, ctype, tag, cacheControl, len(body)) {
+		w.Write(body)
+	}
+}
+
+// writeHead writes the headers of a body of the given length with its
+// validators, or a 304 when the client already has it; it reports whether
+// the body is to be sent.
+func writeHead(w http.ResponseWriter, r *http.Request, ctype, tag, cacheControl string, length int) bool {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("ETag", tag)
@@ -240,13 +249,11 @@ func writeBody(w http.ResponseWriter, r *http.Request, ctype, tag, cacheControl 
 	}
 	if etagMatch(r.Header.Get("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return false
 	}
-	h.Set("Content-Length", itoa(len(body)))
+	h.Set("Content-Length", itoa(length))
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	return r.Method != http.MethodHead
 }
 
 // etagMatch applies If-None-Match's weak comparison.
