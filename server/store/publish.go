@@ -42,12 +42,14 @@ const (
 
 // tempDir is where files being written live; it is made on first use.
 func (s *Store) tempDir() (string, error) {
-	dir := filepath.Join(s.roots[0].path, StateDir, "tmp")
+	dir := s.tempPath()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("making %s: %w", dir, err)
 	}
 	return dir, nil
 }
+
+func (s *Store) tempPath() string { return filepath.Join(s.roots[0].path, StateDir, "tmp") }
 
 // Upload is a distribution file being received into the first root. Bytes
 // go to a hidden temporary file in the project's directory while every
@@ -402,15 +404,18 @@ func (s *Store) SetProjectStatus(project string, st Status) error {
 }
 
 // CleanTemp removes temporary files older than maxAge that writers left in
-// the first root's project directories (a crash, a killed pod). Younger
-// ones may belong to an upload still running on another replica.
+// the store's temporary directory (a crash, a killed pod). Younger ones may
+// belong to an upload still running on another replica.
+//
+// It only looks: a root that never had an upload (or is read-only) has no
+// temporary directory and nothing to clean.
 func (s *Store) CleanTemp(maxAge time.Duration) (removed int, err error) {
-	dir, err := s.tempDir()
-	if err != nil {
-		return 0, err
-	}
+	dir := s.tempPath()
 	cutoff := time.Now().Add(-maxAge)
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cleaning %s: %w", dir, err)
 	}
