@@ -13,7 +13,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,8 +35,6 @@ type Server struct {
 	welcome  []byte
 	version  string
 	rootPage atomic.Pointer[rootPage]
-	// writeTurn is held while a chunk of an upload is processed.
-	writeTurn chan struct{}
 	// fileCache is the Cache-Control of package files, "" for none.
 	fileCache string
 	handler   http.Handler
@@ -49,7 +46,7 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats), writeTurn: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err
@@ -80,6 +77,9 @@ func (s *Server) routes() (http.Handler, error) {
 	p := s.cfg.BaseURL
 	handle := func(pattern, route string, h http.HandlerFunc) {
 		method, path, _ := strings.Cut(pattern, " ")
+		if method != "POST" && method != "PUT" && method != "DELETE" {
+			h = s.reading(h)
+		}
 		mux.Handle(method+" "+p+path, s.metrics.Instrument(route, h))
 	}
 	list, download := s.guard(auth.List), s.guard(auth.Download)
@@ -110,6 +110,16 @@ func (s *Server) routes() (http.Handler, error) {
 	// overlap the patterns above, so they are matched by hand.
 	handle(" /", "other", list(s.serveOther))
 	return chain(mux, s.recoverPanics, s.accessLog, securityHeaders), nil
+}
+
+// reading tells the store a read is in progress while h runs, so uploads
+// leave it a processor.
+func (s *Server) reading(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.store.ReadStarted()
+		defer s.store.ReadDone()
+		h(w, r)
+	}
 }
 
 // safeRegister turns the mux's panic on a conflicting pattern into an error.
@@ -222,11 +232,6 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, act auth.Acti
 	}
 	return user, true
 }
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
-
-func getCopyBuf() *[]byte  { return copyBufs.Get().(*[]byte) }
-func putCopyBuf(b *[]byte) { copyBufs.Put(b) }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

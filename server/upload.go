@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
@@ -143,6 +144,10 @@ func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadFor
 	}
 }
 
+// uploadBufs hold what an upload reads from the request before handing it
+// to the store.
+var uploadBufs = sync.Pool{New: func() any { b := make([]byte, store.UploadChunk); return &b }}
+
 // receiveFile checks the file's name before a byte is stored, then streams
 // it into the store while every digest is computed.
 func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *uploadForm) error {
@@ -170,28 +175,28 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 			return fmt.Errorf("%s: %w", name, store.ErrExists)
 		}
 	}
-	up, err := s.store.Begin(df.Project)
+	// The digests a client sends come before its file (twine, poetry and
+	// pdm all send them so); only those are computed as the bytes arrive.
+	var digests []string
+	for _, algo := range store.UploadDigests {
+		if form.fields[algo+"_digest"] != "" {
+			digests = append(digests, algo)
+		}
+	}
+	up, err := s.store.Begin(df.Project, digests...)
 	if err != nil {
 		return err
 	}
 	form.upload = up
 	// Whole buffers are handed on, not the multipart reader's 4 KiB
 	// pieces, so each write and each round of hashing is large.
-	bp := getCopyBuf()
-	defer putCopyBuf(bp)
+	bp := uploadBufs.Get().(*[]byte)
+	defer uploadBufs.Put(bp)
 	src := io.LimitReader(part, s.cfg.MaxUploadSize+1)
 	for {
 		n, err := fill(src, *bp)
 		if n > 0 {
-			// One chunk of one upload is hashed and written at a time:
-			// uploads are CPU work (three digests), and ten of them at
-			// once would fill the run queue ahead of every page read.
-			// Taking turns keeps their total throughput and leaves reads
-			// waiting for one chunk at most.
-			s.writeTurn <- struct{}{}
-			_, werr := up.Write((*bp)[:n])
-			<-s.writeTurn
-			if werr != nil {
+			if _, werr := up.Write((*bp)[:n]); werr != nil {
 				return werr
 			}
 		}
@@ -201,6 +206,9 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 		if err != nil {
 			return bodyError(err)
 		}
+	}
+	if err := up.Close(); err != nil {
+		return err
 	}
 	if up.Size() > s.cfg.MaxUploadSize {
 		return errorf(http.StatusRequestEntityTooLarge, "File larger than the server's limit of %d bytes", s.cfg.MaxUploadSize)
@@ -224,16 +232,19 @@ func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) er
 	if !meta.SameVersion(version, form.df.Version) {
 		return errorf(http.StatusBadRequest, "File %s is not version %q", form.filename, truncate(version, 80))
 	}
-	sums := form.upload.Digests()
 	sent := false
-	for field, algo := range map[string]string{"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest": "blake2_256"} {
-		want := strings.ToLower(strings.TrimSpace(form.fields[field]))
+	for _, algo := range store.UploadDigests {
+		want := strings.ToLower(strings.TrimSpace(form.fields[algo+"_digest"]))
 		if want == "" {
 			continue
 		}
 		sent = true
-		if want != sums[algo] {
-			return errorf(http.StatusBadRequest, "Digest mismatch: the %s of the file received is %s, the client said %s", algo, sums[algo], truncate(want, 128))
+		got, err := form.upload.Digest(algo)
+		if err != nil {
+			return err
+		}
+		if want != got {
+			return errorf(http.StatusBadRequest, "Digest mismatch: the %s of the file received is %s, the client said %s", algo, got, truncate(want, 128))
 		}
 	}
 	if !sent {
@@ -266,7 +277,8 @@ func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) er
 		}
 	}
 	s.metrics.Uploaded(size)
-	s.log.Info("uploaded", "user", user, "file", pub.Rel, "size", size, "sha256", sums["sha256"], "replaced", pub.Replaced)
+	sha, _ := form.upload.Digest("sha256")
+	s.log.Info("uploaded", "user", user, "file", pub.Rel, "size", size, "sha256", sha, "replaced", pub.Replaced)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // writeFixture is a server with a password file, two users (only alice
@@ -32,7 +34,7 @@ type writeFixture struct {
 	srv  *httptest.Server
 }
 
-func newWriteFixture(t *testing.T, mutate ...func(*Config)) *writeFixture {
+func newWriteFixture(t testing.TB, mutate ...func(*Config)) *writeFixture {
 	t.Helper()
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
@@ -57,11 +59,12 @@ func newWriteFixture(t *testing.T, mutate ...func(*Config)) *writeFixture {
 }
 
 // form is an upload form as twine sends it; fields are written in order,
-// the file last.
+// the file last, then any trailing fields.
 type form struct {
 	fields   [][2]string
 	filename string
 	content  []byte
+	trailing [][2]string
 }
 
 func twineForm(spec pkgtest.Spec, wheel bool) form {
@@ -123,6 +126,9 @@ func (f form) encode() (body []byte, ctype string) {
 		w, _ := mw.CreatePart(h)
 		w.Write(f.content)
 	}
+	for _, kv := range f.trailing {
+		mw.WriteField(kv[0], kv[1])
+	}
 	mw.Close()
 	return buf.Bytes(), mw.FormDataContentType()
 }
@@ -139,7 +145,7 @@ func (f *writeFixture) post(t *testing.T, path, authz string, fm form) (int, str
 
 // send makes one request and returns its status, status line and body, and
 // headers.
-func (f *writeFixture) send(t *testing.T, method, path, authz, ctype string, body io.Reader) (int, string, http.Header) {
+func (f *writeFixture) send(t testing.TB, method, path, authz, ctype string, body io.Reader) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, body)
 	must(t, err)
@@ -253,6 +259,44 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Digests sent after the file are checked too: the store computes them
+// from the received file when they were not asked for beforehand.
+func TestDigestsAfterTheFile(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	spec := pkgtest.Spec{Name: "late", Version: "1.0"}
+	fm := twineForm(spec, true).without("md5_digest").without("sha256_digest")
+	body := spec.WheelBytes()
+	sums := map[string]string{}
+	for _, algo := range store.UploadDigests {
+		h := store.NewDigest(algo)
+		h.Write(body)
+		sums[algo] = hex.EncodeToString(h.Sum(nil))
+	}
+	for _, algo := range store.UploadDigests {
+		wrong := fm
+		wrong.trailing = [][2]string{{algo + "_digest", strings.Repeat("0", len(sums[algo]))}}
+		if code, status, _ := f.post(t, "/", alice, wrong); code != 400 || !strings.Contains(status, "Digest mismatch: the "+algo) {
+			t.Errorf("wrong %s after the file: %q, want 400 naming it", algo, status)
+		}
+	}
+	if got := f.files(t); len(got) != 0 {
+		t.Fatalf("refused uploads left %v", keys(got))
+	}
+	for _, algo := range store.UploadDigests {
+		fm.trailing = append(fm.trailing, [2]string{algo + "_digest", sums[algo]})
+	}
+	if code, status, _ := f.post(t, "/", alice, fm); code != 200 {
+		t.Fatalf("right digests after the file: %q", status)
+	}
+	rec := f.files(t)[".pkgindex/facts/late/"+spec.WheelName()+".json"]
+	for algo, sum := range sums {
+		if !strings.Contains(rec, `"`+algo+`":"`+sum+`"`) {
+			t.Errorf("the facts record lacks the %s the client sent: %s", algo, rec)
+		}
+	}
 }
 
 // A body cut off in the middle (a client killed, a proxy timing out) is
@@ -401,5 +445,44 @@ func TestReadsCanBeProtected(t *testing.T) {
 		if code == 401 && hdr.Get("WWW-Authenticate") == "" {
 			t.Errorf("GET %s: 401 without a challenge", c.path)
 		}
+	}
+}
+
+// BenchmarkUpload sends a 32 MiB wheel over real HTTP, with the digests
+// twine sends and with SHA-256 alone; the file is removed between rounds.
+//
+//	go test -bench Upload -run '^$' ./server
+func BenchmarkUpload(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		digests []string // beyond sha256
+	}{
+		{"twine", []string{"md5", "blake2_256"}},
+		{"sha256", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := newWriteFixture(b, func(c *Config) { c.MaxUploadSize = 64 << 20 })
+			// Random, as compressed archives are: a body without a CR in
+			// it is the multipart reader's slowest case, not a real one.
+			data := make([]byte, 32<<20)
+			rand.Read(data)
+			spec := pkgtest.Spec{Name: "big", Version: "1.0", Data: data}
+			fm := twineForm(spec, true).without("md5_digest")
+			for _, algo := range tc.digests {
+				h := store.NewDigest(algo)
+				h.Write(fm.content)
+				fm = fm.with(algo+"_digest", hex.EncodeToString(h.Sum(nil)))
+			}
+			body, ctype := fm.encode()
+			b.SetBytes(int64(len(fm.content)))
+			for b.Loop() {
+				if code, status, _ := f.send(b, http.MethodPost, "/", basic("alice", "s3cret"), ctype, bytes.NewReader(body)); code != http.StatusOK {
+					b.Fatal(status)
+				}
+				b.StopTimer()
+				must(b, os.RemoveAll(filepath.Join(f.root, "big")))
+				b.StartTimer()
+			}
+		})
 	}
 }

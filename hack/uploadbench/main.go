@@ -8,7 +8,10 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/blake2b"
 )
 
 func main() {
@@ -30,42 +35,73 @@ func main() {
 	uploaders := flag.Int("uploaders", 10, "concurrent uploaders of 1 MiB files")
 	readers := flag.Int("readers", 10, "concurrent readers of a project page")
 	duration := flag.Duration("duration", 10*time.Second, "how long the concurrent phase runs")
+	perUploader := flag.Int("files", 200, "1 MiB files made beforehand for each concurrent uploader")
+	digestList := flag.String("digests", strings.Join(twineDigests, ","), "digests the concurrent uploads send, computed by the client for each file")
 	flag.Parse()
 	c := &client{base: *base, user: *user, password: *password}
 
 	// One large upload: its throughput, and how much the server's memory
-	// grew while it ran.
-	big := wheel("bigbench", "1.0", *bigMiB<<20)
-	hwm0, rss0 := memory(*pid)
-	start := time.Now()
-	if err := c.upload("bigbench", "1.0", "bigbench-1.0-py3-none-any.whl", big); err != nil {
-		fail(err)
+	// grew while it ran. Once with the digests twine, poetry and pdm send
+	// (md5, SHA-256 and BLAKE2b-256, all three checked), once with SHA-256
+	// alone.
+	for i, digests := range [][]string{twineDigests, {"sha256"}} {
+		v := fmt.Sprintf("1.%d", i)
+		big := wheel("bigbench", v, *bigMiB<<20)
+		sums := digestFields(big, digests)
+		hwm0, rss0 := memory(*pid)
+		start := time.Now()
+		if err := c.upload("bigbench", v, "bigbench-"+v+"-py3-none-any.whl", big, sums); err != nil {
+			fail(err)
+		}
+		took := time.Since(start)
+		hwm1, _ := memory(*pid)
+		fmt.Printf("upload of %d MiB sending %s: %.0f ms, %.1f MiB/s; server RSS before %.1f MiB, peak before %.1f MiB, peak after %.1f MiB (growth %.1f MiB)\n",
+			*bigMiB, strings.Join(digests, ", "), float64(took.Milliseconds()), float64(len(big))/took.Seconds()/(1<<20),
+			rss0, hwm0, hwm1, max(0, hwm1-max(hwm0, rss0)))
 	}
-	took := time.Since(start)
-	hwm1, _ := memory(*pid)
-	fmt.Printf("upload of %d MiB: %.0f ms, %.1f MiB/s; server RSS before %.1f MiB, peak before %.1f MiB, peak after %.1f MiB (growth %.1f MiB)\n",
-		*bigMiB, float64(took.Milliseconds()), float64(len(big))/took.Seconds()/(1<<20),
-		rss0, hwm0, hwm1, max(0, hwm1-max(hwm0, rss0)))
 
 	// A project with a few files for the readers.
 	for i := range 20 {
 		v := fmt.Sprintf("0.%d", i)
-		if err := c.upload("readme", v, "readme-"+v+"-py3-none-any.whl", wheel("readme", v, 1024)); err != nil {
+		if err := c.upload("readme", v, "readme-"+v+"-py3-none-any.whl", wheel("readme", v, 1024), nil); err != nil {
 			fail(err)
 		}
 	}
+	var concurrentDigests []string
+	if *digestList != "" {
+		concurrentDigests = strings.Split(*digestList, ",")
+	}
+	// Each uploader's files and digests are made before the clock starts,
+	// so the client's own hashing does not take the server's CPU.
+	type prepared struct {
+		version string
+		body    []byte
+		digests map[string]string
+	}
+	work := make([][]prepared, *uploaders)
+	var prep sync.WaitGroup
+	for u := range work {
+		prep.Go(func() {
+			for n := range *perUploader {
+				v := fmt.Sprintf("%d.%d", u, n)
+				body := wheel("load", v, 1<<20)
+				work[u] = append(work[u], prepared{v, body, digestFields(body, concurrentDigests)})
+			}
+		})
+	}
+	prep.Wait()
 	stop := time.Now().Add(*duration)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var lat []time.Duration
-	uploaded, errs := 0, 0
-	for u := range *uploaders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; time.Now().Before(stop); n++ {
-				v := fmt.Sprintf("%d.%d", u, n)
-				err := c.upload("load", v, "load-"+v+"-py3-none-any.whl", wheel("load", v, 1<<20))
+	uploaded, errs, ranOut := 0, 0, 0
+	for _, files := range work {
+		wg.Go(func() {
+			for _, f := range files {
+				if !time.Now().Before(stop) {
+					return
+				}
+				err := c.upload("load", f.version, "load-"+f.version+"-py3-none-any.whl", f.body, f.digests)
 				mu.Lock()
 				if err != nil {
 					errs++
@@ -74,7 +110,10 @@ func main() {
 				}
 				mu.Unlock()
 			}
-		}()
+			mu.Lock()
+			ranOut++
+			mu.Unlock()
+		})
 	}
 	for range *readers {
 		wg.Add(1)
@@ -105,9 +144,12 @@ func main() {
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
 	}
 	hwm2, _ := memory(*pid)
-	fmt.Printf("%d uploaders of 1 MiB files and %d readers for %s: %d uploads (%.1f/s, %d failed); page reads %d, p50 %s, p99 %s, max %s; server peak RSS %.1f MiB\n",
-		*uploaders, *readers, *duration, uploaded, float64(uploaded)/duration.Seconds(), errs,
+	fmt.Printf("%d uploaders of 1 MiB files sending %q and %d readers for %s: %d uploads (%.1f/s, %d failed); page reads %d, p50 %s, p99 %s, max %s; server peak RSS %.1f MiB\n",
+		*uploaders, *digestList, *readers, *duration, uploaded, float64(uploaded)/duration.Seconds(), errs,
 		len(lat), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond), hwm2)
+	if ranOut > 0 {
+		fmt.Printf("%d uploaders ran out of files before the end: raise -files\n", ranOut)
+	}
 	if errs > 0 {
 		os.Exit(1)
 	}
@@ -115,13 +157,43 @@ func main() {
 
 type client struct{ base, user, password string }
 
-// upload sends a file with twine's form, streaming the body.
-func (c *client) upload(name, version, filename string, content []byte) error {
+// twineDigests are the digests twine sends with every file.
+var twineDigests = []string{"md5", "sha256", "blake2_256"}
+
+// digestFields computes the named digests of content as form fields.
+func digestFields(content []byte, algos []string) map[string]string {
+	fields := map[string]string{}
+	for _, algo := range algos {
+		var sum []byte
+		switch algo {
+		case "md5":
+			s := md5.Sum(content)
+			sum = s[:]
+		case "sha256":
+			s := sha256.Sum256(content)
+			sum = s[:]
+		case "blake2_256":
+			s := blake2b.Sum256(content)
+			sum = s[:]
+		default:
+			fail(fmt.Errorf("unknown digest %q", algo))
+		}
+		fields[algo+"_digest"] = hex.EncodeToString(sum)
+	}
+	return fields
+}
+
+// upload sends a file with twine's form, the digest fields before the
+// file, streaming the body.
+func (c *client) upload(name, version, filename string, content []byte, digests map[string]string) error {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
 		for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", name}, {"version", version}} {
 			mw.WriteField(kv[0], kv[1])
+		}
+		for k, v := range digests {
+			mw.WriteField(k, v)
 		}
 		w, _ := mw.CreateFormFile("content", filename)
 		w.Write(content)

@@ -25,6 +25,9 @@ type Spec struct {
 	Version        string
 	RequiresPython string
 	Summary        string
+	// Data, when set, is one more file of the wheel, stored uncompressed:
+	// it makes a wheel of any size.
+	Data []byte
 }
 
 // Metadata returns the core metadata file of the distribution.
@@ -72,11 +75,21 @@ func (s Spec) WheelBytes() []byte {
 		{distInfo + "/METADATA", s.Metadata()},
 		{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: pkgtest\nRoot-Is-Purelib: true\nTag: py3-none-any\n")},
 	}
+	if s.Data != nil {
+		files = append(files, struct {
+			name string
+			data []byte
+		}{mod + "/data.bin", s.Data})
+	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	var record strings.Builder
 	for _, f := range files {
-		w, err := zw.Create(f.name)
+		method := zip.Deflate
+		if len(f.data) > 1<<20 {
+			method = zip.Store
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: method})
 		if err != nil {
 			panic(err)
 		}

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,8 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"syscall"
@@ -52,30 +52,70 @@ func (s *Store) tempDir() (string, error) {
 func (s *Store) tempPath() string { return filepath.Join(s.roots[0].path, StateDir, "tmp") }
 
 // Upload is a distribution file being received into the first root. Bytes
-// go to a hidden temporary file in the project's directory while every
-// digest a client may send is computed; Publish then makes the file appear
-// under its name at once, or not at all.
+// go to a hidden temporary file in the store's directory while their
+// digests are computed; Publish then makes the file appear under its name
+// at once, or not at all.
 type Upload struct {
 	s       *Store
 	project string
 	dir     string // absolute directory that will hold the file
 	tmp     *os.File
 	size    int64
-	md5     hash.Hash
-	sha256  hash.Hash
-	blake2  hash.Hash
-	algo    hash.Hash // the store's own algorithm, if not one of the above
-	meta    []byte    // core metadata found by the caller's checks
+	sums    []digest // computed as the bytes arrive, the store's first
+	meta    []byte   // core metadata found by the caller's checks
 	done    bool
+
+	// Received bytes flow through a pipeline: each digest, and the file,
+	// is a stage with its own goroutine, fed chunks in order. A chunk is
+	// reused once every stage is done with it; with a few in flight, the
+	// caller receives the next while earlier ones are hashed and written,
+	// and no stage waits for the slowest before starting on the next.
+	stages []chan *chunk
+	free   chan *chunk
+	made   int // chunks allocated, up to chunksInFlight
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error // the first failure to store a chunk
+	closed bool
 }
 
-// SetMetadata gives the core metadata read from the file (a wheel's
-// METADATA, an sdist's PKG-INFO), recorded with the published file.
-func (u *Upload) SetMetadata(md []byte) { u.meta = md }
+// chunk is a piece of an upload on its way through the stages.
+type chunk struct {
+	b    []byte
+	left atomic.Int32 // stages still to process it
+}
+
+type digest struct {
+	algo string
+	h    hash.Hash
+}
+
+// UploadDigests are the digests an upload can compute, by the names the
+// upload form gives them (its fields are "<name>_digest"), besides the
+// store's own algorithm.
+var UploadDigests = []string{"md5", "sha256", "blake2_256"}
+
+// NewDigest returns a new hash for one of UploadDigests or Hashes; nil for
+// any other name.
+func NewDigest(algo string) hash.Hash {
+	if algo == "blake2_256" {
+		h, _ := blake2b.New256(nil)
+		return h
+	}
+	if f := Hashes[algo]; f != nil {
+		return f()
+	}
+	return nil
+}
 
 // Begin starts an upload for the project (any spelling; its normalized
-// name is the directory) into the first root.
-func (s *Store) Begin(project string) (*Upload, error) {
+// name is the directory) into the first root. The digests named (see
+// UploadDigests) are computed while the bytes arrive, with SHA-256 and the
+// store's own algorithm, which the log and the read path need; any other
+// is computed when asked for, from the received file. A client names the
+// digests it will send before the file, so asking only for those spares
+// an upload the cost of the others.
+func (s *Store) Begin(project string, digests ...string) (*Upload, error) {
 	if !dist.ValidProject(project) {
 		return nil, fmt.Errorf("project name %q: %w", project, ErrBadPath)
 	}
@@ -85,63 +125,188 @@ func (s *Store) Begin(project string) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	b2, _ := blake2b.New256(nil)
-	u := &Upload{s: s, project: name, dir: dir, tmp: tmp, md5: md5.New(), sha256: sha256.New(), blake2: b2}
-	switch s.opts.HashAlgo {
-	case "md5", "sha256", "none":
-	default:
-		u.algo = Hashes[s.opts.HashAlgo]()
+	u := &Upload{s: s, project: name, dir: dir, tmp: tmp, free: make(chan *chunk, chunksInFlight)}
+	for _, algo := range append([]string{s.opts.HashAlgo, "sha256"}, digests...) {
+		if h := NewDigest(algo); h != nil && !u.has(algo) {
+			u.sums = append(u.sums, digest{algo, h})
+		}
 	}
+	for _, d := range u.sums {
+		u.stage(func(b []byte) error { d.h.Write(b); return nil })
+	}
+	u.stage(func(b []byte) error {
+		if _, err := u.tmp.Write(b); err != nil {
+			return fmt.Errorf("writing upload: %w", err)
+		}
+		return nil
+	})
 	return u, nil
 }
 
-// Write appends to the file being received. The digests are computed
-// while the bytes go to disk, on other cores: hashing is most of an
-// upload's work, and with large writes the goroutines cost nothing next to
-// it.
-func (u *Upload) Write(p []byte) (int, error) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		u.md5.Write(p)
-		u.blake2.Write(p)
-	}()
-	go func() {
-		defer wg.Done()
-		u.sha256.Write(p)
-		if u.algo != nil {
-			u.algo.Write(p)
-		}
-	}()
-	n, err := u.tmp.Write(p)
-	wg.Wait()
-	u.size += int64(n)
-	if err != nil {
-		return n, fmt.Errorf("writing upload: %w", err)
+// An upload has up to chunksInFlight chunks in its pipeline, and all the
+// uploads together up to maxChunks: 1 MiB each, 4 MiB in all.
+const (
+	chunksInFlight = 16
+	maxChunks      = 64
+)
+
+// nextChunk returns a chunk to fill: a free one of the upload's own, or a
+// new one while the store has room, or the next one freed.
+func (u *Upload) nextChunk() *chunk {
+	select {
+	case c := <-u.free:
+		return c
+	default:
 	}
-	return n, nil
+	if u.made == 0 {
+		u.s.chunks <- struct{}{}
+	} else if u.made < chunksInFlight {
+		select {
+		case u.s.chunks <- struct{}{}:
+		default:
+			return <-u.free
+		}
+	} else {
+		return <-u.free
+	}
+	u.made++
+	return chunkPool.Get().(*chunk)
 }
+
+// stage starts a goroutine that applies work to every chunk in turn. It
+// holds one of the store's turns while it works: uploads are CPU work, and
+// ten of them at once would fill the run queue ahead of every page read.
+// Turns leave reads a processor and a wait of one chunk's work at most.
+func (u *Upload) stage(work func([]byte) error) {
+	in := make(chan *chunk, chunksInFlight)
+	u.stages = append(u.stages, in)
+	u.wg.Go(func() {
+		for c := range in {
+			if u.failed() == nil {
+				turn := u.s.takeTurn()
+				err := work(c.b)
+				<-turn
+				if err != nil {
+					u.fail(err)
+				}
+			}
+			if c.left.Add(-1) == 0 {
+				u.free <- c
+			}
+		}
+	})
+}
+
+func (u *Upload) fail(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err == nil {
+		u.err = err
+	}
+}
+
+func (u *Upload) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
+}
+
+func (u *Upload) has(algo string) bool {
+	return slices.ContainsFunc(u.sums, func(d digest) bool { return d.algo == algo })
+}
+
+// Write appends p to the file being received. It returns once p is copied
+// into the pipeline; a failure to store an earlier chunk is returned by a
+// later call, or by Close.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.closed {
+		return 0, errors.New("upload already closed")
+	}
+	for n := 0; n < len(p); {
+		if err := u.failed(); err != nil {
+			return n, err
+		}
+		c := u.nextChunk()
+		m := min(len(p)-n, UploadChunk)
+		c.b = append(c.b[:0], p[n:n+m]...)
+		c.left.Store(int32(len(u.stages)))
+		for _, in := range u.stages {
+			in <- c
+		}
+		n += m
+		u.size += int64(m)
+	}
+	return len(p), nil
+}
+
+// UploadChunk is the size of the pieces an upload is processed in, and so
+// of the writes a caller should make.
+const UploadChunk = 64 << 10
+
+// Close waits until every byte written is stored and hashed, and reports
+// any failure. The upload can then be checked and published.
+func (u *Upload) Close() error {
+	if !u.closed {
+		u.closed = true
+		for _, in := range u.stages {
+			close(in)
+		}
+		u.wg.Wait()
+		for range u.made {
+			chunkPool.Put(<-u.free)
+			<-u.s.chunks
+		}
+		u.made = 0
+	}
+	return u.failed()
+}
+
+var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, 0, UploadChunk)} }}
+
+// SetMetadata gives the core metadata read from the file (a wheel's
+// METADATA, an sdist's PKG-INFO), recorded with the published file.
+func (u *Upload) SetMetadata(md []byte) { u.meta = md }
 
 // Size is the number of bytes received so far.
 func (u *Upload) Size() int64 { return u.size }
 
-// Digests returns the hex digests of what was received, by the names the
-// upload form uses for them: "md5", "sha256", "blake2_256", and the store's
-// own algorithm.
-func (u *Upload) Digests() map[string]string {
-	d := map[string]string{
-		"md5":        hex.EncodeToString(u.md5.Sum(nil)),
-		"sha256":     hex.EncodeToString(u.sha256.Sum(nil)),
-		"blake2_256": hex.EncodeToString(u.blake2.Sum(nil)),
+// Digest returns the hex digest of what was received in the named
+// algorithm (one of UploadDigests or Hashes). One not computed while the
+// bytes arrived is computed now, from the file.
+func (u *Upload) Digest(algo string) (string, error) {
+	if err := u.Close(); err != nil {
+		return "", err
 	}
-	if u.algo != nil {
-		d[u.s.opts.HashAlgo] = hex.EncodeToString(u.algo.Sum(nil))
+	for _, d := range u.sums {
+		if d.algo == algo {
+			return hex.EncodeToString(d.h.Sum(nil)), nil
+		}
 	}
-	return d
+	h := NewDigest(algo)
+	if h == nil {
+		return "", fmt.Errorf("unknown digest %q", algo)
+	}
+	bp := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(h, io.NewSectionReader(u.tmp, 0, u.size), *bp)
+	copyBufs.Put(bp)
+	if err != nil {
+		return "", fmt.Errorf("hashing upload: %w", err)
+	}
+	u.sums = append(u.sums, digest{algo, h})
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// File returns the received bytes for checking before they are published.
+// digests are every digest computed, by algorithm, for the record.
+func (u *Upload) digests() map[string]string {
+	m := make(map[string]string, len(u.sums))
+	for _, d := range u.sums {
+		m[d.algo] = hex.EncodeToString(d.h.Sum(nil))
+	}
+	return m
+}
+
+// File returns the received bytes for checking before they are published,
+// once Close has returned.
 func (u *Upload) File() io.ReaderAt { return u.tmp }
 
 // Abort discards the upload. It is safe to call after Publish.
@@ -149,6 +314,7 @@ func (u *Upload) Abort() {
 	if u.done {
 		return
 	}
+	u.Close()
 	u.done = true
 	u.tmp.Close()
 	os.Remove(u.tmp.Name())
@@ -176,6 +342,9 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 		return nil, errors.New("upload already finished")
 	}
 	defer u.Abort()
+	if err := u.Close(); err != nil {
+		return nil, err
+	}
 	if err := u.tmp.Sync(); err != nil {
 		return nil, fmt.Errorf("flushing upload: %w", err)
 	}
@@ -241,7 +410,7 @@ func (u *Upload) record(st os.FileInfo, filename string) []byte {
 	sys := st.Sys().(*syscall.Stat_t)
 	rec := recordedFacts{
 		Ino: sys.Ino, Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
-		Digests: u.Digests(),
+		Digests: u.digests(),
 	}
 	if u.meta != nil {
 		if fields, err := meta.Parse(u.meta); err == nil {

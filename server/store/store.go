@@ -11,6 +11,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,16 @@ type Store struct {
 	hashing keyedGroup[*File, *Facts]
 	cur     atomic.Pointer[Snapshot]
 	gen     uint64 // only touched by the running check
+	// A stage of an upload holds a token of turn, or of spare, while it
+	// works on a chunk. Turns are one fewer than the processors; the spare
+	// one is taken only when no read is in progress (reads counts them)
+	// nor started within readQuiet, so uploads use every processor when
+	// nobody reads, and reads always find one.
+	turn, spare chan struct{}
+	reads       atomic.Int64
+	lastRead    atomic.Int64 // time the last read started, in ns
+	// chunks holds a token for every chunk buffer of the uploads running.
+	chunks chan struct{}
 	// Stats count the work done; read them at any time.
 	Stats Stats
 }
@@ -99,7 +110,11 @@ func New(opts Options) (*Store, error) {
 	if opts.Guard < 0 {
 		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
 	}
-	s := &Store{opts: opts}
+	s := &Store{opts: opts, chunks: make(chan struct{}, maxChunks)}
+	s.turn = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
+	if runtime.GOMAXPROCS(0) > 1 {
+		s.spare = make(chan struct{}, 1)
+	}
 	for i, p := range opts.Roots {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -108,6 +123,36 @@ func New(opts Options) (*Store, error) {
 		s.roots = append(s.roots, &root{index: i, path: abs, top: &dir{abs: abs}, base: newRootDir(abs)})
 	}
 	return s, nil
+}
+
+// ReadStarted marks a read in progress until ReadDone: uploads then leave
+// a processor to reads.
+func (s *Store) ReadStarted() {
+	s.reads.Add(1)
+	s.lastRead.Store(time.Now().UnixNano())
+}
+
+// readQuiet is how long after a read starts uploads still leave reads a
+// processor: a busy client's next request follows its last within it, and
+// the time a request waits before its handler starts is not counted.
+const readQuiet = 100 * time.Millisecond
+
+// ReadDone ends what ReadStarted began.
+func (s *Store) ReadDone() { s.reads.Add(-1) }
+
+// takeTurn waits for a turn to process a chunk of an upload and returns
+// the channel to give it back to.
+func (s *Store) takeTurn() chan struct{} {
+	if s.spare != nil && s.reads.Load() == 0 && time.Now().UnixNano()-s.lastRead.Load() > int64(readQuiet) {
+		select {
+		case s.turn <- struct{}{}:
+			return s.turn
+		case s.spare <- struct{}{}:
+			return s.spare
+		}
+	}
+	s.turn <- struct{}{}
+	return s.turn
 }
 
 // Roots returns the absolute root directories, in order.

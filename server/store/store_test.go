@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -500,4 +501,36 @@ func TestFactsLayout(t *testing.T) {
 			t.Errorf("%s: digest %x metadata %x %q, want %x %x", algo, fa.Digest(), fa.MetadataDigest(), fa.RequiresPython(), want, wantMD)
 		}
 	}
+}
+
+// Uploads use every processor while nobody reads, and leave one to reads
+// while somebody does.
+func TestTurns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	s := newStore(t, DefaultGuard, t.TempDir())
+	taken := func() chan chan struct{} {
+		c := make(chan chan struct{}, 1)
+		go func() { c <- s.takeTurn() }()
+		return c
+	}
+	first := s.takeTurn()
+	select {
+	case second := <-taken():
+		<-second
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lone upload got one processor of two while nobody read")
+	}
+	<-first
+
+	s.ReadStarted()
+	first = s.takeTurn()
+	waiting := taken()
+	select {
+	case <-waiting:
+		t.Fatal("an upload took the last processor from a read in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.ReadDone()
+	<-first
+	<-<-waiting
 }
