@@ -534,3 +534,24 @@ func TestTurns(t *testing.T) {
 	<-first
 	<-<-waiting
 }
+
+func TestFileIndex(t *testing.T) {
+	var x fileIndex
+	for _, n := range []int{0, 1, 7, 1000} {
+		var files []*File
+		for i := range n {
+			files = append(files, &File{Rel: fmt.Sprintf("sub/p%d-1.0.tar.gz", i)})
+		}
+		x.reset(files)
+		for _, f := range files {
+			if got := x.find([]byte(f.Filename())); got != f {
+				t.Fatalf("%d files: find(%s) = %v", n, f.Filename(), got)
+			}
+		}
+		for _, missing := range []string{"", "p-1.0.tar.gz", fmt.Sprintf("p%d-1.0.tar.gz", n)} {
+			if got := x.find([]byte(missing)); got != nil {
+				t.Fatalf("%d files: find(%q) = %v, want nil", n, missing, got.Rel)
+			}
+		}
+	}
+}

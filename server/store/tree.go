@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash"
+	"hash/maphash"
 	"io/fs"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,52 +144,42 @@ const (
 // readDir re-reads d's listing. What was read last is remembered as a
 // SHA-256 of it (every name, inode number and type, in the order the file
 // system gives them), not as the entries: a listing that hashes the same is
-// the same, so nothing is rebuilt and nothing is allocated, and the store
-// keeps 32 bytes per directory instead of an entry per file.
+// the same, so nothing is rebuilt, and the store keeps 32 bytes per
+// directory instead of an entry per file. The directory is read once for
+// its hash; only when that differs is it read again, keeping the entries
+// this time, for the rebuild. A directory re-read on every request while
+// its timestamps cannot be trusted so needs no room for its entries.
 func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
 	s.Stats.DirReads.Add(1)
-	sc := listings.Get().(*listing)
-	defer listings.Put(sc)
-	sc.reset()
-	if err := readDir(d.abs, sc.add); err != nil {
+	h := listingHashes.Get().(*listingHash)
+	defer listingHashes.Put(h)
+	h.reset()
+	if err := readDir(d.abs, h.add); err != nil {
 		return false, err
 	}
-	sum := sc.sum()
-	if d.present && sum == d.sum {
+	if d.present && h.sum() == d.sum {
 		return false, nil
 	}
-	s.rebuildDir(r, d, sc, depth)
-	d.sum = sum
+	l := &listing{}
+	if err := readDir(d.abs, l.add); err != nil {
+		return false, err
+	}
+	s.rebuildDir(r, d, l, depth)
+	d.sum = l.sum()
 	return true, nil
 }
 
-// listing is one read of a directory: the entries, their names kept in one
-// reused buffer, and the running hash. Names are only turned into strings
-// for what a rebuild keeps.
-type listing struct {
-	names []byte
-	ents  []rawEnt
-	h     hash.Hash
-	num   [10]byte
+// listingHash is the running hash of one read of a directory.
+type listingHash struct {
+	h   hash.Hash
+	num [10]byte
 }
 
-// rawEnt is one entry of a listing; its name is listing.names[off:off+n].
-type rawEnt struct {
-	off, n int
-	ino    uint64
-	typ    uint8
-}
+var listingHashes = sync.Pool{New: func() any { return &listingHash{h: sha256.New()} }}
 
-var listings = sync.Pool{New: func() any { return &listing{h: sha256.New()} }}
+func (l *listingHash) reset() { l.h.Reset() }
 
-func (l *listing) reset() {
-	l.names, l.ents = l.names[:0], l.ents[:0]
-	l.h.Reset()
-}
-
-func (l *listing) add(name []byte, ino uint64, typ uint8) error {
-	l.ents = append(l.ents, rawEnt{off: len(l.names), n: len(name), ino: ino, typ: typ})
-	l.names = append(l.names, name...)
+func (l *listingHash) add(name []byte, ino uint64, typ uint8) error {
 	// A NUL ends each name (no name holds one), then the fixed-size inode
 	// number and type: the hash input spells the listing out unambiguously.
 	l.h.Write(name)
@@ -198,11 +190,49 @@ func (l *listing) add(name []byte, ino uint64, typ uint8) error {
 	return nil
 }
 
-func (l *listing) name(e rawEnt) []byte { return l.names[e.off : e.off+e.n] }
-
-func (l *listing) sum() (out [sha256.Size]byte) {
+func (l *listingHash) sum() (out [sha256.Size]byte) {
 	l.h.Sum(out[:0])
 	return out
+}
+
+// listing is one read of a directory that keeps its entries, their names
+// in one buffer, with the hash of what was read.
+type listing struct {
+	listingHash
+	names []byte
+	ents  []rawEnt
+}
+
+// rawEnt is one entry of a listing; its name is listing.names[off:off+n].
+// It is 16 bytes: a directory of 50,000 files is read into 800 KiB of
+// entries.
+type rawEnt struct {
+	off uint32
+	n   uint8 // names are at most NAME_MAX (255) bytes
+	typ uint8
+	ino uint64
+}
+
+func (l *listing) add(name []byte, ino uint64, typ uint8) error {
+	if l.h == nil {
+		l.h = sha256.New()
+	}
+	// Linux names are at most 255 bytes; a longer one could be no
+	// distribution file, and is only hashed.
+	if len(name) <= 255 && len(l.names)+len(name) <= math.MaxUint32 {
+		l.ents = append(l.ents, rawEnt{off: uint32(len(l.names)), n: uint8(len(name)), ino: ino, typ: typ})
+		l.names = append(l.names, name...)
+	}
+	return l.listingHash.add(name, ino, typ)
+}
+
+func (l *listing) name(e rawEnt) []byte { return l.names[e.off : e.off+uint32(e.n)] }
+
+func (l *listing) sum() [sha256.Size]byte {
+	if l.h == nil {
+		l.h = sha256.New()
+	}
+	return l.listingHash.sum()
 }
 
 // rebuildDir turns a fresh listing into files and subdirectories, keeping
@@ -210,12 +240,9 @@ func (l *listing) sum() (out [sha256.Size]byte) {
 func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 	// A busy directory is rebuilt on every change to it; its index of the
 	// previous files is scratch space, reused rather than made each time.
-	op := oldFilesPool.Get().(*map[string]*File)
-	defer func() { clear(*op); oldFilesPool.Put(op) }()
-	oldFiles := *op
-	for _, f := range d.files {
-		oldFiles[f.Filename()] = f
-	}
+	oldFiles := fileIndexes.Get().(*fileIndex)
+	oldFiles.reset(d.files)
+	defer func() { oldFiles.reset(nil); fileIndexes.Put(oldFiles) }()
 	oldDirs := make(map[string]*dir, len(d.subdirs))
 	for _, sd := range d.subdirs {
 		oldDirs[sd.rel[strings.LastIndexByte(sd.rel, '/')+1:]] = sd
@@ -233,7 +260,7 @@ func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 			}
 		}
 	}
-	d.files = nil
+	d.files = make([]*File, 0, len(l.ents))
 	d.subdirs = nil
 	d.status = false
 	for _, e := range l.ents {
@@ -263,7 +290,7 @@ func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 			d.subdirs = append(d.subdirs, sd)
 		case unix.DT_REG:
 			m := marks[string(name)]
-			old := oldFiles[string(name)]
+			old := oldFiles.find(name)
 			if old != nil && old.ino == e.ino && old.marks == m {
 				d.files = append(d.files, old)
 				continue
@@ -281,7 +308,57 @@ func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 	}
 }
 
-var oldFilesPool = sync.Pool{New: func() any { m := map[string]*File{}; return &m }}
+// fileIndex finds a directory's previous files by name while it is
+// rebuilt: an open-addressing table of positions in the old file list,
+// hashed by name. It takes 8 bytes a file and no pointers, where a map
+// from names would take a string and a pointer per file.
+type fileIndex struct {
+	slots []int32 // 1 + position in files; 0 for an empty slot
+	files []*File
+}
+
+var (
+	fileIndexes = sync.Pool{New: func() any { return new(fileIndex) }}
+	nameSeed    = maphash.MakeSeed()
+)
+
+// reset indexes files, which must have distinct names.
+func (x *fileIndex) reset(files []*File) {
+	x.files = files
+	if len(files) == 0 {
+		return
+	}
+	n := 8
+	for n < 2*len(files) {
+		n <<= 1
+	}
+	if cap(x.slots) < n {
+		x.slots = make([]int32, n)
+	}
+	x.slots = x.slots[:n]
+	clear(x.slots)
+	for i, f := range files {
+		j := int(maphash.String(nameSeed, f.Filename())) & (n - 1)
+		for x.slots[j] != 0 {
+			j = (j + 1) & (n - 1)
+		}
+		x.slots[j] = int32(i + 1)
+	}
+}
+
+// find returns the indexed file with the given name, or nil.
+func (x *fileIndex) find(name []byte) *File {
+	if len(x.files) == 0 {
+		return nil
+	}
+	mask := len(x.slots) - 1
+	for j := int(maphash.Bytes(nameSeed, name)) & mask; x.slots[j] != 0; j = (j + 1) & mask {
+		if f := x.files[x.slots[j]-1]; f.Filename() == string(name) {
+			return f
+		}
+	}
+	return nil
+}
 
 // entryType resolves an entry whose type getdents did not give, or a
 // symbolic link: links to files are served only when they stay inside the
