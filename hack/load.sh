@@ -16,6 +16,8 @@ CONNS=${CONNS:-10}
 PORT=${PORT:-18480}
 NGINX_PORT=${NGINX_PORT:-18481}
 WORK=${WORK:-$(mktemp -d)}
+# nginx's worker runs as an unprivileged user and must read the trees.
+chmod a+rx "$WORK"
 for t in wrk nginx curl; do command -v $t >/dev/null || { echo "load.sh: $t is required"; exit 1; }; done
 
 make -s build
@@ -41,7 +43,10 @@ for spec in $TREES; do
   start_ns=$(date +%s%N)
   bin/pkgindex serve --root "$tree" --listen 127.0.0.1:$PORT --log-level warn >/dev/null 2>"$WORK/serve.log" &
   pid=$!; pids+=($pid)
-  until curl -sf -o /dev/null http://127.0.0.1:$PORT/simple/; do sleep 0.01; done
+  until curl -sf -o /dev/null http://127.0.0.1:$PORT/simple/; do
+    kill -0 $pid 2>/dev/null || { echo "load.sh: pkgindex exited (see $WORK/serve.log)"; exit 1; }
+    sleep 0.01
+  done
   first_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
   base=http://127.0.0.1:$PORT
   # Hash every file once (pypiserver's /packages/ lists them all with
@@ -74,7 +79,8 @@ http {
 }
 CONF
   nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & npid=$!; pids+=($npid)
-  until curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl; do sleep 0.01; done
+  for i in $(seq 500); do curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl && break; sleep 0.01; done
+  curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl || { echo "load.sh: nginx does not serve $dl (see $WORK/nginx/error.log)"; exit 1; }
   printf "%-28s %-22s %s\n" "$name" "download (nginx, 1 worker)" "$(wrk_run http://127.0.0.1:$NGINX_PORT/$dl)"
   kill $npid; wait $npid 2>/dev/null || true
 

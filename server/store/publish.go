@@ -67,22 +67,24 @@ type Upload struct {
 
 	// Received bytes flow through a pipeline: each digest, and the file,
 	// is a stage with its own goroutine, fed chunks in order. A chunk is
-	// reused once every stage is done with it; with a few in flight, the
-	// caller receives the next while earlier ones are hashed and written,
-	// and no stage waits for the slowest before starting on the next.
-	stages []chan *chunk
-	free   chan *chunk
-	made   int // chunks allocated, up to chunksInFlight
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	err    error // the first failure to store a chunk
-	closed bool
+	// given back once every stage is done with it; with a few in flight,
+	// the caller receives the next while earlier ones are hashed and
+	// written, and no stage waits for the slowest before starting on the
+	// next.
+	stages   []chan *chunk
+	finished chan struct{} // one token for each chunk every stage is done with
+	inFlight int
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error // the first failure to store a chunk
+	closed   bool
 }
 
 // chunk is a piece of an upload on its way through the stages.
 type chunk struct {
-	b    []byte
-	left atomic.Int32 // stages still to process it
+	b      []byte
+	left   atomic.Int32 // stages still to process it
+	shared bool         // holds one of the store's chunk tokens
 }
 
 type digest struct {
@@ -125,7 +127,7 @@ func (s *Store) Begin(project string, digests ...string) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &Upload{s: s, project: name, dir: dir, tmp: tmp, free: make(chan *chunk, chunksInFlight)}
+	u := &Upload{s: s, project: name, dir: dir, tmp: tmp, finished: make(chan struct{}, chunksInFlight)}
 	for _, algo := range append([]string{s.opts.HashAlgo, "sha256"}, digests...) {
 		if h := NewDigest(algo); h != nil && !u.has(algo) {
 			u.sums = append(u.sums, digest{algo, h})
@@ -143,34 +145,51 @@ func (s *Store) Begin(project string, digests ...string) (*Upload, error) {
 	return u, nil
 }
 
-// An upload has up to chunksInFlight chunks in its pipeline, and all the
-// uploads together up to maxChunks: 1 MiB each, 4 MiB in all.
+// Every upload may have one chunk in its pipeline, and up to
+// chunksInFlight while the store has room: sharedChunks more in all, for
+// all uploads. Chunks are taken only for the time they are processed, so
+// a client that stalls holds none.
 const (
 	chunksInFlight = 16
-	maxChunks      = 64
+	sharedChunks   = 64 // 4 MiB
 )
 
-// nextChunk returns a chunk to fill: a free one of the upload's own, or a
-// new one while the store has room, or the next one freed.
+// nextChunk returns a chunk to fill once the pipeline has room for it.
 func (u *Upload) nextChunk() *chunk {
-	select {
-	case c := <-u.free:
-		return c
-	default:
-	}
-	if u.made == 0 {
-		u.s.chunks <- struct{}{}
-	} else if u.made < chunksInFlight {
-		select {
-		case u.s.chunks <- struct{}{}:
-		default:
-			return <-u.free
+	for {
+		for u.inFlight > 0 && len(u.finished) > 0 {
+			<-u.finished
+			u.inFlight--
 		}
-	} else {
-		return <-u.free
+		if u.inFlight == 0 {
+			break
+		}
+		if u.inFlight < chunksInFlight {
+			select {
+			case u.s.chunks <- struct{}{}:
+				c := chunkPool.Get().(*chunk)
+				c.shared = true
+				u.inFlight++
+				return c
+			default:
+			}
+		}
+		<-u.finished
+		u.inFlight--
 	}
-	u.made++
-	return chunkPool.Get().(*chunk)
+	c := chunkPool.Get().(*chunk)
+	c.shared = false
+	u.inFlight++
+	return c
+}
+
+// release gives back a chunk every stage has processed.
+func (u *Upload) release(c *chunk) {
+	if c.shared {
+		<-u.s.chunks
+	}
+	chunkPool.Put(c)
+	u.finished <- struct{}{}
 }
 
 // stage starts a goroutine that applies work to every chunk in turn. It
@@ -191,7 +210,7 @@ func (u *Upload) stage(work func([]byte) error) {
 				}
 			}
 			if c.left.Add(-1) == 0 {
-				u.free <- c
+				u.release(c)
 			}
 		}
 	})
@@ -252,11 +271,7 @@ func (u *Upload) Close() error {
 			close(in)
 		}
 		u.wg.Wait()
-		for range u.made {
-			chunkPool.Put(<-u.free)
-			<-u.s.chunks
-		}
-		u.made = 0
+		u.inFlight = 0
 	}
 	return u.failed()
 }

@@ -82,7 +82,8 @@ type Store struct {
 	turn, spare chan struct{}
 	reads       atomic.Int64
 	lastRead    atomic.Int64 // time the last read started, in ns
-	// chunks holds a token for every chunk buffer of the uploads running.
+	// chunks holds a token for every chunk an upload processes beyond its
+	// first.
 	chunks chan struct{}
 	// Stats count the work done; read them at any time.
 	Stats Stats
@@ -110,7 +111,7 @@ func New(opts Options) (*Store, error) {
 	if opts.Guard < 0 {
 		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
 	}
-	s := &Store{opts: opts, chunks: make(chan struct{}, maxChunks)}
+	s := &Store{opts: opts, chunks: make(chan struct{}, sharedChunks)}
 	s.turn = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	if runtime.GOMAXPROCS(0) > 1 {
 		s.spare = make(chan struct{}, 1)

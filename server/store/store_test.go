@@ -555,3 +555,46 @@ func TestFileIndex(t *testing.T) {
 		}
 	}
 }
+
+// Uploads whose clients stall between writes hold no chunk: as many as
+// like may wait at once, and another upload still goes through.
+func TestStalledUploadsHoldNoChunks(t *testing.T) {
+	s := newStore(t, DefaultGuard, t.TempDir())
+	data := bytes.Repeat([]byte("x"), chunksInFlight*UploadChunk)
+	finished := make(chan error, 1)
+	go func() {
+		var stalled []*Upload
+		defer func() {
+			for _, u := range stalled {
+				u.Abort()
+			}
+		}()
+		for range 2 * sharedChunks / chunksInFlight {
+			u, err := s.Begin("stalled")
+			if err != nil {
+				finished <- err
+				return
+			}
+			stalled = append(stalled, u)
+			if _, err := u.Write(data); err != nil {
+				finished <- err
+				return
+			}
+		}
+		u, err := s.Begin("moving")
+		if err == nil {
+			_, err = u.Write(data)
+		}
+		if err == nil {
+			err = u.Close()
+			u.Abort()
+		}
+		finished <- err
+	}()
+	select {
+	case err := <-finished:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("uploads waiting for their clients kept others from being written")
+	}
+}
