@@ -132,8 +132,10 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		emit(b)
 		*buf = b
 	}
-	sum, n := sha256.New(), 0
-	render(func(b []byte) { sum.Write(b); n += len(b) })
+	h, n := sha256.New(), 0
+	render(func(b []byte) { h.Write(b); n += len(b) })
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	w.Header().Set("Vary", "Accept")
 	if writeHead(w, r, simple.LegacyHTML.ContentType(), tagOf(sum, simple.LegacyHTML), "no-cache", n) {
 		render(func(b []byte) { w.Write(b) })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,15 +36,16 @@ func putBuf(b *[]byte) {
 // contentTag is an ETag derived from a page's bytes, so every replica gives
 // the same page the same tag.
 func contentTag(b []byte, f simple.Format) string {
-	h := sha256.New()
-	h.Write(b)
-	return tagOf(h, f)
+	return tagOf(sha256.Sum256(b), f)
 }
 
 // tagOf makes the ETag of a page from the hash of its bytes.
-func tagOf(h hash.Hash, f simple.Format) string {
-	var sum [sha256.Size]byte
-	return `"` + hex.EncodeToString(h.Sum(sum[:0])[:12]) + "-" + string('0'+byte(f)) + `"`
+func tagOf(sum [sha256.Size]byte, f simple.Format) string {
+	var b [28]byte
+	b[0] = '"'
+	hex.Encode(b[1:25], sum[:12])
+	b[25], b[26], b[27] = '-', '0'+byte(f), '"'
+	return string(b[:])
 }
 
 // negotiate picks the response format and takes the snapshot that answers
