@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
 )
@@ -596,5 +597,72 @@ func TestStalledUploadsHoldNoChunks(t *testing.T) {
 		must(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("uploads waiting for their clients kept others from being written")
+	}
+}
+
+// A directory larger than a first read keeps is read again for its
+// rebuild: what changed in it shows, and what did not keeps its facts.
+func TestLargeDirectory(t *testing.T) {
+	defer func(n int) { keptEntries = n }(keptEntries)
+	keptEntries = 16
+	root := t.TempDir()
+	for i := range keptEntries + 10 {
+		must(t, os.WriteFile(filepath.Join(root, fmt.Sprintf("p%d-1.0.tar.gz", i)), nil, 0o644))
+	}
+	s := newStore(t, 0, root)
+	count := func() int {
+		t.Helper()
+		snap, err := s.Snapshot(context.Background())
+		must(t, err)
+		return snap.FileCount()
+	}
+	if n := count(); n != keptEntries+10 {
+		t.Fatalf("listed %d files, want %d", n, keptEntries+10)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "zz-1.0.tar.gz"), nil, 0o644))
+	if n := count(); n != keptEntries+11 {
+		t.Fatalf("after an add: %d files, want %d", n, keptEntries+11)
+	}
+	must(t, os.Remove(filepath.Join(root, "p7-1.0.tar.gz")))
+	snap, err := s.Snapshot(context.Background())
+	must(t, err)
+	if snap.FileCount() != keptEntries+10 || snap.Project("p7") != nil || snap.Project("zz") == nil {
+		t.Fatalf("after a removal: %d files, p7 %v, zz %v", snap.FileCount(), snap.Project("p7") != nil, snap.Project("zz") != nil)
+	}
+}
+
+// A listing that fills the read buffer several times is read whole, its
+// records parsed up to the buffer's last byte.
+func TestReadDirFillsBuffers(t *testing.T) {
+	dir := t.TempDir()
+	// On tmpfs, when there is one, the files are made in milliseconds.
+	if shm, err := os.MkdirTemp("/dev/shm", "readdir"); err == nil {
+		dir = shm
+		t.Cleanup(func() { os.RemoveAll(shm) })
+	}
+	want := map[string]bool{}
+	for i := range 5000 {
+		name := fmt.Sprintf("f%d", i)
+		if i%7 == 0 {
+			name += strings.Repeat("x", 200+i%50)
+		}
+		must(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
+		want[name] = true
+	}
+	got := map[string]bool{}
+	must(t, readDir(dir, func(name []byte, ino uint64, typ uint8) error {
+		if ino == 0 || typ != unix.DT_REG && typ != unix.DT_UNKNOWN {
+			t.Errorf("%s: inode %d, type %d", name, ino, typ)
+		}
+		got[string(name)] = true
+		return nil
+	}))
+	if len(got) != len(want) {
+		t.Fatalf("read %d names, want %d", len(got), len(want))
+	}
+	for name := range want {
+		if !got[name] {
+			t.Fatalf("%s not read", name)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"sync"
@@ -111,6 +113,9 @@ var direntBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &
 // entry is handed to fn with a name that is only valid during the call, so a
 // caller that compares against a previous listing allocates nothing for
 // names it already knows.
+// direntName is the offset of the name in a linux_dirent64.
+const direntName = 19
+
 func readDir(path string, fn func(name []byte, ino uint64, typ uint8) error) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -131,23 +136,29 @@ func readDir(path string, fn func(name []byte, ino uint64, typ uint8) error) err
 		if n <= 0 {
 			return nil
 		}
+		// Each record is a linux_dirent64: inode number (8 bytes), offset
+		// (8), record length (2), type (1), then the NUL-terminated name.
+		// The fields are read from the bytes: the last record of a buffer
+		// is shorter than the Go struct that would describe it.
 		for off := 0; off < n; {
-			d := (*unix.Dirent)(unsafe.Pointer(&buf[off]))
-			reclen := int(d.Reclen)
-			if reclen == 0 || off+reclen > n {
+			if off+direntName > n {
 				return fmt.Errorf("reading %s: malformed directory entry", path)
 			}
-			nameStart := off + int(unsafe.Offsetof(d.Name))
-			nameEnd := nameStart
-			for nameEnd < off+reclen && buf[nameEnd] != 0 {
-				nameEnd++
+			rec := buf[off:n]
+			reclen := int(binary.NativeEndian.Uint16(rec[16:18]))
+			if reclen <= direntName || reclen > len(rec) {
+				return fmt.Errorf("reading %s: malformed directory entry", path)
 			}
-			name := buf[nameStart:nameEnd]
+			ino, typ := binary.NativeEndian.Uint64(rec[0:8]), rec[18]
+			name := rec[direntName:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
 			off += reclen
 			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
 				continue
 			}
-			if err := fn(name, d.Ino, d.Type); err != nil {
+			if err := fn(name, ino, typ); err != nil {
 				return err
 			}
 		}

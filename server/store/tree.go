@@ -145,62 +145,60 @@ const (
 // SHA-256 of it (every name, inode number and type, in the order the file
 // system gives them), not as the entries: a listing that hashes the same is
 // the same, so nothing is rebuilt, and the store keeps 32 bytes per
-// directory instead of an entry per file. The directory is read once for
-// its hash; only when that differs is it read again, keeping the entries
-// this time, for the rebuild. A directory re-read on every request while
-// its timestamps cannot be trusted so needs no room for its entries.
+// directory instead of an entry per file. The read keeps the first
+// keptEntries entries in reused memory; a larger directory that changed is
+// read again, keeping all, for its rebuild. So a huge directory re-read on
+// every request while its timestamps cannot be trusted takes no room for
+// its entries, and a small one is read once.
 func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
 	s.Stats.DirReads.Add(1)
-	h := listingHashes.Get().(*listingHash)
-	defer listingHashes.Put(h)
-	h.reset()
-	if err := readDir(d.abs, h.add); err != nil {
-		return false, err
-	}
-	if d.present && h.sum() == d.sum {
-		return false, nil
-	}
-	l := &listing{}
+	l := listings.Get().(*listing)
+	defer listings.Put(l)
+	l.reset(keptEntries)
 	if err := readDir(d.abs, l.add); err != nil {
 		return false, err
 	}
+	sum := l.sum()
+	if d.present && sum == d.sum {
+		return false, nil
+	}
+	if l.truncated {
+		l = &listing{}
+		l.reset(0)
+		if err := readDir(d.abs, l.add); err != nil {
+			return false, err
+		}
+		sum = l.sum()
+	}
 	s.rebuildDir(r, d, l, depth)
-	d.sum = l.sum()
+	d.sum = sum
 	return true, nil
 }
 
-// listingHash is the running hash of one read of a directory.
-type listingHash struct {
-	h   hash.Hash
-	num [10]byte
-}
+// keptEntries is how many entries a first read of a directory keeps (a
+// variable so that tests can make a small directory large).
+var keptEntries = 4096
 
-var listingHashes = sync.Pool{New: func() any { return &listingHash{h: sha256.New()} }}
-
-func (l *listingHash) reset() { l.h.Reset() }
-
-func (l *listingHash) add(name []byte, ino uint64, typ uint8) error {
-	// A NUL ends each name (no name holds one), then the fixed-size inode
-	// number and type: the hash input spells the listing out unambiguously.
-	l.h.Write(name)
-	l.num[0] = 0
-	binary.LittleEndian.PutUint64(l.num[1:9], ino)
-	l.num[9] = typ
-	l.h.Write(l.num[:])
-	return nil
-}
-
-func (l *listingHash) sum() (out [sha256.Size]byte) {
-	l.h.Sum(out[:0])
-	return out
-}
-
-// listing is one read of a directory that keeps its entries, their names
-// in one buffer, with the hash of what was read.
+// listing is one read of a directory: the running hash of every entry, and
+// the entries themselves, up to a limit, their names in one buffer.
 type listing struct {
-	listingHash
-	names []byte
-	ents  []rawEnt
+	h         hash.Hash
+	num       [10]byte
+	names     []byte
+	ents      []rawEnt
+	limit     int // entries kept at most; 0 for all
+	truncated bool
+}
+
+var listings = sync.Pool{New: func() any { return new(listing) }}
+
+func (l *listing) reset(limit int) {
+	if l.h == nil {
+		l.h = sha256.New()
+	}
+	l.h.Reset()
+	l.names, l.ents = l.names[:0], l.ents[:0]
+	l.limit, l.truncated = limit, false
 }
 
 // rawEnt is one entry of a listing; its name is listing.names[off:off+n].
@@ -214,25 +212,31 @@ type rawEnt struct {
 }
 
 func (l *listing) add(name []byte, ino uint64, typ uint8) error {
-	if l.h == nil {
-		l.h = sha256.New()
-	}
-	// Linux names are at most 255 bytes; a longer one could be no
-	// distribution file, and is only hashed.
-	if len(name) <= 255 && len(l.names)+len(name) <= math.MaxUint32 {
+	// A NUL ends each name (no name holds one), then the fixed-size inode
+	// number and type: the hash input spells the listing out unambiguously.
+	l.h.Write(name)
+	l.num[0] = 0
+	binary.LittleEndian.PutUint64(l.num[1:9], ino)
+	l.num[9] = typ
+	l.h.Write(l.num[:])
+	switch {
+	case l.limit > 0 && len(l.ents) >= l.limit:
+		l.truncated = true
+	case len(name) > 255 || len(l.names)+len(name) > math.MaxUint32:
+		// Linux names are at most 255 bytes; a longer one could be no
+		// distribution file, and is only hashed.
+	default:
 		l.ents = append(l.ents, rawEnt{off: uint32(len(l.names)), n: uint8(len(name)), ino: ino, typ: typ})
 		l.names = append(l.names, name...)
 	}
-	return l.listingHash.add(name, ino, typ)
+	return nil
 }
 
 func (l *listing) name(e rawEnt) []byte { return l.names[e.off : e.off+uint32(e.n)] }
 
-func (l *listing) sum() [sha256.Size]byte {
-	if l.h == nil {
-		l.h = sha256.New()
-	}
-	return l.listingHash.sum()
+func (l *listing) sum() (out [sha256.Size]byte) {
+	l.h.Sum(out[:0])
+	return out
 }
 
 // rebuildDir turns a fresh listing into files and subdirectories, keeping
