@@ -149,7 +149,7 @@ func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadFor
 var uploadBufs = sync.Pool{New: func() any { b := make([]byte, store.UploadChunk); return &b }}
 
 // receiveFile checks the file's name before a byte is stored, then streams
-// it into the store while every digest is computed.
+// it into the store while its digests are computed.
 func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *uploadForm) error {
 	if form.upload != nil {
 		return errorf(http.StatusBadRequest, "More than one file in the upload")
