@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unique"
+	"unsafe"
 
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/meta"
@@ -20,18 +20,35 @@ import (
 // times), which a change of contents always alters.
 //
 // One Facts is kept per file for as long as the file is listed, so it is
-// one object of 128 bytes with nothing hanging off it (for digests of up to
-// 32 bytes): the key it was computed for, both digests inline as raw bytes
-// (pages append them in hex), and a handle to the Requires-Python text,
-// which files that say the same share.
+// one object of 128 bytes without pointers: the key it was computed for,
+// both digests inline as raw bytes (pages append them in hex), and the
+// Requires-Python text inline. The collector never has to look inside an
+// object without pointers, and an index holds one per file. Digests longer
+// than 32 bytes (sha384, sha512) and Requires-Python texts longer than
+// rpInline do not fit; such a file's Facts are the first field of a
+// factsExt, which holds the rest.
 type Facts struct {
 	key      factsKey
 	trusted  bool // the file had settled before it was read
 	metadata bool
-	n        uint8    // digest length; 0 when hashing is off
+	ext      bool  // this is the Facts of a factsExt
+	n        uint8 // digest length; 0 when hashing is off
+	rpLen    uint8 // length of the Requires-Python text in rp; rpExt when in the factsExt
+	rp       [rpInline]byte
 	sums     [64]byte // the file's digest, then the metadata file's if it fits
-	mdBig    *[64]byte
-	rp       unique.Handle[string]
+}
+
+// rpInline is how long a Requires-Python text Facts holds; most are a few
+// bytes (">=3.9").
+const rpInline = 19
+
+const rpExt = 0xff
+
+// factsExt are Facts with what did not fit in them.
+type factsExt struct {
+	Facts
+	md [64]byte // the metadata file's digest, when twice the digest length exceeds 64
+	rp string   // Requires-Python, when longer than rpInline
 }
 
 // factsKey is what of a file's identity its contents depend on: a link
@@ -45,7 +62,46 @@ func keyOf(id identity) factsKey {
 	return factsKey{dev: id.dev, ino: id.ino, size: id.size, mtime: id.mtime, ctime: id.ctime}
 }
 
-func newFacts(id identity) *Facts { return &Facts{key: keyOf(id), rp: unique.Make("")} }
+// newFacts makes the facts of a file with identity id: its digest and its
+// core metadata's (in one algorithm; nil when hashing is off, md nil when
+// there is no metadata file), and its Requires-Python.
+func newFacts(id identity, metadata bool, d, md []byte, rp string) *Facts {
+	fa := Facts{key: keyOf(id), metadata: metadata, n: uint8(len(d))}
+	copy(fa.sums[:], d)
+	wideMD := md != nil && 2*len(d) > len(fa.sums)
+	longRP := len(rp) > rpInline
+	if md != nil && !wideMD {
+		copy(fa.sums[len(d):], md)
+	}
+	if !longRP {
+		fa.rpLen = uint8(len(rp))
+		copy(fa.rp[:], rp)
+	}
+	if !wideMD && !longRP {
+		p := new(Facts)
+		*p = fa
+		return p
+	}
+	x := &factsExt{Facts: fa}
+	x.ext = true
+	if wideMD {
+		copy(x.md[:], md)
+	}
+	if longRP {
+		x.Facts.rpLen = rpExt
+		x.rp = rp
+	}
+	return &x.Facts
+}
+
+// extension returns the factsExt whose first field fa is.
+func (fa *Facts) extension() *factsExt {
+	if !fa.ext {
+		return nil
+	}
+	// Only newFacts sets ext, on the Facts at the start of a factsExt.
+	return (*factsExt)(unsafe.Pointer(fa))
+}
 
 // Size is the file's size in bytes.
 func (fa *Facts) Size() int64 { return fa.key.size }
@@ -71,28 +127,22 @@ func (fa *Facts) MetadataDigest() []byte {
 	switch {
 	case !fa.metadata || fa.n == 0:
 		return nil
-	case fa.mdBig != nil:
-		return fa.mdBig[:fa.n]
+	case 2*int(fa.n) > len(fa.sums):
+		return fa.extension().md[:fa.n]
 	}
 	return fa.sums[fa.n : 2*fa.n]
 }
 
 // RequiresPython is the metadata's Requires-Python, or "".
-func (fa *Facts) RequiresPython() string { return fa.rp.Value() }
-
-// setDigests stores the digests (both of one algorithm, md nil for none).
-func (fa *Facts) setDigests(d, md []byte) {
-	fa.n = uint8(len(d))
-	copy(fa.sums[:], d)
-	if md == nil {
-		return
+func (fa *Facts) RequiresPython() string {
+	switch fa.rpLen {
+	case 0:
+		return ""
+	case rpExt:
+		return fa.extension().rp
 	}
-	if 2*len(d) <= len(fa.sums) {
-		copy(fa.sums[len(d):], md)
-	} else {
-		fa.mdBig = new([64]byte)
-		copy(fa.mdBig[:], md)
-	}
+	// Facts never change once made, so the text can be read in place.
+	return unsafe.String(&fa.rp[0], fa.rpLen)
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
@@ -137,7 +187,6 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		f.facts.Store(fa)
 		return fa, nil
 	}
-	fa := newFacts(id)
 	var digest, mdDigest []byte
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()
@@ -151,15 +200,16 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		digest = h.Sum(nil)
 	}
 	md, err := coreMetadata(fh, id.size, f.Dist())
-	fa.metadata = err == nil && f.kind == dist.Wheel
+	hasMetadata := err == nil && f.kind == dist.Wheel
 	if err != nil {
 		s.opts.Log.V(1).Info("no core metadata", "path", fh.name, "reason", err.Error())
 	}
+	var rp string
 	if md != nil {
 		if fields, err := meta.Parse(md); err == nil {
-			fa.rp = unique.Make(fields.RequiresPython)
+			rp = fields.RequiresPython
 		}
-		if fa.metadata {
+		if hasMetadata {
 			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 				h := newHash()
 				h.Write(md)
@@ -167,7 +217,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 			}
 		}
 	}
-	fa.setDigests(digest, mdDigest)
+	fa := newFacts(id, hasMetadata, digest, mdDigest, rp)
 	fa.trusted = id.settled(start, s.opts.Guard)
 	f.facts.Store(fa)
 	return fa, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
-	"unique"
 )
 
 // A file published by an upload gets a record of what the read path would
@@ -52,22 +51,19 @@ func (s *Store) recorded(f *File, id identity) *Facts {
 	if json.Unmarshal(b, &rec) != nil || rec.Ino != id.ino || rec.Size != id.size || rec.MtimeNs != id.mtime {
 		return nil
 	}
-	fa := newFacts(id)
-	fa.metadata = rec.Metadata
-	fa.rp = unique.Make(rec.RequiresPython)
+	var d, md []byte
 	if algo != "none" {
-		d, err := hex.DecodeString(rec.Digests[algo])
+		var err error
+		d, err = hex.DecodeString(rec.Digests[algo])
 		if err != nil || len(d) != Hashes[algo]().Size() {
 			return nil
 		}
-		var md []byte
 		if rec.Metadata {
 			md, err = hex.DecodeString(rec.MetadataDigest[algo])
 			if err != nil || len(md) != len(d) {
 				return nil
 			}
 		}
-		fa.setDigests(d, md)
 	}
-	return fa
+	return newFacts(id, rec.Metadata, d, md, rec.RequiresPython)
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -664,5 +665,57 @@ func TestReadDirFillsBuffers(t *testing.T) {
 		if !got[name] {
 			t.Fatalf("%s not read", name)
 		}
+	}
+}
+
+// Facts have no pointers, so the collector need not look inside them;
+// what does not fit in them goes to an extension, and reads back the same.
+func TestFactsWithoutPointers(t *testing.T) {
+	ft := reflect.TypeFor[Facts]()
+	for i := range ft.NumField() {
+		switch k := ft.Field(i).Type.Kind(); k {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			t.Errorf("Facts.%s is a %s: the collector would scan every Facts", ft.Field(i).Name, k)
+		}
+	}
+	long := ">=2.7, !=3.0.*, !=3.1.*, !=3.2.*, !=3.3.*, !=3.4.*"
+	for _, tc := range []struct {
+		name     string
+		n        int // digest length; 0 for none
+		metadata bool
+		rp       string
+		ext      bool
+	}{
+		{"sha256", 32, true, ">=3.9", false},
+		{"no metadata", 32, false, "", false},
+		{"rp at the limit", 32, true, strings.Repeat("x", rpInline), false},
+		{"long rp", 32, true, long, true},
+		{"sha512", 64, true, ">=3.9", true},
+		{"sha512, long rp", 64, true, long, true},
+		{"sha512 without metadata", 64, false, "", false},
+		{"sha384", 48, true, "", true},
+		{"no hashing", 0, true, long, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, md := make([]byte, tc.n), make([]byte, tc.n)
+			for i := range d {
+				d[i], md[i] = byte(i+1), byte(200-i)
+			}
+			if !tc.metadata {
+				md = nil
+			}
+			if tc.n == 0 {
+				d, md = nil, nil
+			}
+			id := identity{dev: 1, ino: 2, size: 3, mtime: 4, ctime: 5}
+			fa := newFacts(id, tc.metadata, d, md, tc.rp)
+			if fa.ext != tc.ext {
+				t.Errorf("extension %v, want %v", fa.ext, tc.ext)
+			}
+			if !bytes.Equal(fa.Digest(), d) || !bytes.Equal(fa.MetadataDigest(), md) || fa.RequiresPython() != tc.rp ||
+				fa.Metadata() != tc.metadata || fa.key != keyOf(id) {
+				t.Errorf("read back %x %x %q %v %+v", fa.Digest(), fa.MetadataDigest(), fa.RequiresPython(), fa.Metadata(), fa.key)
+			}
+		})
 	}
 }
