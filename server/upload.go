@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
@@ -144,10 +143,6 @@ func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadFor
 	}
 }
 
-// uploadBufs hold what an upload reads from the request before handing it
-// to the store.
-var uploadBufs = sync.Pool{New: func() any { b := make([]byte, store.UploadChunk); return &b }}
-
 // receiveFile checks the file's name before a byte is stored, then streams
 // it into the store while its digests are computed.
 func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *uploadForm) error {
@@ -188,24 +183,14 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 		return err
 	}
 	form.upload = up
-	// Whole buffers are handed on, not the multipart reader's 4 KiB
-	// pieces, so each write and each round of hashing is large.
-	bp := uploadBufs.Get().(*[]byte)
-	defer uploadBufs.Put(bp)
-	src := io.LimitReader(part, s.cfg.MaxUploadSize+1)
-	for {
-		n, err := fill(src, *bp)
-		if n > 0 {
-			if _, werr := up.Write((*bp)[:n]); werr != nil {
-				return werr
-			}
+	// The store reads the file straight into the chunks it hashes and
+	// writes, whole ones rather than the multipart reader's 4 KiB pieces.
+	if _, err := up.ReadFrom(io.LimitReader(part, s.cfg.MaxUploadSize+1)); err != nil {
+		var re *store.ReadError
+		if errors.As(err, &re) {
+			return bodyError(re.Err)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return bodyError(err)
-		}
+		return err
 	}
 	if err := up.Close(); err != nil {
 		return err
@@ -367,21 +352,6 @@ func partFilename(part *multipart.Part) (string, error) {
 		return "", errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
 	return name, nil
-}
-
-// fill reads into buf until it is full or r fails; unlike io.ReadFull it
-// passes on r's own error, so a body cut short stays distinct from a part
-// that ended.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

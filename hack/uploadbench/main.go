@@ -50,11 +50,11 @@ func main() {
 	for i, digests := range [][]string{twineDigests, {"sha256"}} {
 		v := fmt.Sprintf("1.%d", i)
 		big := wheel("bigbench", v, *bigMiB<<20)
-		sums := digestFields(big, digests)
+		f := encode("bigbench", v, "bigbench-"+v+"-py3-none-any.whl", big, digestFields(big, digests))
 		resetPeak(*pid)
 		_, rss0 := memory(*pid)
 		start := time.Now()
-		if err := c.upload("bigbench", v, "bigbench-"+v+"-py3-none-any.whl", big, sums); err != nil {
+		if err := c.upload(f); err != nil {
 			fail(err)
 		}
 		took := time.Since(start)
@@ -67,7 +67,7 @@ func main() {
 	// A project with a few files for the readers.
 	for i := range 20 {
 		v := fmt.Sprintf("0.%d", i)
-		if err := c.upload("readme", v, "readme-"+v+"-py3-none-any.whl", wheel("readme", v, 1024), nil); err != nil {
+		if err := c.upload(encode("readme", v, "readme-"+v+"-py3-none-any.whl", wheel("readme", v, 1024), nil)); err != nil {
 			fail(err)
 		}
 	}
@@ -78,21 +78,16 @@ func main() {
 	if *digestList != "" {
 		concurrentDigests = strings.Split(*digestList, ",")
 	}
-	// Each uploader's files and digests are made before the clock starts,
-	// so the client's own hashing does not take the server's CPU.
-	type prepared struct {
-		version string
-		body    []byte
-		digests map[string]string
-	}
-	work := make([][]prepared, *uploaders)
+	// Each uploader's forms, digests included, are made before the clock
+	// starts, so the client's own work does not take the server's CPU.
+	work := make([][]form, *uploaders)
 	var prep sync.WaitGroup
 	for u := range work {
 		prep.Go(func() {
 			for n := range *perUploader {
 				v := fmt.Sprintf("%d.%d", u, n)
 				body := wheel("load", v, 1<<20)
-				work[u] = append(work[u], prepared{v, body, digestFields(body, concurrentDigests)})
+				work[u] = append(work[u], encode("load", v, "load-"+v+"-py3-none-any.whl", body, digestFields(body, concurrentDigests)))
 			}
 		})
 	}
@@ -108,7 +103,7 @@ func main() {
 				if !time.Now().Before(stop) {
 					return
 				}
-				err := c.upload("load", f.version, "load-"+f.version+"-py3-none-any.whl", f.body, f.digests)
+				err := c.upload(f)
 				mu.Lock()
 				if err != nil {
 					errs++
@@ -190,24 +185,33 @@ func digestFields(content []byte, algos []string) map[string]string {
 	return fields
 }
 
-// upload sends a file with twine's form, the digest fields before the
-// file, streaming the body.
-func (c *client) upload(name, version, filename string, content []byte, digests map[string]string) error {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", name}, {"version", version}} {
-			mw.WriteField(kv[0], kv[1])
-		}
-		for k, v := range digests {
-			mw.WriteField(k, v)
-		}
-		w, _ := mw.CreateFormFile("content", filename)
-		w.Write(content)
-		pw.CloseWithError(mw.Close())
-	}()
-	req, _ := http.NewRequest("POST", c.base+"/legacy/", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+// form is an upload as twine sends it, encoded.
+type form struct {
+	filename, ctype string
+	body            []byte
+}
+
+// encode makes a file's upload form, the digest fields before the file.
+func encode(name, version, filename string, content []byte, digests map[string]string) form {
+	var buf bytes.Buffer
+	buf.Grow(len(content) + 4096)
+	mw := multipart.NewWriter(&buf)
+	for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", name}, {"version", version}} {
+		mw.WriteField(kv[0], kv[1])
+	}
+	for k, v := range digests {
+		mw.WriteField(k, v)
+	}
+	w, _ := mw.CreateFormFile("content", filename)
+	w.Write(content)
+	mw.Close()
+	return form{filename, mw.FormDataContentType(), buf.Bytes()}
+}
+
+// upload sends an encoded form.
+func (c *client) upload(f form) error {
+	req, _ := http.NewRequest("POST", c.base+"/legacy/", bytes.NewReader(f.body))
+	req.Header.Set("Content-Type", f.ctype)
 	req.SetBasicAuth(c.user, c.password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -216,7 +220,7 @@ func (c *client) upload(name, version, filename string, content []byte, digests 
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != 200 {
-		return fmt.Errorf("upload %s: %s", filename, resp.Status)
+		return fmt.Errorf("upload %s: %s", f.filename, resp.Status)
 	}
 	return nil
 }

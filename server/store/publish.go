@@ -248,18 +248,67 @@ func (u *Upload) Write(p []byte) (int, error) {
 		c := u.nextChunk()
 		m := min(len(p)-n, UploadChunk)
 		c.b = append(c.b[:0], p[n:n+m]...)
-		c.left.Store(int32(len(u.stages)))
-		for _, in := range u.stages {
-			in <- c
-		}
+		u.dispatch(c)
 		n += m
-		u.size += int64(m)
 	}
 	return len(p), nil
 }
 
-// UploadChunk is the size of the pieces an upload is processed in, and so
-// of the writes a caller should make.
+// ReadFrom reads r to its end into the upload, straight into the chunks of
+// the pipeline. A failure to read r is returned as a *ReadError; a failure
+// to store what was read, as is.
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	if u.closed {
+		return 0, errors.New("upload already closed")
+	}
+	var total int64
+	for {
+		if err := u.failed(); err != nil {
+			return total, err
+		}
+		c := u.nextChunk()
+		// Unlike io.ReadFull, this passes r's own error on: a body cut
+		// short must stay distinct from a part that ended.
+		b := c.b[:UploadChunk]
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var m int
+			m, err = r.Read(b[n:])
+			n += m
+		}
+		if n == 0 {
+			u.release(c)
+		} else {
+			c.b = b[:n]
+			u.dispatch(c)
+			total += int64(n)
+		}
+		switch {
+		case err == io.EOF:
+			return total, nil
+		case err != nil:
+			return total, &ReadError{err}
+		}
+	}
+}
+
+// ReadError is a failure to read what an upload reads from.
+type ReadError struct{ Err error }
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// dispatch hands a filled chunk to every stage.
+func (u *Upload) dispatch(c *chunk) {
+	c.left.Store(int32(len(u.stages)))
+	for _, in := range u.stages {
+		in <- c
+	}
+	u.size += int64(len(c.b))
+}
+
+// UploadChunk is the size of the pieces an upload is processed in.
 const UploadChunk = 64 << 10
 
 // Close waits until every byte written is stored and hashed, and reports
