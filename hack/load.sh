@@ -5,7 +5,10 @@
 #   hack/load.sh                 all trees
 #   TREES="50000:2000:flat" DURATION=10s hack/load.sh
 #
-# wrk runs one thread, leaving the other core to the server under test.
+# wrk runs one thread on one core. The server under test gets the other:
+# pkgindex runs with GOMAXPROCS=$SERVER_PROCS (1), as nginx runs one
+# worker. A server that takes both cores shares one with wrk, and its p99
+# then measures the CPU scheduler's time slices (SERVER_PROCS=2 shows it).
 # Needs wrk and nginx (apt-get install wrk nginx-light) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/.."
 TREES=${TREES:-"1000:100:flat 10000:1000:flat 50000:2000:flat 50000:2000:per-project"}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-10}
+SERVER_PROCS=${SERVER_PROCS:-1}
 PORT=${PORT:-18480}
 NGINX_PORT=${NGINX_PORT:-18481}
 WORK=${WORK:-$(mktemp -d)}
@@ -35,13 +39,14 @@ wrk_run() {
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s %9s %9s", rps, p50, p99}'
 }
 
+echo "pkgindex with GOMAXPROCS=$SERVER_PROCS, nginx with 1 worker; wrk -t1 -c$CONNS -d$DURATION"
 printf "%-28s %-22s %10s %9s %9s\n" tree endpoint req/s p50 p99
 for spec in $TREES; do
   IFS=: read -r files projects layout <<<"$spec"
   tree="$WORK/tree-$files-$layout"
   [ -d "$tree" ] || bin/gentree -files "$files" -projects "$projects" -layout "$layout" -out "$tree"
   start_ns=$(date +%s%N)
-  bin/pkgindex serve --root "$tree" --listen 127.0.0.1:$PORT --log-level warn >/dev/null 2>"$WORK/serve.log" &
+  GOMAXPROCS=$SERVER_PROCS bin/pkgindex serve --root "$tree" --listen 127.0.0.1:$PORT --log-level warn >/dev/null 2>"$WORK/serve.log" &
   pid=$!; pids+=($pid)
   until curl -sf -o /dev/null http://127.0.0.1:$PORT/simple/; do
     kill -0 $pid 2>/dev/null || { echo "load.sh: pkgindex exited (see $WORK/serve.log)"; exit 1; }
