@@ -299,13 +299,14 @@ type ReadError struct{ Err error }
 func (e *ReadError) Error() string { return e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// dispatch hands a filled chunk to every stage.
+// dispatch hands a filled chunk to every stage. The chunk belongs to the
+// stages from then on: the last one gives it back, maybe to another upload.
 func (u *Upload) dispatch(c *chunk) {
+	u.size += int64(len(c.b))
 	c.left.Store(int32(len(u.stages)))
 	for _, in := range u.stages {
 		in <- c
 	}
-	u.size += int64(len(c.b))
 }
 
 // UploadChunk is the size of the pieces an upload is processed in.
