@@ -630,6 +630,20 @@ func TestLargeDirectory(t *testing.T) {
 	if snap.FileCount() != keptEntries+10 || snap.Project("p7") != nil || snap.Project("zz") == nil {
 		t.Fatalf("after a removal: %d files, p7 %v, zz %v", snap.FileCount(), snap.Project("p7") != nil, snap.Project("zz") != nil)
 	}
+	// A change the timestamps did not show (within one tick): the first
+	// read, which keeps only some entries, finds it, and a second rebuilds.
+	must(t, os.Remove(filepath.Join(root, "p8-1.0.tar.gz")))
+	r := s.roots[0]
+	changed, err := s.readDir(r, r.top, 0, false)
+	must(t, err)
+	if !changed || len(r.top.files) != keptEntries+9 {
+		t.Fatalf("re-read without a timestamp change: changed %v, %d files, want %d", changed, len(r.top.files), keptEntries+9)
+	}
+	for _, f := range r.top.files {
+		if f.Filename() == "p8-1.0.tar.gz" {
+			t.Fatal("the removed file is still listed")
+		}
+	}
 }
 
 // A listing that fills the read buffer several times is read whole, its

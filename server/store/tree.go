@@ -73,7 +73,10 @@ func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
 		return s.checkSubdirs(r, d, depth, false)
 	}
 	start := time.Now()
-	changed, err := s.readDir(r, d, depth)
+	// A directory whose timestamps moved has most likely changed; one
+	// re-read only because its timestamps cannot be trusted yet most
+	// likely has not.
+	changed, err := s.readDir(r, d, depth, !d.present || id != d.id)
 	if err != nil {
 		if depth == 0 {
 			return false, err
@@ -145,16 +148,25 @@ const (
 // SHA-256 of it (every name, inode number and type, in the order the file
 // system gives them), not as the entries: a listing that hashes the same is
 // the same, so nothing is rebuilt, and the store keeps 32 bytes per
-// directory instead of an entry per file. The read keeps the first
-// keptEntries entries in reused memory; a larger directory that changed is
-// read again, keeping all, for its rebuild. So a huge directory re-read on
-// every request while its timestamps cannot be trusted takes no room for
-// its entries, and a small one is read once.
-func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
+// directory instead of an entry per file.
+//
+// A directory that is expected to have changed is read once, keeping every
+// entry for the rebuild. Otherwise the read keeps only its first
+// keptEntries entries, in reused memory, and a larger directory that did
+// change after all is read again: a huge directory re-read on every
+// request while its timestamps cannot be trusted then takes no room for
+// its entries.
+func (s *Store) readDir(r *root, d *dir, depth int, expectChange bool) (bool, error) {
 	s.Stats.DirReads.Add(1)
-	l := listings.Get().(*listing)
-	defer listings.Put(l)
-	l.reset(keptEntries)
+	var l *listing
+	if expectChange {
+		l = new(listing)
+		l.reset(0)
+	} else {
+		l = listings.Get().(*listing)
+		defer listings.Put(l)
+		l.reset(keptEntries)
+	}
 	if err := readDir(d.abs, l.add); err != nil {
 		return false, err
 	}
@@ -163,7 +175,7 @@ func (s *Store) readDir(r *root, d *dir, depth int) (bool, error) {
 		return false, nil
 	}
 	if l.truncated {
-		l = &listing{}
+		l = new(listing)
 		l.reset(0)
 		if err := readDir(d.abs, l.add); err != nil {
 			return false, err
