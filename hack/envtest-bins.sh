@@ -19,9 +19,6 @@ if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/etcd" ]; then
   exit 0
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 # shellcheck source=k8s-wrapper.sh
 . "$ROOT/hack/k8s-wrapper.sh"
 k8s_wrapper "$K8S_VERSION" "require go.etcd.io/etcd/server/v3 $ETCD_VERSION" \

@@ -1,6 +1,7 @@
-# Sourced by hack/envtest-bins.sh and hack/kubectl-bin.sh: sets up, in the
-# current directory, a throwaway Go module from which binaries of
-# k8s.io/kubernetes build.
+# Sourced by hack/envtest-bins.sh, hack/kubectl-bin.sh and hack/node-bins.sh:
+# sets up a throwaway Go module from which binaries of k8s.io/kubernetes
+# build, in a temporary directory that it enters and that is removed when
+# the script exits.
 #
 # k8s.io/kubernetes replaces its staging modules with ./staging directories,
 # and replace directives of a dependency do not apply to the module that
@@ -20,6 +21,9 @@ k8s_wrapper() {
   local staging_version="v0.${version#*.}" kmod staging m minor pkg vpkg
   export GOFLAGS=-mod=mod CGO_ENABLED=0
 
+  k8s_work="$(mktemp -d)"
+  trap 'rm -rf "$k8s_work"' EXIT
+  cd "$k8s_work"
   go mod init k8s.bins/wrapper >/dev/null 2>&1
   # The staging modules k8s.io/kubernetes requires, read from its own go.mod.
   kmod="$(go mod download -json "k8s.io/kubernetes@v$version" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"

@@ -20,9 +20,6 @@ if [ -x "$OUT" ]; then
   exit 0
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 # shellcheck source=k8s-wrapper.sh
 . "$ROOT/hack/k8s-wrapper.sh"
 k8s_wrapper "$K8S_VERSION" "" k8s.io/kubernetes/cmd/kubectl

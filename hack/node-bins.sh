@@ -25,9 +25,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cd "$work"
 pkgs=()
 for name in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$name"); done
 # shellcheck source=k8s-wrapper.sh
