@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -238,20 +239,8 @@ func (u *Upload) has(algo string) bool {
 // into the pipeline; a failure to store an earlier chunk is returned by a
 // later call, or by Close.
 func (u *Upload) Write(p []byte) (int, error) {
-	if u.closed {
-		return 0, errors.New("upload already closed")
-	}
-	for n := 0; n < len(p); {
-		if err := u.failed(); err != nil {
-			return n, err
-		}
-		c := u.nextChunk()
-		m := min(len(p)-n, UploadChunk)
-		c.b = append(c.b[:0], p[n:n+m]...)
-		u.dispatch(c)
-		n += m
-	}
-	return len(p), nil
+	n, err := u.ReadFrom(bytes.NewReader(p))
+	return int(n), err
 }
 
 // ReadFrom reads r to its end into the upload, straight into the chunks of
