@@ -50,6 +50,13 @@ func newFile(r *root, rel string, df dist.File, ino uint64, marks uint8) *File {
 		ino: ino, kind: df.Kind, marks: marks}
 }
 
+// withMarks returns a copy of f with other marks; it keeps f's facts.
+func (f *File) withMarks(marks uint8) *File {
+	g := &File{root: f.root, Rel: f.Rel, project: f.project, version: f.version, ino: f.ino, kind: f.kind, marks: marks}
+	g.facts.Store(f.facts.Load())
+	return g
+}
+
 // Filename is the file's base name.
 func (f *File) Filename() string { return f.Rel[strings.LastIndexByte(f.Rel, '/')+1:] }
 
@@ -86,9 +93,6 @@ type Project struct {
 	Name     string   // normalized
 	Files    []*File  // ordered by version, then file name
 	Versions []string // distinct versions as spelled in file names, in order
-	// raw is Files in discovery order; a rebuild that discovers the same
-	// files in the same order reuses the sorted project.
-	raw []*File
 	// statusFiles are the StatusFile markers in directories named after
 	// the project, in root order.
 	statusFiles []string
@@ -113,10 +117,52 @@ func (s *Snapshot) Project(name string) *Project { return s.projects[name] }
 // FileCount returns how many distribution files the snapshot lists.
 func (s *Snapshot) FileCount() int { return s.files }
 
-// build assembles a snapshot from the directory states. It runs inside the
-// check, so no other goroutine touches the dirs.
-func (s *Store) build(gen uint64) *Snapshot {
-	snap := &Snapshot{Gen: gen, projects: map[string]*Project{}}
+// build assembles the snapshot that follows prev (nil for the first) once
+// the projects in touched changed. Every other project is prev's, shared:
+// a change to one project costs a walk over the files and the sorting of
+// that project, not a new listing of every project. Many changes at once,
+// or a first snapshot, list every project anew. It runs inside the check,
+// so no other goroutine touches the dirs.
+func (s *Store) build(gen uint64, prev *Snapshot, touched map[string]struct{}) *Snapshot {
+	if prev == nil || len(touched) > len(prev.order)/2 {
+		touched = nil
+	}
+	fresh := s.collect(touched)
+	snap := &Snapshot{Gen: gen, projects: fresh}
+	if touched != nil {
+		snap.projects = make(map[string]*Project, len(prev.projects)+len(fresh))
+		for name, p := range prev.projects {
+			if _, t := touched[name]; !t {
+				snap.projects[name] = p
+			}
+		}
+		for name, p := range fresh {
+			snap.projects[name] = p
+		}
+	}
+	for _, p := range fresh {
+		sortFiles(p)
+	}
+	snap.order = make([]*Project, 0, len(snap.projects))
+	for _, p := range snap.projects {
+		snap.order = append(snap.order, p)
+		snap.files += len(p.Files)
+	}
+	slices.SortFunc(snap.order, func(a, b *Project) int { return strings.Compare(a.Name, b.Name) })
+	return snap
+}
+
+// collect groups the files of the given projects (of every project when
+// only is nil) found in the directory states, unsorted, with their status
+// markers.
+func (s *Store) collect(only map[string]struct{}) map[string]*Project {
+	projects := map[string]*Project{}
+	wanted := func(name string) bool {
+		_, ok := only[name]
+		return only == nil || ok
+	}
+	// Where two roots hold the same path, the first wins. The same path
+	// names the same project, so only the wanted projects' paths matter.
 	var seen map[string]struct{}
 	if len(s.roots) > 1 {
 		seen = map[string]struct{}{}
@@ -127,20 +173,21 @@ func (s *Store) build(gen uint64) *Snapshot {
 			return
 		}
 		for _, f := range d.files {
+			if !wanted(f.project) {
+				continue
+			}
 			if seen != nil {
 				if _, dup := seen[f.Rel]; dup {
-					continue // shadowed by an earlier root
+					continue
 				}
 				seen[f.Rel] = struct{}{}
 			}
-			name := f.project
-			p := snap.projects[name]
+			p := projects[f.project]
 			if p == nil {
-				p = &Project{Name: name}
-				snap.projects[name] = p
+				p = &Project{Name: f.project}
+				projects[f.project] = p
 			}
-			p.raw = append(p.raw, f)
-			snap.files++
+			p.Files = append(p.Files, f)
 		}
 		for _, sd := range d.subdirs {
 			walk(sd)
@@ -154,34 +201,21 @@ func (s *Store) build(gen uint64) *Snapshot {
 				continue
 			}
 			name := sd.rel
-			if p := snap.projects[name]; p != nil && dist.IsNormalized(name) {
+			if p := projects[name]; p != nil && dist.IsNormalized(name) {
 				p.statusFiles = append(p.statusFiles, sd.abs+"/"+StatusFile)
 			}
 		}
 	}
-	var prev map[string]*Project
-	if cur := s.cur.Load(); cur != nil {
-		prev = cur.projects
-	}
-	snap.order = make([]*Project, 0, len(snap.projects))
-	for name, p := range snap.projects {
-		if old := prev[name]; old != nil && slices.Equal(old.raw, p.raw) && slices.Equal(old.statusFiles, p.statusFiles) {
-			p = old
-			snap.projects[name] = old
-		} else {
-			p.Files = slices.Clone(p.raw)
-			sortFiles(p)
-		}
-		snap.order = append(snap.order, p)
-	}
-	slices.SortFunc(snap.order, func(a, b *Project) int { return strings.Compare(a.Name, b.Name) })
-	return snap
+	return projects
 }
 
 // sortFiles orders a project's files by PEP 440 version, then by path, so
 // every replica renders the same bytes whatever order its directory
 // listings came in; it also fills Versions.
 func sortFiles(p *Project) {
+	if cap(p.Files) > len(p.Files) {
+		p.Files = slices.Clone(p.Files) // a project's list lives as long as it does
+	}
 	type keyed struct {
 		v dist.Version
 		f *File

@@ -74,6 +74,7 @@ type Store struct {
 	hashing keyedGroup[*File, *Facts]
 	cur     atomic.Pointer[Snapshot]
 	gen     uint64 // only touched by the running check
+	changes changes
 	// A stage of an upload holds a token of turn, or of spare, while it
 	// works on a chunk. Turns are one fewer than the processors; the spare
 	// one is taken only when no read is in progress (reads counts them)
@@ -199,19 +200,18 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 func (s *Store) revalidate() (*Snapshot, error) {
 	s.Stats.Checks.Add(1)
-	changed := false
 	for _, r := range s.roots {
-		c, err := s.checkDir(r, r.top, 0)
-		if err != nil {
+		if err := s.checkDir(r, r.top, 0); err != nil {
 			return nil, fmt.Errorf("checking root %s: %w", r.path, err)
 		}
-		changed = changed || c
 	}
-	if cur := s.cur.Load(); cur != nil && !changed {
+	cur := s.cur.Load()
+	touched := s.changes.take()
+	if cur != nil && len(touched) == 0 {
 		return cur, nil
 	}
 	s.gen++
-	snap := s.build(s.gen)
+	snap := s.build(s.gen, cur, touched)
 	s.Stats.Rebuilds.Add(1)
 	s.cur.Store(snap)
 	return snap, nil

@@ -34,6 +34,33 @@ const (
 // distribution file.
 var sidecarSuffixes = []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix}
 
+// changes are what check rounds found changed since the last snapshot was
+// built: the projects whose files, or status marker, the next snapshot must
+// list anew. Subdirectories are checked in parallel, so it is locked. What
+// a failed round noted is kept for the next.
+type changes struct {
+	mu       sync.Mutex
+	projects map[string]struct{}
+}
+
+func (c *changes) touch(project string) {
+	c.mu.Lock()
+	if c.projects == nil {
+		c.projects = map[string]struct{}{}
+	}
+	c.projects[project] = struct{}{}
+	c.mu.Unlock()
+}
+
+// take returns the projects noted and forgets them.
+func (c *changes) take() map[string]struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.projects
+	c.projects = nil
+	return p
+}
+
 // maxDepth bounds how deep nested layouts are walked.
 const maxDepth = 32
 
@@ -46,50 +73,62 @@ type dir struct {
 	id      identity
 	trusted bool              // id.ctime was settled when the listing was read
 	sum     [sha256.Size]byte // of the listing last read (see readDir)
-	files   []*File           // distribution files, in listing order
+	files   []*File           // distribution files
 	subdirs []*dir
 	status  bool // holds a StatusFile
 }
 
-// checkDir revalidates d and everything below it, and reports whether any
-// listing changed.
-func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
+// checkDir revalidates d and everything below it. What changed is noted
+// in s.changes: the projects whose files the next snapshot must list anew.
+func (s *Store) checkDir(r *root, d *dir, depth int) error {
 	id, err := statFresh(d.abs, depth == 0)
 	if err == nil && !id.isDir() {
 		err = &fs.PathError{Op: "check", Path: d.abs, Err: unix.ENOTDIR}
 	}
 	if err != nil {
 		if depth == 0 {
-			return false, err
+			return err
 		}
 		// A directory that vanished or became something else: its parent
 		// has changed too and is re-read in this round; until then it
 		// lists nothing.
-		changed := d.present && (len(d.files) > 0 || len(d.subdirs) > 0)
-		*d = dir{rel: d.rel, abs: d.abs}
-		return changed, nil
+		s.forget(d)
+		return nil
 	}
 	if d.present && id == d.id && d.trusted {
-		return s.checkSubdirs(r, d, depth, false)
+		return s.checkSubdirs(r, d, depth)
 	}
 	start := time.Now()
 	// A directory whose timestamps moved has most likely changed; one
 	// re-read only because its timestamps cannot be trusted yet most
 	// likely has not.
-	changed, err := s.readDir(r, d, depth, !d.present || id != d.id)
-	if err != nil {
+	if _, err := s.readDir(r, d, depth, !d.present || id != d.id); err != nil {
 		if depth == 0 {
-			return false, err
+			return err
 		}
 		s.opts.Log.Error(err, "skipping unreadable directory", "dir", d.abs)
-		changed = d.present && (len(d.files) > 0 || len(d.subdirs) > 0)
-		*d = dir{rel: d.rel, abs: d.abs}
-		return changed, nil
+		s.forget(d)
+		return nil
 	}
 	d.present = true
 	d.id = id
 	d.trusted = id.settled(start, s.opts.Guard)
-	return s.checkSubdirs(r, d, depth, changed)
+	return s.checkSubdirs(r, d, depth)
+}
+
+// forget empties d and everything below it, noting every project that had
+// files there, until d is read again.
+func (s *Store) forget(d *dir) {
+	for _, f := range d.files {
+		s.changes.touch(f.project)
+	}
+	if d.status {
+		s.changes.touch(d.rel)
+	}
+	for _, sd := range d.subdirs {
+		s.forget(sd)
+	}
+	*d = dir{rel: d.rel, abs: d.abs}
 }
 
 // checkSubdirs revalidates d's subdirectories; changed carries what d's own
@@ -101,20 +140,18 @@ func (s *Store) checkDir(r *root, d *dir, depth int) (bool, error) {
 // checked by several goroutines at once: the round then takes about as
 // long as the slowest share, not the sum of every trip. Each goroutine
 // touches only the subtrees it is given.
-func (s *Store) checkSubdirs(r *root, d *dir, depth int, changed bool) (bool, error) {
+func (s *Store) checkSubdirs(r *root, d *dir, depth int) error {
 	if len(d.subdirs) < parallelCheckMin {
 		for _, sub := range d.subdirs {
-			c, err := s.checkDir(r, sub, depth+1)
-			if err != nil {
-				return false, err
+			if err := s.checkDir(r, sub, depth+1); err != nil {
+				return err
 			}
-			changed = changed || c
 		}
-		return changed, nil
+		return nil
 	}
 	var (
-		next, anyChanged atomic.Int64
-		wg               sync.WaitGroup
+		next atomic.Int64
+		wg   sync.WaitGroup
 	)
 	for range min(checkWorkers, len(d.subdirs)/parallelCheckMin+1) {
 		wg.Add(1)
@@ -127,14 +164,12 @@ func (s *Store) checkSubdirs(r *root, d *dir, depth int, changed bool) (bool, er
 				}
 				// Below a root, checkDir reports no error: a subdirectory
 				// that fails is logged and lists nothing.
-				if c, _ := s.checkDir(r, d.subdirs[i], depth+1); c {
-					anyChanged.Store(1)
-				}
+				_ = s.checkDir(r, d.subdirs[i], depth+1)
 			}
 		}()
 	}
 	wg.Wait()
-	return changed || anyChanged.Load() == 1, nil
+	return nil
 }
 
 // Subdirectories are checked in parallel from parallelCheckMin on, by up to
@@ -144,86 +179,47 @@ const (
 	checkWorkers     = 16
 )
 
-// readDir re-reads d's listing. What was read last is remembered as a
-// SHA-256 of it (every name, inode number and type, in the order the file
-// system gives them), not as the entries: a listing that hashes the same is
-// the same, so nothing is rebuilt, and the store keeps 32 bytes per
-// directory instead of an entry per file.
+// readDir re-reads d's listing and reports whether it changed. What was
+// read last is remembered as a SHA-256 of it (every name, inode number and
+// type, in the order the file system gives them), not as the entries: a
+// listing that hashes the same is the same, so nothing is rebuilt, and the
+// store keeps 32 bytes per directory instead of an entry per file.
 //
-// A directory that is expected to have changed is read once, keeping every
-// entry for the rebuild. Otherwise the read keeps only its first
-// keptEntries entries, in reused memory, and a larger directory that did
-// change after all is read again: a huge directory re-read on every
-// request while its timestamps cannot be trusted then takes no room for
-// its entries.
+// A directory that is expected to have changed is rebuilt as it is read.
+// Otherwise a first read only hashes the listing, and the directory is
+// read again for a rebuild if it did change after all: a huge directory
+// re-read on every request while its timestamps cannot be trusted then
+// takes no memory for its entries.
 func (s *Store) readDir(r *root, d *dir, depth int, expectChange bool) (bool, error) {
-	s.Stats.DirReads.Add(1)
-	var l *listing
-	if expectChange {
-		l = new(listing)
-		l.reset(0)
-	} else {
-		l = listings.Get().(*listing)
-		defer listings.Put(l)
-		l.reset(keptEntries)
-	}
-	if err := readDir(d.abs, l.add); err != nil {
-		return false, err
-	}
-	sum := l.sum()
-	if d.present && sum == d.sum {
-		return false, nil
-	}
-	if l.truncated {
-		l = new(listing)
-		l.reset(0)
-		if err := readDir(d.abs, l.add); err != nil {
+	if d.present && !expectChange {
+		s.Stats.DirReads.Add(1)
+		sum, err := listingSum(d.abs)
+		if err != nil {
 			return false, err
 		}
-		sum = l.sum()
+		if sum == d.sum {
+			return false, nil
+		}
 	}
-	s.rebuildDir(r, d, l, depth)
+	s.Stats.DirReads.Add(1)
+	sum, err := s.rebuildDir(r, d, depth)
+	if err != nil {
+		return false, err
+	}
+	changed := !d.present || sum != d.sum
 	d.sum = sum
-	return true, nil
+	return changed, nil
 }
 
-// keptEntries is how many entries a first read of a directory keeps (a
-// variable so that tests can make a small directory large).
-var keptEntries = 4096
-
-// listing is one read of a directory: the running hash of every entry, and
-// the entries themselves, up to a limit, their names in one buffer.
-type listing struct {
-	h         hash.Hash
-	num       [10]byte
-	names     []byte
-	ents      []rawEnt
-	limit     int // entries kept at most; 0 for all
-	truncated bool
+// listingHash hashes a listing entry by entry.
+type listingHash struct {
+	h   hash.Hash
+	num [10]byte
 }
 
-var listings = sync.Pool{New: func() any { return new(listing) }}
+var listingHashes = sync.Pool{New: func() any { return &listingHash{h: sha256.New()} }}
 
-func (l *listing) reset(limit int) {
-	if l.h == nil {
-		l.h = sha256.New()
-	}
-	l.h.Reset()
-	l.names, l.ents = l.names[:0], l.ents[:0]
-	l.limit, l.truncated = limit, false
-}
-
-// rawEnt is one entry of a listing; its name is listing.names[off:off+n].
-// It is 16 bytes: a directory of 50,000 files is read into 800 KiB of
-// entries.
-type rawEnt struct {
-	off uint32
-	n   uint8 // names are at most NAME_MAX (255) bytes
-	typ uint8
-	ino uint64
-}
-
-func (l *listing) add(name []byte, ino uint64, typ uint8) error {
+func (l *listingHash) add(name []byte, ino uint64, typ uint8) {
 	// A NUL ends each name (no name holds one), then the fixed-size inode
 	// number and type: the hash input spells the listing out unambiguously.
 	l.h.Write(name)
@@ -231,97 +227,173 @@ func (l *listing) add(name []byte, ino uint64, typ uint8) error {
 	binary.LittleEndian.PutUint64(l.num[1:9], ino)
 	l.num[9] = typ
 	l.h.Write(l.num[:])
-	switch {
-	case l.limit > 0 && len(l.ents) >= l.limit:
-		l.truncated = true
-	case len(name) > 255 || len(l.names)+len(name) > math.MaxUint32:
-		// Linux names are at most 255 bytes; a longer one could be no
-		// distribution file, and is only hashed.
-	default:
-		l.ents = append(l.ents, rawEnt{off: uint32(len(l.names)), n: uint8(len(name)), ino: ino, typ: typ})
-		l.names = append(l.names, name...)
-	}
-	return nil
 }
 
-func (l *listing) name(e rawEnt) []byte { return l.names[e.off : e.off+uint32(e.n)] }
-
-func (l *listing) sum() (out [sha256.Size]byte) {
+func (l *listingHash) sum() (out [sha256.Size]byte) {
 	l.h.Sum(out[:0])
 	return out
 }
 
-// rebuildDir turns a fresh listing into files and subdirectories, keeping
-// the File values (and so their cached facts) of entries that did not change.
-func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
+// listingSum reads the directory at path and returns the hash of its
+// listing.
+func listingSum(path string) ([sha256.Size]byte, error) {
+	l := listingHashes.Get().(*listingHash)
+	defer listingHashes.Put(l)
+	l.h.Reset()
+	err := readDir(path, func(name []byte, ino uint64, typ uint8) error {
+		l.add(name, ino, typ)
+		return nil
+	})
+	return l.sum(), err
+}
+
+// newNames are the entries of a listing that name no file known from the
+// previous one, their names in one buffer.
+type newNames struct {
+	names []byte
+	ents  []rawEnt
+}
+
+var newNamesPool = sync.Pool{New: func() any { return new(newNames) }}
+
+// rawEnt is one entry of newNames; its name is names[off:off+n].
+type rawEnt struct {
+	off uint32
+	n   uint8 // names are at most NAME_MAX (255) bytes
+	ino uint64
+}
+
+func (l *newNames) add(name []byte, ino uint64) {
+	if len(name) > 255 || len(l.names)+len(name) > math.MaxUint32 {
+		return // no distribution file: Linux names are at most 255 bytes
+	}
+	l.ents = append(l.ents, rawEnt{off: uint32(len(l.names)), n: uint8(len(name)), ino: ino})
+	l.names = append(l.names, name...)
+}
+
+func (l *newNames) name(e rawEnt) []byte { return l.names[e.off : e.off+uint32(e.n)] }
+
+// rebuildDir reads d's listing and turns it into files and subdirectories
+// as it goes, keeping the File values (and so their cached facts) of
+// entries that did not change, and noting the projects whose files did. It
+// returns the hash of the listing read. Only the entries new since the
+// last read are kept while the directory is read: a file already known is
+// looked up by name and kept, so a re-read of 50,000 known files costs the
+// new list of them, not a copy of every name.
+func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error) {
 	// A busy directory is rebuilt on every change to it; its index of the
 	// previous files is scratch space, reused rather than made each time.
-	oldFiles := fileIndexes.Get().(*fileIndex)
-	oldFiles.reset(d.files)
-	defer func() { oldFiles.reset(nil); fileIndexes.Put(oldFiles) }()
+	old := fileIndexes.Get().(*fileIndex)
+	old.reset(d.files)
+	defer func() { old.reset(nil); fileIndexes.Put(old) }()
+	h := listingHashes.Get().(*listingHash)
+	defer listingHashes.Put(h)
+	h.h.Reset()
+	fresh := newNamesPool.Get().(*newNames)
+	fresh.names, fresh.ents = fresh.names[:0], fresh.ents[:0]
+	defer newNamesPool.Put(fresh)
 	oldDirs := make(map[string]*dir, len(d.subdirs))
 	for _, sd := range d.subdirs {
 		oldDirs[sd.rel[strings.LastIndexByte(sd.rel, '/')+1:]] = sd
 	}
-	// Sidecars first: a File's marks are fixed when it is made.
-	var marks map[string]uint8
-	for _, e := range l.ents {
-		name := l.name(e)
-		for _, suf := range sidecarSuffixes {
-			if base, ok := bytes.CutSuffix(name, []byte(suf)); ok && len(base) > 0 {
-				if marks == nil {
-					marks = map[string]uint8{}
-				}
-				marks[string(base)] |= markFor(suf)
-			}
-		}
-	}
-	d.files = make([]*File, 0, len(l.ents))
-	d.subdirs = nil
-	d.status = false
-	for _, e := range l.ents {
-		name := l.name(e)
+	var (
+		files     = make([]*File, 0, len(d.files)+8)
+		subdirs   []*dir
+		status    bool
+		marks     map[string]uint8 // of sidecars, by the name they describe
+		oldMarked bool             // a kept file has marks
+	)
+	err := readDir(d.abs, func(name []byte, ino uint64, typ uint8) error {
+		h.add(name, ino, typ)
 		if name[0] == '.' {
-			if string(name) == StatusFile {
-				d.status = true
-			}
-			continue
+			status = status || string(name) == StatusFile
+			return nil
 		}
 		// Strings and paths are made only where they are kept or needed:
 		// most entries are files already known from the last read.
-		typ := e.typ
 		if typ == unix.DT_UNKNOWN || typ == unix.DT_LNK {
-			typ = s.entryType(r, d.abs+"/"+string(name), joinRel(d.rel, string(name)), e.typ == unix.DT_LNK)
+			typ = s.entryType(r, d.abs+"/"+string(name), joinRel(d.rel, string(name)), typ == unix.DT_LNK)
 		}
 		switch typ {
 		case unix.DT_DIR:
 			if depth+1 >= maxDepth {
 				s.opts.Log.Info("skipping directory nested too deep", "dir", d.abs+"/"+string(name), "maxDepth", maxDepth)
-				continue
+				return nil
 			}
 			sd := oldDirs[string(name)]
 			if sd == nil {
 				sd = &dir{rel: joinRel(d.rel, string(name)), abs: d.abs + "/" + string(name)}
 			}
-			d.subdirs = append(d.subdirs, sd)
+			delete(oldDirs, string(name))
+			subdirs = append(subdirs, sd)
 		case unix.DT_REG:
-			m := marks[string(name)]
-			old := oldFiles.find(name)
-			if old != nil && old.ino == e.ino && old.marks == m {
-				d.files = append(d.files, old)
-				continue
+			if base, m := sidecarOf(name); m != 0 {
+				if marks == nil {
+					marks = map[string]uint8{}
+				}
+				marks[string(base)] |= m
+				return nil
 			}
-			df, err := dist.Parse(string(name))
-			if err != nil {
-				continue
+			if f, i := old.find(name); f != nil && f.ino == ino {
+				old.see(i)
+				files = append(files, f)
+				oldMarked = oldMarked || f.marks != 0
+				return nil
 			}
-			f := newFile(r, joinRel(d.rel, df.Filename), df, e.ino, m)
-			if old != nil {
-				f.facts.Store(old.facts.Load())
+			fresh.add(name, ino)
+		}
+		return nil
+	})
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	// A File's marks are fixed when it is made: a kept file whose sidecars
+	// changed is made again.
+	if len(marks) > 0 || oldMarked {
+		for i, f := range files {
+			if m := marks[f.Filename()]; m != f.marks {
+				files[i] = f.withMarks(m)
+				s.changes.touch(f.project)
 			}
-			d.files = append(d.files, f)
 		}
 	}
+	for _, e := range fresh.ents {
+		name := fresh.name(e)
+		df, err := dist.Parse(string(name))
+		if err != nil {
+			continue
+		}
+		f := newFile(r, joinRel(d.rel, df.Filename), df, e.ino, marks[string(name)])
+		if o, _ := old.find(name); o != nil {
+			f.facts.Store(o.facts.Load())
+		}
+		files = append(files, f)
+		s.changes.touch(f.project)
+	}
+	for i, f := range old.files {
+		if !old.seen(i) {
+			s.changes.touch(f.project)
+		}
+	}
+	for _, sd := range oldDirs {
+		s.forget(sd)
+	}
+	if status != d.status {
+		s.changes.touch(d.rel)
+	}
+	d.files, d.subdirs, d.status = files, subdirs, status
+	return h.sum(), nil
+}
+
+// sidecarOf returns the distribution file name is a sidecar of, and its
+// mark; 0 when name is no sidecar.
+func sidecarOf(name []byte) ([]byte, uint8) {
+	for _, suf := range sidecarSuffixes {
+		if base, ok := bytes.CutSuffix(name, []byte(suf)); ok && len(base) > 0 {
+			return base, markFor(suf)
+		}
+	}
+	return nil, 0
 }
 
 // fileIndex finds a directory's previous files by name while it is
@@ -331,6 +403,7 @@ func (s *Store) rebuildDir(r *root, d *dir, l *listing, depth int) {
 type fileIndex struct {
 	slots []int32 // 1 + position in files; 0 for an empty slot
 	files []*File
+	seenB []uint64 // bit i: files[i] was found in the new listing
 }
 
 var (
@@ -341,6 +414,12 @@ var (
 // reset indexes files, which must have distinct names.
 func (x *fileIndex) reset(files []*File) {
 	x.files = files
+	words := (len(files) + 63) / 64
+	if cap(x.seenB) < words {
+		x.seenB = make([]uint64, words)
+	}
+	x.seenB = x.seenB[:words]
+	clear(x.seenB)
 	if len(files) == 0 {
 		return
 	}
@@ -362,19 +441,27 @@ func (x *fileIndex) reset(files []*File) {
 	}
 }
 
-// find returns the indexed file with the given name, or nil.
-func (x *fileIndex) find(name []byte) *File {
+// find returns the indexed file with the given name and its position, or
+// nil.
+func (x *fileIndex) find(name []byte) (*File, int) {
 	if len(x.files) == 0 {
-		return nil
+		return nil, 0
 	}
 	mask := len(x.slots) - 1
 	for j := int(maphash.Bytes(nameSeed, name)) & mask; x.slots[j] != 0; j = (j + 1) & mask {
-		if f := x.files[x.slots[j]-1]; f.Filename() == string(name) {
-			return f
+		i := int(x.slots[j] - 1)
+		if f := x.files[i]; f.Filename() == string(name) {
+			return f, i
 		}
 	}
-	return nil
+	return nil, 0
 }
+
+// see marks the file at position i as found again.
+func (x *fileIndex) see(i int) { x.seenB[i/64] |= 1 << (i % 64) }
+
+// seen reports whether the file at position i was found again.
+func (x *fileIndex) seen(i int) bool { return x.seenB[i/64]&(1<<(i%64)) != 0 }
 
 // entryType resolves an entry whose type getdents did not give, or a
 // symbolic link: links to files are served only when they stay inside the
