@@ -26,6 +26,9 @@ for t in wrk nginx curl; do command -v $t >/dev/null || { echo "load.sh: $t is r
 
 make -s build
 go build -o bin/gentree ./hack/gentree
+# A binary just built has pages not yet written to disk, which the page
+# cache cannot drop; an installed one has none.
+sync
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

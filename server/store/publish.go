@@ -137,14 +137,26 @@ func (s *Store) Begin(project string, digests ...string) (*Upload, error) {
 	for _, d := range u.sums {
 		u.stage(func(b []byte) error { d.h.Write(b); return nil })
 	}
+	var written, flushed int64
 	u.stage(func(b []byte) error {
 		if _, err := u.tmp.Write(b); err != nil {
 			return fmt.Errorf("writing upload: %w", err)
+		}
+		// The file is flushed before it is published. Starting the disk
+		// writes as the bytes arrive leaves that flush only the last few.
+		if written += int64(len(b)); written-flushed >= writebackEvery {
+			// Only a hint: the flush before publishing reports any error.
+			_ = unix.SyncFileRange(int(u.tmp.Fd()), flushed, written-flushed, unix.SYNC_FILE_RANGE_WRITE)
+			flushed = written
 		}
 		return nil
 	})
 	return u, nil
 }
+
+// writebackEvery is how many bytes of an upload are written before the
+// disk is asked to start writing them.
+const writebackEvery = 4 << 20
 
 // Every upload may have one chunk in its pipeline, and up to
 // chunksInFlight while the store has room: sharedChunks more in all, for
