@@ -85,7 +85,7 @@ func (s *Server) servePypiserverJSON(w http.ResponseWriter, r *http.Request, nam
 		releases[v] = append(releases[v], link{URL: base + escapePath(f.Rel)})
 	}
 	writeJSON(w, r, map[string]any{
-		"info":     map[string]string{"version": p.Versions[len(p.Versions)-1]},
+		"info":     map[string]string{"version": p.LatestVersion()},
 		"releases": releases,
 	})
 }
@@ -117,10 +117,10 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	base := s.baseURL(r)
 	releases := map[string][]pypiFile{}
-	for _, v := range p.Versions {
+	for _, v := range p.AppendVersions(nil) {
 		releases[v] = []pypiFile{}
 	}
-	latest := p.Versions[len(p.Versions)-1]
+	latest := p.LatestVersion()
 	var info map[string]any
 	var urls []pypiFile
 	for _, f := range p.Files {

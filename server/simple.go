@@ -155,8 +155,8 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		s.log.Error(err, "bad project status marker; treating the project as quarantined", "project", p.Name)
 	}
 	page := pages.Get().(*simple.Page)
-	*page = simple.Page{Name: p.Name, Status: status.Status, StatusReason: status.Reason, Versions: p.Versions,
-		URLPrefix: prefix, Files: page.Files[:0]}
+	*page = simple.Page{Name: p.Name, Status: status.Status, StatusReason: status.Reason,
+		Versions: p.AppendVersions(page.Versions[:0]), URLPrefix: prefix, Files: page.Files[:0]}
 	if status.Status == store.StatusQuarantined {
 		return page, nil
 	}

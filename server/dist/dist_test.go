@@ -101,6 +101,9 @@ func TestParse(t *testing.T) {
 			if f.Filename != tc.file {
 				t.Errorf("Filename = %q", f.Filename)
 			}
+			if at := f.VersionAt(); f.Filename[at:at+len(f.Version)] != f.Version {
+				t.Errorf("VersionAt = %d: %q there, not the version %q", at, f.Filename[at:], f.Version)
+			}
 		})
 	}
 }

@@ -68,6 +68,10 @@ type File struct {
 	Kind     Kind
 }
 
+// VersionAt is where Version starts in Filename: every name spells the
+// project, a '-', then the version.
+func (f File) VersionAt() int { return len(f.Project) + 1 }
+
 // PyVersion returns the Python tag of a wheel, "pyX.Y" of an egg, or
 // "source" for an sdist: the "python_version" of PyPI-style JSON. It is
 // worked out when asked, not kept, since one File is held per file served.

@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // describe spells out everything a snapshot lists, in order.
 func describe(snap *Snapshot) string {
 	var b strings.Builder
 	for _, p := range snap.Projects() {
-		fmt.Fprintf(&b, "%s status=%v versions=%v\n", p.Name, p.statusFiles, p.Versions)
+		fmt.Fprintf(&b, "%s status=%v versions=%v\n", p.Name, p.statusFiles, p.AppendVersions(nil))
 		for _, f := range p.Files {
 			fmt.Fprintf(&b, "  %s/%s marks=%d ino=%d\n", f.root.path, f.Rel, f.marks, f.ino)
 		}
@@ -104,5 +105,13 @@ func TestIncrementalBuildMatchesFull(t *testing.T) {
 	}
 	if s.Stats.Rebuilds.Load() < 100 {
 		t.Fatalf("only %d rebuilds in 400 steps: the changes were not seen", s.Stats.Rebuilds.Load())
+	}
+}
+
+// One File is kept per file served: it must stay within the 64-byte size
+// class.
+func TestFileSize(t *testing.T) {
+	if n := unsafe.Sizeof(File{}); n > 64 {
+		t.Errorf("File is %d bytes, want at most 64", n)
 	}
 }

@@ -31,28 +31,31 @@ func markFor(suffix string) uint8 {
 // change; what may change on disk is checked through Store.Facts.
 //
 // One File is kept per file served, so it holds only what listing and
-// ordering need (80 bytes): the project's normalized name, shared by all
-// its files, and the version, a substring of the path. The rest of what
-// the name says is parsed again when asked for.
+// ordering need (64 bytes): the project's normalized name, shared by all
+// its files, and where the version is in the path. The rest of what the
+// name says is parsed again when asked for.
 type File struct {
 	root    *root
 	Rel     string // slash-separated path below its root: the URL path under /packages/
 	project string // normalized
-	version string // as spelled in the file name
 	ino     uint64
 	facts   atomic.Pointer[Facts]
+	verAt   uint16 // the version as spelled in the file name is Rel[verAt:verAt+verLen]
+	verLen  uint8  // (paths are shorter than PATH_MAX, names than NAME_MAX)
 	kind    dist.Kind
 	marks   uint8
 }
 
 func newFile(r *root, rel string, df dist.File, ino uint64, marks uint8) *File {
-	return &File{root: r, Rel: rel, project: unique.Make(df.Normalized()).Value(), version: df.Version,
+	return &File{root: r, Rel: rel, project: unique.Make(df.Normalized()).Value(),
+		verAt: uint16(len(rel) - len(df.Filename) + df.VersionAt()), verLen: uint8(len(df.Version)),
 		ino: ino, kind: df.Kind, marks: marks}
 }
 
 // withMarks returns a copy of f with other marks; it keeps f's facts.
 func (f *File) withMarks(marks uint8) *File {
-	g := &File{root: f.root, Rel: f.Rel, project: f.project, version: f.version, ino: f.ino, kind: f.kind, marks: marks}
+	g := &File{root: f.root, Rel: f.Rel, project: f.project, verAt: f.verAt, verLen: f.verLen,
+		ino: f.ino, kind: f.kind, marks: marks}
 	g.facts.Store(f.facts.Load())
 	return g
 }
@@ -64,7 +67,7 @@ func (f *File) Filename() string { return f.Rel[strings.LastIndexByte(f.Rel, '/'
 func (f *File) Project() string { return f.project }
 
 // Version is the version as the file name spells it.
-func (f *File) Version() string { return f.version }
+func (f *File) Version() string { return f.Rel[f.verAt : int(f.verAt)+int(f.verLen)] }
 
 // Kind is the kind of distribution.
 func (f *File) Kind() dist.Kind { return f.kind }
@@ -90,13 +93,29 @@ func (f *File) HasSignature() bool { return f.marks&markSignature != 0 }
 
 // Project is one project's files across all roots.
 type Project struct {
-	Name     string   // normalized
-	Files    []*File  // ordered by version, then file name
-	Versions []string // distinct versions as spelled in file names, in order
+	Name  string  // normalized
+	Files []*File // ordered by version, then file name
+	// firsts has bit i set where Files[i] is the first file of a version.
+	firsts []uint64
 	// statusFiles are the StatusFile markers in directories named after
 	// the project, in root order.
 	statusFiles []string
 }
+
+// AppendVersions appends the project's distinct versions, as spelled in
+// file names, in order.
+func (p *Project) AppendVersions(dst []string) []string {
+	for i, f := range p.Files {
+		if p.firsts[i/64]&(1<<(i%64)) != 0 {
+			dst = append(dst, f.Version())
+		}
+	}
+	return dst
+}
+
+// LatestVersion is the project's highest version as spelled in the file
+// name.
+func (p *Project) LatestVersion() string { return p.Files[len(p.Files)-1].Version() }
 
 // Snapshot is an immutable listing of every root at one moment.
 type Snapshot struct {
@@ -211,7 +230,7 @@ func (s *Store) collect(only map[string]struct{}) map[string]*Project {
 
 // sortFiles orders a project's files by PEP 440 version, then by path, so
 // every replica renders the same bytes whatever order its directory
-// listings came in; it also fills Versions.
+// listings came in; it also marks where each version starts.
 func sortFiles(p *Project) {
 	if cap(p.Files) > len(p.Files) {
 		p.Files = slices.Clone(p.Files) // a project's list lives as long as it does
@@ -222,7 +241,7 @@ func sortFiles(p *Project) {
 	}
 	ks := make([]keyed, len(p.Files))
 	for i, f := range p.Files {
-		ks[i] = keyed{dist.ParseVersion(f.version), f}
+		ks[i] = keyed{dist.ParseVersion(f.Version()), f}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
 		if c := dist.Compare(a.v, b.v); c != 0 {
@@ -230,10 +249,11 @@ func sortFiles(p *Project) {
 		}
 		return strings.Compare(a.f.Rel, b.f.Rel)
 	})
+	p.firsts = make([]uint64, (len(ks)+63)/64)
 	for i, k := range ks {
 		p.Files[i] = k.f
 		if i == 0 || dist.Compare(ks[i-1].v, k.v) != 0 {
-			p.Versions = append(p.Versions, k.f.version)
+			p.firsts[i/64] |= 1 << (i % 64)
 		}
 	}
 }
