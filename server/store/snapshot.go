@@ -197,7 +197,7 @@ func (s *Store) collect(only map[string]struct{}) map[string]*Project {
 			}
 			if seen != nil {
 				if _, dup := seen[f.Rel]; dup {
-					continue
+					continue // shadowed by an earlier root
 				}
 				seen[f.Rel] = struct{}{}
 			}
