@@ -62,6 +62,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	if s.fileCache != "" {
 		h.Set("Cache-Control", s.fileCache)
 	}
+	defer holdHeaders(r)()
 	http.ServeContent(w, r, "", f.ModTime, f)
 }
 

@@ -140,8 +140,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
 	}
+	ln = moreListener{ln}
 	srv := &http.Server{
 		Handler:           s.handler,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
