@@ -15,30 +15,34 @@ import (
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // contentTypes by file ending; the first match wins.
-var contentTypes = []struct{ suffix, ctype string }{
-	{".whl", "application/octet-stream"},
-	{".egg", "application/octet-stream"},
-	{".tar.gz", "application/gzip"},
-	{".tgz", "application/gzip"},
-	{".zip", "application/zip"},
-	{".tar.bz2", "application/x-bzip2"},
-	{".tbz", "application/x-bzip2"},
-	{".tar.xz", "application/x-xz"},
-	{".txz", "application/x-xz"},
-	{".tar", "application/x-tar"},
-	{".asc", "text/plain; charset=utf-8"},
-	{".provenance", "application/json"},
+var contentTypes = []struct {
+	suffix string
+	ctype  []string // a header value, shared by every response (see nosniff)
+}{
+	{".whl", []string{"application/octet-stream"}},
+	{".egg", []string{"application/octet-stream"}},
+	{".tar.gz", []string{"application/gzip"}},
+	{".tgz", []string{"application/gzip"}},
+	{".zip", []string{"application/zip"}},
+	{".tar.bz2", []string{"application/x-bzip2"}},
+	{".tbz", []string{"application/x-bzip2"}},
+	{".tar.xz", []string{"application/x-xz"}},
+	{".txz", []string{"application/x-xz"}},
+	{".tar", []string{"application/x-tar"}},
+	{".asc", []string{"text/plain; charset=utf-8"}},
+	{".provenance", []string{"application/json"}},
 }
 
-func contentType(name string) string {
-	lower := strings.ToLower(name)
+func contentType(name string) []string {
 	for _, c := range contentTypes {
-		if strings.HasSuffix(lower, c.suffix) {
+		if len(name) >= len(c.suffix) && strings.EqualFold(name[len(name)-len(c.suffix):], c.suffix) {
 			return c.ctype
 		}
 	}
-	return "application/octet-stream"
+	return octetStream
 }
+
+var octetStream = []string{"application/octet-stream"}
 
 // serveFile serves a distribution file, its PEP 658 metadata, its signature
 // or its provenance, straight from the directory as it is now. Range,
@@ -57,7 +61,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	h := w.Header()
-	h.Set("Content-Type", contentType(rel))
+	h["Content-Type"] = contentType(rel)
 	h.Set("ETag", f.ETag)
 	if s.fileCache != "" {
 		h.Set("Cache-Control", s.fileCache)
