@@ -8,7 +8,6 @@ import (
 	"hash"
 	"hash/maphash"
 	"io/fs"
-	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,39 +246,13 @@ func listingSum(path string) ([sha256.Size]byte, error) {
 	return l.sum(), err
 }
 
-// newNames are the entries of a listing that name no file known from the
-// previous one, their names in one buffer.
-type newNames struct {
-	names []byte
-	ents  []rawEnt
-}
-
-var newNamesPool = sync.Pool{New: func() any { return new(newNames) }}
-
-// rawEnt is one entry of newNames; its name is names[off:off+n].
-type rawEnt struct {
-	off uint32
-	n   uint8 // names are at most NAME_MAX (255) bytes
-	ino uint64
-}
-
-func (l *newNames) add(name []byte, ino uint64) {
-	if len(name) > 255 || len(l.names)+len(name) > math.MaxUint32 {
-		return // no distribution file: Linux names are at most 255 bytes
-	}
-	l.ents = append(l.ents, rawEnt{off: uint32(len(l.names)), n: uint8(len(name)), ino: ino})
-	l.names = append(l.names, name...)
-}
-
-func (l *newNames) name(e rawEnt) []byte { return l.names[e.off : e.off+uint32(e.n)] }
-
 // rebuildDir reads d's listing and turns it into files and subdirectories
 // as it goes, keeping the File values (and so their cached facts) of
 // entries that did not change, and noting the projects whose files did. It
-// returns the hash of the listing read. Only the entries new since the
-// last read are kept while the directory is read: a file already known is
-// looked up by name and kept, so a re-read of 50,000 known files costs the
-// new list of them, not a copy of every name.
+// returns the hash of the listing read. No entry is kept beyond its turn:
+// a file already known is looked up by name and kept, a new one is made
+// there and then, so a read of 50,000 files costs the new list of them,
+// not a copy of every name.
 func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error) {
 	// A busy directory is rebuilt on every change to it; its index of the
 	// previous files is scratch space, reused rather than made each time.
@@ -289,9 +262,6 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 	h := listingHashes.Get().(*listingHash)
 	defer listingHashes.Put(h)
 	h.h.Reset()
-	fresh := newNamesPool.Get().(*newNames)
-	fresh.names, fresh.ents = fresh.names[:0], fresh.ents[:0]
-	defer newNamesPool.Put(fresh)
 	oldDirs := make(map[string]*dir, len(d.subdirs))
 	for _, sd := range d.subdirs {
 		oldDirs[sd.rel[strings.LastIndexByte(sd.rel, '/')+1:]] = sd
@@ -334,21 +304,33 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 				marks[string(base)] |= m
 				return nil
 			}
-			if f, i := old.find(name); f != nil && f.ino == ino {
+			f, i := old.find(name)
+			if f != nil && f.ino == ino {
 				old.see(i)
 				files = append(files, f)
 				oldMarked = oldMarked || f.marks != 0
 				return nil
 			}
-			fresh.add(name, ino)
+			df, err := dist.Parse(string(name))
+			if err != nil {
+				return nil
+			}
+			// Made without marks: the sidecars may come later in the
+			// listing, and are applied below.
+			nf := newFile(r, joinRel(d.rel, df.Filename), df, ino, 0)
+			if f != nil {
+				nf.facts.Store(f.facts.Load()) // same name, so perhaps the same contents
+			}
+			files = append(files, nf)
+			s.changes.touch(nf.project)
 		}
 		return nil
 	})
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}
-	// A File's marks are fixed when it is made: a kept file whose sidecars
-	// changed is made again.
+	// A File's marks are fixed when it is made: a file whose sidecars
+	// differ from its marks is made again.
 	if len(marks) > 0 || oldMarked {
 		for i, f := range files {
 			if m := marks[f.Filename()]; m != f.marks {
@@ -356,19 +338,6 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 				s.changes.touch(f.project)
 			}
 		}
-	}
-	for _, e := range fresh.ents {
-		name := fresh.name(e)
-		df, err := dist.Parse(string(name))
-		if err != nil {
-			continue
-		}
-		f := newFile(r, joinRel(d.rel, df.Filename), df, e.ino, marks[string(name)])
-		if o, _ := old.find(name); o != nil {
-			f.facts.Store(o.facts.Load())
-		}
-		files = append(files, f)
-		s.changes.touch(f.project)
 	}
 	for i, f := range old.files {
 		if !old.seen(i) {
