@@ -101,7 +101,7 @@ func (s *Store) checkDir(r *root, d *dir, depth int) error {
 	// A directory whose timestamps moved has most likely changed; one
 	// re-read only because its timestamps cannot be trusted yet most
 	// likely has not.
-	if _, err := s.readDir(r, d, depth, !d.present || id != d.id); err != nil {
+	if err := s.readDir(r, d, depth, !d.present || id != d.id); err != nil {
 		if depth == 0 {
 			return err
 		}
@@ -130,8 +130,7 @@ func (s *Store) forget(d *dir) {
 	*d = dir{rel: d.rel, abs: d.abs}
 }
 
-// checkSubdirs revalidates d's subdirectories; changed carries what d's own
-// check found.
+// checkSubdirs revalidates d's subdirectories.
 //
 // A root in the per-project layout has a subdirectory per project, each
 // asked for fresh attributes every round. On a network file system every
@@ -178,7 +177,7 @@ const (
 	checkWorkers     = 16
 )
 
-// readDir re-reads d's listing and reports whether it changed. What was
+// readDir re-reads d's listing, noting in s.changes what changed. What was
 // read last is remembered as a SHA-256 of it (every name, inode number and
 // type, in the order the file system gives them), not as the entries: a
 // listing that hashes the same is the same, so nothing is rebuilt, and the
@@ -189,25 +188,24 @@ const (
 // read again for a rebuild if it did change after all: a huge directory
 // re-read on every request while its timestamps cannot be trusted then
 // takes no memory for its entries.
-func (s *Store) readDir(r *root, d *dir, depth int, expectChange bool) (bool, error) {
+func (s *Store) readDir(r *root, d *dir, depth int, expectChange bool) error {
 	if d.present && !expectChange {
 		s.Stats.DirReads.Add(1)
 		sum, err := listingSum(d.abs)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if sum == d.sum {
-			return false, nil
+			return nil
 		}
 	}
 	s.Stats.DirReads.Add(1)
 	sum, err := s.rebuildDir(r, d, depth)
 	if err != nil {
-		return false, err
+		return err
 	}
-	changed := !d.present || sum != d.sum
 	d.sum = sum
-	return changed, nil
+	return nil
 }
 
 // listingHash hashes a listing entry by entry.
