@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -9,14 +8,13 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/form"
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -25,6 +23,7 @@ import (
 const (
 	maxField      = 1 << 20 // one form field (a long description is the largest)
 	maxFields     = 8 << 20 // all of them together
+	maxParts      = 4096    // parts of any kind, repeated fields each counted
 	maxSignature  = 64 << 10
 	maxAttestJSON = 1 << 20
 )
@@ -48,20 +47,23 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON)
 	rc := http.NewResponseController(w)
-	form := &uploadForm{fields: map[string]string{}}
-	defer form.abort()
-	// The multipart reader reads in 4 KiB pieces; a larger buffer under it
-	// turns those into few system calls.
-	br := bufio.NewReaderSize(&stallReader{r: body, rc: rc, stall: s.cfg.UploadStall}, 256<<10)
-	if err := s.readForm(r, multipart.NewReader(br, params["boundary"]), form); err != nil {
-		s.failUpload(w, r, user, form, err)
+	upload := &uploadForm{fields: map[string][]string{}}
+	defer upload.abort()
+	fr, err := form.NewReader(&stallReader{r: body, rc: rc, stall: s.cfg.UploadStall}, params["boundary"])
+	if err != nil {
+		err = bodyError(err)
+	} else {
+		err = s.readForm(r, fr, upload)
+	}
+	if err != nil {
+		s.failUpload(w, r, user, upload, err)
 		return
 	}
-	switch action := form.fields[":action"]; action {
+	switch action := upload.field(":action"); action {
 	case "file_upload":
-		err = s.finishUpload(r, user, form)
+		err = s.finishUpload(r, user, upload)
 	case "remove_pkg":
-		err = s.removeRelease(r, user, form.fields["name"], form.fields["version"])
+		err = s.removeRelease(r, user, upload.field("name"), upload.field("version"))
 	case "verify", "submit":
 		// Registration before upload: nothing to do, as in pypiserver.
 	case "doc_upload":
@@ -72,7 +74,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		err = errorf(http.StatusBadRequest, "Unsupported :action %q", truncate(action, 40))
 	}
 	if err != nil {
-		s.failUpload(w, r, user, form, err)
+		s.failUpload(w, r, user, upload, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -83,12 +85,19 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 // uploadForm is what an upload form carried. The file is already in a
 // temporary file of the store when the form has been read.
 type uploadForm struct {
-	fields       map[string]string
+	fields       map[string][]string
 	filename     string
 	df           dist.File
 	upload       *store.Upload
 	signature    []byte
 	attestations []byte
+}
+
+// field is the value of a form field; the values of a repeated one
+// (classifiers, requires_dist) are joined by line ends. The fields the
+// index reads occur once.
+func (f *uploadForm) field(name string) string {
+	return strings.Join(f.fields[name], "\n")
 }
 
 func (f *uploadForm) abort() {
@@ -99,54 +108,51 @@ func (f *uploadForm) abort() {
 
 // readForm reads every part of the form, streaming the file to a temporary
 // file as it arrives; fields may come before or after it.
-func (s *Server) readForm(r *http.Request, mr *multipart.Reader, form *uploadForm) error {
+func (s *Server) readForm(r *http.Request, fr *form.Reader, upload *uploadForm) error {
 	total := 0
-	for {
-		part, err := mr.NextRawPart()
+	for parts := 0; ; parts++ {
+		part, err := fr.NextPart()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return bodyError(err)
 		}
-		name := part.FormName()
-		switch name {
+		if parts == maxParts {
+			return errorf(http.StatusRequestEntityTooLarge, "More than %d parts in the form", maxParts)
+		}
+		switch part.Name {
 		case "content":
-			if err := s.receiveFile(r, part, form); err != nil {
+			if err := s.receiveFile(r, part, upload); err != nil {
 				return err
 			}
 		case "gpg_signature":
-			if form.signature, err = readLimited(part, maxSignature, "Field gpg_signature"); err != nil {
+			if upload.signature, err = readLimited(part, maxSignature, "Field gpg_signature"); err != nil {
 				return err
 			}
 		case "attestations":
-			if form.attestations, err = readLimited(part, maxAttestJSON, "Field attestations"); err != nil {
+			if upload.attestations, err = readLimited(part, maxAttestJSON, "Field attestations"); err != nil {
 				return err
 			}
 		default:
-			b, err := readLimited(part, maxField, "Field "+truncate(name, 40))
+			b, err := readLimited(part, maxField, "Field "+truncate(part.Name, 40))
 			if err != nil {
 				return err
 			}
-			if total += len(b); total > maxFields {
+			// A name's bytes count too, and each part one more: a form
+			// of endless empty fields is as large as its fields.
+			if total += len(part.Name) + len(b) + 1; total > maxFields {
 				return errorf(http.StatusRequestEntityTooLarge, "Form fields larger than %d bytes together", maxFields)
 			}
-			// Repeated fields (classifiers, requires_dist) are kept
-			// whole; the ones the index reads occur once.
-			if prev, ok := form.fields[name]; ok {
-				form.fields[name] = prev + "\n" + string(b)
-			} else {
-				form.fields[name] = string(b)
-			}
+			upload.fields[part.Name] = append(upload.fields[part.Name], string(b))
 		}
-		part.Close()
 	}
 }
 
 // receiveFile checks the file's name before a byte is stored, then streams
 // it into the store while its digests are computed.
-func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *uploadForm) error {
-	if form.upload != nil {
+func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadForm) error {
+	if upload.upload != nil {
 		return errorf(http.StatusBadRequest, "More than one file in the upload")
 	}
 	name, err := partFilename(part)
@@ -157,7 +163,7 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 	if err != nil || !dist.ValidProject(df.Project) {
 		return errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
-	form.filename, form.df = name, df
+	upload.filename, upload.df = name, df
 	if err := s.checkProjectOpen(df.Project); err != nil {
 		return err
 	}
@@ -174,7 +180,7 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 	// pdm all send them so); only those are computed as the bytes arrive.
 	var digests []string
 	for _, algo := range store.UploadDigests {
-		if form.fields[algo+"_digest"] != "" {
+		if upload.field(algo+"_digest") != "" {
 			digests = append(digests, algo)
 		}
 	}
@@ -182,7 +188,7 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 	if err != nil {
 		return err
 	}
-	form.upload = up
+	upload.upload = up
 	// The store reads the file straight into the chunks it hashes and
 	// writes, whole ones rather than the multipart reader's 4 KiB pieces.
 	if _, err := up.ReadFrom(io.LimitReader(part, s.cfg.MaxUploadSize+1)); err != nil {
@@ -203,28 +209,28 @@ func (s *Server) receiveFile(r *http.Request, part *multipart.Part, form *upload
 
 // finishUpload checks what the form says against the file received, then
 // publishes it with its sidecars.
-func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) error {
-	if form.upload == nil {
+func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) error {
+	if upload.upload == nil {
 		return errorf(http.StatusBadRequest, "Missing content: the upload has no file")
 	}
-	name, version := form.fields["name"], form.fields["version"]
+	name, version := upload.field("name"), upload.field("version")
 	if name == "" || version == "" {
 		return errorf(http.StatusBadRequest, "Missing name or version field")
 	}
-	if dist.Normalize(name) != dist.Normalize(form.df.Project) {
-		return errorf(http.StatusBadRequest, "File %s does not belong to project %q", form.filename, truncate(name, 80))
+	if dist.Normalize(name) != dist.Normalize(upload.df.Project) {
+		return errorf(http.StatusBadRequest, "File %s does not belong to project %q", upload.filename, truncate(name, 80))
 	}
-	if !meta.SameVersion(version, form.df.Version) {
-		return errorf(http.StatusBadRequest, "File %s is not version %q", form.filename, truncate(version, 80))
+	if !meta.SameVersion(version, upload.df.Version) {
+		return errorf(http.StatusBadRequest, "File %s is not version %q", upload.filename, truncate(version, 80))
 	}
 	sent := false
 	for _, algo := range store.UploadDigests {
-		want := strings.ToLower(strings.TrimSpace(form.fields[algo+"_digest"]))
+		want := strings.ToLower(strings.TrimSpace(upload.field(algo + "_digest")))
 		if want == "" {
 			continue
 		}
 		sent = true
-		got, err := form.upload.Digest(algo)
+		got, err := upload.upload.Digest(algo)
 		if err != nil {
 			return err
 		}
@@ -233,27 +239,27 @@ func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) er
 		}
 	}
 	if !sent {
-		s.log.V(1).Info("upload without a digest to check", "file", form.filename, "user", user)
+		s.log.V(1).Info("upload without a digest to check", "file", upload.filename, "user", user)
 	}
-	md, err := meta.Verify(form.upload.File(), form.upload.Size(), form.df)
+	md, err := meta.Verify(upload.upload.File(), upload.upload.Size(), upload.df)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "%s is %s", form.filename, err)
+		return errorf(http.StatusBadRequest, "%s is %s", upload.filename, err)
 	}
-	form.upload.SetMetadata(md)
+	upload.upload.SetMetadata(md)
 	var provenance []byte
-	if len(form.attestations) > 0 {
-		if provenance, err = provenanceFrom(form.attestations, user); err != nil {
+	if len(upload.attestations) > 0 {
+		if provenance, err = provenanceFrom(upload.attestations, user); err != nil {
 			return err
 		}
 	}
-	size := form.upload.Size()
-	pub, err := form.upload.Publish(r.Context(), form.filename, s.cfg.Overwrite)
+	size := upload.upload.Size()
+	pub, err := upload.upload.Publish(r.Context(), upload.filename, s.cfg.Overwrite)
 	if err != nil {
 		return err
 	}
 	// The file is published; its sidecars follow. A failure here is logged
 	// and reported, but the file stays: it is complete and correct.
-	for suffix, data := range map[string][]byte{store.SignatureSuffix: form.signature, store.ProvenanceSuffix: provenance} {
+	for suffix, data := range map[string][]byte{store.SignatureSuffix: upload.signature, store.ProvenanceSuffix: provenance} {
 		if len(data) == 0 {
 			continue
 		}
@@ -262,7 +268,7 @@ func (s *Server) finishUpload(r *http.Request, user string, form *uploadForm) er
 		}
 	}
 	s.metrics.Uploaded(size)
-	sha, _ := form.upload.Digest("sha256")
+	sha, _ := upload.upload.Digest("sha256")
 	s.log.Info("uploaded", "user", user, "file", pub.Rel, "size", size, "sha256", sha, "replaced", pub.Replaced)
 	return nil
 }
@@ -332,21 +338,19 @@ func (s *Server) checkProjectOpen(project string) error {
 }
 
 // failUpload logs a refused write and answers it.
-func (s *Server) failUpload(w http.ResponseWriter, r *http.Request, user string, form *uploadForm, err error) {
-	form.abort() // before answering: the client may look at once
+func (s *Server) failUpload(w http.ResponseWriter, r *http.Request, user string, upload *uploadForm, err error) {
+	upload.abort() // before answering: the client may look at once
 	s.metrics.UploadRefused()
-	s.log.Info("write refused", "user", user, "action", form.fields[":action"], "file", form.filename, "reason", err.Error())
+	s.log.Info("write refused", "user", user, "action", upload.field(":action"), "file", upload.filename, "reason", err.Error())
 	s.fail(w, r, err)
 }
 
-// partFilename is the file name exactly as the client sent it: the
-// multipart package's own FileName strips directories, which would turn
-// "../x.whl" into an acceptable name instead of refusing it.
-func partFilename(part *multipart.Part) (string, error) {
-	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
-	name := params["filename"]
+// partFilename checks the file name exactly as the client sent it: one
+// with directories in it ("../x.whl") is refused, not reduced to its base.
+func partFilename(part *form.Part) (string, error) {
+	name := part.FileName
 	switch {
-	case err != nil || name == "":
+	case name == "":
 		return "", errorf(http.StatusBadRequest, "The content part has no file name")
 	case len(name) > 255, strings.ContainsAny(name, "/\\\x00"), name[0] == '.', strings.ContainsFunc(name, isControl):
 		return "", errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
@@ -384,11 +388,9 @@ func bodyError(err error) error {
 	if errors.As(err, &he) {
 		return err
 	}
-	// A part's header that does not parse comes as a textproto error,
-	// without "multipart" in it; found by FuzzUpload.
-	var malformed textproto.ProtocolError
-	if strings.Contains(err.Error(), "multipart") || errors.As(err, &malformed) {
-		return errorf(http.StatusBadRequest, "Malformed multipart body")
+	if errors.Is(err, form.ErrMalformed) {
+		msg := err.Error()
+		return errorf(http.StatusBadRequest, "%s%s", strings.ToUpper(msg[:1]), msg[1:])
 	}
 	return fmt.Errorf("reading upload: %w", err)
 }

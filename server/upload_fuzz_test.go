@@ -22,7 +22,7 @@ import (
 // unless the answer was 200.
 func FuzzUpload(f *testing.F) {
 	good := twineForm(pkgtest.Spec{Name: "fuzz", Version: "1.0"}, true)
-	for _, fm := range []form{
+	for _, fm := range []sentForm{
 		good,
 		good.with("name", "other"),
 		good.with("sha256_digest", strings.Repeat("0", 64)),

@@ -58,23 +58,23 @@ func newWriteFixture(t testing.TB, mutate ...func(*Config)) *writeFixture {
 	return f
 }
 
-// form is an upload form as twine sends it; fields are written in order,
+// sentForm is an upload form as twine sends it; fields are written in order,
 // the file last, then any trailing fields.
-type form struct {
+type sentForm struct {
 	fields   [][2]string
 	filename string
 	content  []byte
 	trailing [][2]string
 }
 
-func twineForm(spec pkgtest.Spec, wheel bool) form {
+func twineForm(spec pkgtest.Spec, wheel bool) sentForm {
 	name, body := spec.SdistName(), spec.SdistBytes()
 	if wheel {
 		name, body = spec.WheelName(), spec.WheelBytes()
 	}
 	md := md5.Sum(body)
 	sh := sha256.Sum256(body)
-	return form{
+	return sentForm{
 		fields: [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", spec.Name},
 			{"version", spec.Version}, {"filetype", "sdist"}, {"md5_digest", hex.EncodeToString(md[:])},
 			{"sha256_digest", hex.EncodeToString(sh[:])}},
@@ -82,8 +82,8 @@ func twineForm(spec pkgtest.Spec, wheel bool) form {
 	}
 }
 
-func (f form) with(key, val string) form {
-	out := form{filename: f.filename, content: f.content}
+func (f sentForm) with(key, val string) sentForm {
+	out := sentForm{filename: f.filename, content: f.content}
 	done := false
 	for _, kv := range f.fields {
 		if kv[0] == key {
@@ -101,8 +101,8 @@ func (f form) with(key, val string) form {
 	return out
 }
 
-func (f form) without(key string) form {
-	out := form{filename: f.filename, content: f.content}
+func (f sentForm) without(key string) sentForm {
+	out := sentForm{filename: f.filename, content: f.content}
 	for _, kv := range f.fields {
 		if kv[0] != key {
 			out.fields = append(out.fields, kv)
@@ -111,7 +111,7 @@ func (f form) without(key string) form {
 	return out
 }
 
-func (f form) encode() (body []byte, ctype string) {
+func (f sentForm) encode() (body []byte, ctype string) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for _, kv := range f.fields {
@@ -137,7 +137,7 @@ func basic(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
 
-func (f *writeFixture) post(t *testing.T, path, authz string, fm form) (int, string, http.Header) {
+func (f *writeFixture) post(t *testing.T, path, authz string, fm sentForm) (int, string, http.Header) {
 	t.Helper()
 	body, ctype := fm.encode()
 	return f.send(t, http.MethodPost, path, authz, ctype, bytes.NewReader(body))
@@ -204,12 +204,12 @@ func TestUploadBadInput(t *testing.T) {
 	huge.content = bytes.Repeat([]byte("x"), 65<<10)
 
 	for _, tc := range []struct {
-		name   string
-		path   string
-		authz  string
-		form   form
-		code   int
-		reason string // in the status line, where twine shows it
+		name     string
+		path     string
+		authz    string
+		sentForm sentForm
+		code     int
+		reason   string // in the status line, where twine shows it
 	}{
 		{"no credentials", "/", "", otherForm, 401, "authentication required"},
 		{"wrong password", "/", basic("alice", "nope"), otherForm, 401, "wrong user name or password"},
@@ -217,17 +217,17 @@ func TestUploadBadInput(t *testing.T) {
 		{"user without update", "/", basic("reader", "look"), otherForm, 403, "may not change the index"},
 		{"no action", "/", alice, otherForm.without(":action"), 400, "Missing :action"},
 		{"unknown action", "/", alice, otherForm.with(":action", "frobnicate"), 400, "Unsupported :action"},
-		{"no file", "/", alice, func() form { fm := otherForm; fm.filename = "\x00none"; return fm }(), 400, "Missing content"},
+		{"no file", "/", alice, func() sentForm { fm := otherForm; fm.filename = "\x00none"; return fm }(), 400, "Missing content"},
 		{"no name", "/", alice, otherForm.without("name"), 400, "Missing name or version"},
 		{"no version", "/", alice, otherForm.without("version"), 400, "Missing name or version"},
 		{"name does not match", "/", alice, otherForm.with("name", "another"), 400, "does not belong to project"},
 		{"version does not match", "/", alice, otherForm.with("version", "2.1"), 400, "is not version"},
-		{"traversal", "/", alice, func() form { fm := otherForm; fm.filename = "../other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
-		{"directory", "/", alice, func() form { fm := otherForm; fm.filename = "a/other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
-		{"backslash", "/", alice, func() form { fm := otherForm; fm.filename = `a\other-2.0-py3-none-any.whl`; return fm }(), 400, "Bad filename"},
-		{"hidden", "/", alice, func() form { fm := otherForm; fm.filename = ".other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
-		{"very long", "/", alice, func() form { fm := otherForm; fm.filename = strings.Repeat("a", 300) + "-2.0.tar.gz"; return fm }(), 400, "Bad filename"},
-		{"not a distribution", "/", alice, func() form { fm := otherForm; fm.filename = "other.txt"; return fm }(), 400, "Bad filename"},
+		{"traversal", "/", alice, func() sentForm { fm := otherForm; fm.filename = "../other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"directory", "/", alice, func() sentForm { fm := otherForm; fm.filename = "a/other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"backslash", "/", alice, func() sentForm { fm := otherForm; fm.filename = `a\other-2.0-py3-none-any.whl`; return fm }(), 400, "Bad filename"},
+		{"hidden", "/", alice, func() sentForm { fm := otherForm; fm.filename = ".other-2.0-py3-none-any.whl"; return fm }(), 400, "Bad filename"},
+		{"very long", "/", alice, func() sentForm { fm := otherForm; fm.filename = strings.Repeat("a", 300) + "-2.0.tar.gz"; return fm }(), 400, "Bad filename"},
+		{"not a distribution", "/", alice, func() sentForm { fm := otherForm; fm.filename = "other.txt"; return fm }(), 400, "Bad filename"},
 		{"md5 mismatch", "/", alice, otherForm.with("md5_digest", strings.Repeat("0", 32)), 400, "Digest mismatch: the md5"},
 		{"sha256 mismatch", "/", alice, otherForm.with("sha256_digest", strings.Repeat("a", 64)), 400, "Digest mismatch: the sha256"},
 		{"blake2 mismatch", "/", alice, otherForm.with("blake2_256_digest", strings.Repeat("b", 64)), 400, "Digest mismatch: the blake2_256"},
@@ -235,11 +235,11 @@ func TestUploadBadInput(t *testing.T) {
 		{"wheel metadata disagrees", "/", alice, wrongMeta, 400, "METADATA names version"},
 		{"over the limit", "/", alice, huge.without("md5_digest").without("sha256_digest"), 413, "larger than the server's limit"},
 		{"existing file", "/legacy/", alice, good.with("md5_digest", "").with("sha256_digest", ""), 409, "File already exists: demo_pkg-1.0-py3-none-any.whl"},
-		{"remove missing version", "/", alice, form{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "9.9"}}, filename: "\x00none"}, 404, "demo-pkg (9.9) not found"},
-		{"remove without credentials", "/", "", form{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "1.0"}}, filename: "\x00none"}, 401, ""},
+		{"remove missing version", "/", alice, sentForm{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "9.9"}}, filename: "\x00none"}, 404, "demo-pkg (9.9) not found"},
+		{"remove without credentials", "/", "", sentForm{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "1.0"}}, filename: "\x00none"}, 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body, hdr := f.post(t, tc.path, tc.authz, tc.form)
+			code, body, hdr := f.post(t, tc.path, tc.authz, tc.sentForm)
 			if code != tc.code || !strings.Contains(body, tc.reason) {
 				t.Errorf("%d %q, want %d with %q", code, body, tc.code, tc.reason)
 			}

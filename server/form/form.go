@@ -1,0 +1,352 @@
+// Package form reads multipart/form-data request bodies (RFC 7578) as a
+// stream of parts. A part's bytes are read from the body straight into the
+// caller's buffer, and the delimiter that ends the part is looked for
+// there, so a large file passes through memory once on its way in.
+package form
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/textproto"
+	"strings"
+)
+
+// ErrMalformed is wrapped by every error about a body that is not a
+// well-formed multipart/form-data body. A body that ends before its close
+// delimiter gives io.ErrUnexpectedEOF instead; an error reading the body
+// is returned as it came.
+var ErrMalformed = errors.New("malformed multipart body")
+
+const (
+	// bufSize bounds a part's header block and the padding after a
+	// delimiter, and is the most a read from the body asks for.
+	bufSize = 64 << 10
+	// maxHeader is the largest header block a part may have.
+	maxHeader = 16 << 10
+	// directMin is the smallest read of a part that goes straight to the
+	// caller's buffer; smaller ones are served from the reader's own.
+	directMin = 4 << 10
+	// maxEmptyReads is how many reads in a row may return nothing before
+	// the body is taken to be stuck.
+	maxEmptyReads = 100
+)
+
+// Reader reads the parts of one body, in order.
+type Reader struct {
+	src   io.Reader
+	delim []byte // CRLF "--" boundary: ends every part
+	buf   []byte
+	r, w  int   // buf[r:w] is read from src and not yet consumed
+	err   error // what src returned with its last bytes (io.EOF at the end)
+	empty int   // reads in a row that returned nothing
+	part  *Part // the part being read
+	begun bool  // the preamble is behind
+	done  bool  // the close delimiter was read
+}
+
+// NewReader returns a Reader of body, whose parts are delimited by
+// boundary (the Content-Type's parameter).
+func NewReader(body io.Reader, boundary string) (*Reader, error) {
+	// RFC 2046 allows 1 to 70 characters, none of them a line end; a
+	// carriage return in the delimiter only at its start is what lets
+	// scan find a delimiter's possible start by looking at one byte.
+	if boundary == "" || len(boundary) > 70 || strings.ContainsAny(boundary, "\r\n") {
+		return nil, fmt.Errorf("%w: boundary %q", ErrMalformed, boundary)
+	}
+	r := &Reader{src: body, delim: []byte("\r\n--" + boundary), buf: make([]byte, bufSize)}
+	// The first delimiter may open the body, without the line end that
+	// comes before every other; with one assumed, every delimiter is alike.
+	r.w = copy(r.buf, "\r\n")
+	return r, nil
+}
+
+// Part is one part of a form. Its bytes are read with Read, until io.EOF
+// at the delimiter that ends it.
+type Part struct {
+	// Header holds the part's header fields.
+	Header textproto.MIMEHeader
+	// Name is the form field the part is the value of.
+	Name string
+	// FileName is the file name the client gave, as it gave it (with any
+	// directories in it), or "" when the part is not a file.
+	FileName string
+
+	fr   *Reader
+	done bool
+}
+
+// NextPart returns the next part of the form, skipping whatever of the
+// current one was not read; io.EOF after the last.
+func (r *Reader) NextPart() (*Part, error) {
+	if r.part != nil {
+		if err := r.part.drain(); err != nil {
+			return nil, err
+		}
+		r.part = nil
+	}
+	if r.done {
+		return nil, io.EOF
+	}
+	if !r.begun {
+		// The preamble is read like a part's bytes, and dropped.
+		if err := (&Part{fr: r}).drain(); err != nil {
+			return nil, err
+		}
+		r.begun = true
+	}
+	// A part's end was found: buf[r.r:] starts with the delimiter and
+	// holds the rest of its line, which scan has checked.
+	rest := r.buf[r.r+len(r.delim) : r.w]
+	if bytes.HasPrefix(rest, []byte("--")) {
+		r.done = true
+		return nil, io.EOF
+	}
+	r.r += len(r.delim) + bytes.Index(rest, []byte("\r\n")) + 2
+	hdr, err := r.header()
+	if err != nil {
+		return nil, err
+	}
+	p := &Part{Header: hdr, fr: r}
+	disp, params, err := mime.ParseMediaType(hdr.Get("Content-Disposition"))
+	name, named := params["name"]
+	if err != nil || disp != "form-data" || !named {
+		return nil, fmt.Errorf("%w: a part without a form-data Content-Disposition and a name", ErrMalformed)
+	}
+	p.Name, p.FileName = name, params["filename"]
+	r.part = p
+	return p, nil
+}
+
+// header reads a part's header block, up to the empty line that ends it.
+func (r *Reader) header() (textproto.MIMEHeader, error) {
+	hdr := textproto.MIMEHeader{}
+	var last string
+	for size := 0; ; {
+		line, err := r.line(maxHeader - size)
+		if err != nil {
+			return nil, err
+		}
+		size += len(line) + 2
+		if len(line) == 0 {
+			return hdr, nil
+		}
+		if bytes.ContainsAny(line, "\r\n") {
+			// A bare line end, which some parsers take as a line's end
+			// and some do not: refused, as a part's bytes depend on it.
+			return nil, fmt.Errorf("%w: a bare CR or LF in a part's header", ErrMalformed)
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// An obsolete folded line continues the previous field.
+			if last == "" {
+				return nil, fmt.Errorf("%w: a part's header starts with a continuation line", ErrMalformed)
+			}
+			vs := hdr[last]
+			vs[len(vs)-1] += " " + strings.TrimSpace(string(line))
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(k) == 0 || bytes.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("%w: bad header line in a part", ErrMalformed)
+		}
+		last = textproto.CanonicalMIMEHeaderKey(string(k))
+		hdr[last] = append(hdr[last], strings.TrimSpace(string(v)))
+	}
+}
+
+// line returns the next line of the buffer, without its CRLF, reading
+// more of the body as needed; a line longer than limit is refused.
+func (r *Reader) line(limit int) ([]byte, error) {
+	for {
+		if i := bytes.Index(r.buf[r.r:r.w], []byte("\r\n")); i >= 0 {
+			if i+2 > limit {
+				break
+			}
+			line := r.buf[r.r : r.r+i]
+			r.r += i + 2
+			return line, nil
+		}
+		if r.w-r.r >= limit {
+			break
+		}
+		if err := r.fill(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%w: a part's header is over %d bytes", ErrMalformed, maxHeader)
+}
+
+// fill reads more of the body into the buffer, after what is unread. It
+// fails with what the body last returned, or when the buffer is full.
+func (r *Reader) fill() error {
+	if r.err != nil {
+		return r.bodyErr()
+	}
+	if r.r > 0 {
+		r.w = copy(r.buf, r.buf[r.r:r.w])
+		r.r = 0
+	}
+	if r.w == len(r.buf) {
+		return fmt.Errorf("%w: a boundary line over %d bytes", ErrMalformed, len(r.buf))
+	}
+	n, err := r.src.Read(r.buf[r.w:])
+	r.w += n
+	return r.took(n, err)
+}
+
+// took notes the outcome of a read from the body.
+func (r *Reader) took(n int, err error) error {
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	if n > 0 {
+		r.empty = 0
+	} else if r.empty++; r.empty >= maxEmptyReads {
+		r.err = io.ErrNoProgress
+	}
+	return nil
+}
+
+// bodyErr is the error for a body that ended, or failed, before the
+// delimiter wanted.
+func (r *Reader) bodyErr() error {
+	if r.err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return r.err
+}
+
+// Read reads the part's bytes into b; io.EOF at the delimiter that ends it.
+func (p *Part) Read(b []byte) (int, error) {
+	if p.done {
+		return 0, io.EOF
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r := p.fr
+	for {
+		if r.r == r.w && r.err == nil && len(b) >= directMin {
+			// Nothing buffered: the body is read into b, and what is not
+			// the part's (or may not be) goes to the buffer.
+			n, err := r.src.Read(b[:min(len(b), len(r.buf))])
+			r.took(n, err)
+			k, end := r.scan(b[:n], r.err != nil)
+			r.r, r.w = 0, copy(r.buf, b[k:n])
+			p.done = end
+			if k > 0 {
+				return k, nil
+			}
+			if end {
+				return 0, io.EOF
+			}
+			continue
+		}
+		if r.r < r.w {
+			k, end := r.scan(r.buf[r.r:r.w], r.err != nil)
+			if k > 0 {
+				c := copy(b, r.buf[r.r:r.r+k])
+				r.r += c
+				p.done = end && c == k
+				return c, nil
+			}
+			if end {
+				p.done = true
+				return 0, io.EOF
+			}
+		}
+		// Nothing here is surely the part's: more of the body decides.
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// drain reads the rest of the part and drops it.
+func (p *Part) drain() error {
+	var b [directMin]byte
+	for {
+		_, err := p.Read(b[:])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// scan finds where a part's bytes end in b, which follows every byte
+// consumed: b[:n] are surely the part's, and end says the delimiter starts
+// b[n:]. Without end, b[n:] may start a delimiter that the bytes after b
+// decide; at eof, there are none.
+func (r *Reader) scan(b []byte, eof bool) (n int, end bool) {
+	for from := 0; ; {
+		i := bytes.Index(b[from:], r.delim)
+		if i < 0 {
+			break
+		}
+		i += from
+		switch closes(b[i+len(r.delim):], eof) {
+		case yes:
+			return i, true
+		case unsure:
+			return i, false
+		}
+		from = i + 1
+	}
+	if !eof {
+		// The carriage return is the delimiter's only one, so only the
+		// last one in b can start a delimiter cut by b's end.
+		tail := max(0, len(b)-len(r.delim)+1)
+		if j := bytes.LastIndexByte(b[tail:], '\r'); j >= 0 && bytes.HasPrefix(r.delim, b[tail+j:]) {
+			return tail + j, false
+		}
+	}
+	return len(b), false
+}
+
+type verdict int
+
+const (
+	no verdict = iota
+	yes
+	unsure
+)
+
+// closes says whether the bytes after a delimiter's text make it one: the
+// close delimiter's "--", or optional blanks and a line end (RFC 2046 5.1.1).
+// Anything else means the text was the part's bytes.
+func closes(rest []byte, eof bool) verdict {
+	more := unsure
+	if eof {
+		more = no
+	}
+	if len(rest) > 0 && rest[0] == '-' {
+		switch {
+		case len(rest) == 1:
+			return more
+		case rest[1] == '-':
+			return yes
+		}
+		return no
+	}
+	i := 0
+	for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
+		i++
+	}
+	switch {
+	case i == len(rest):
+		return more
+	case rest[i] != '\r':
+		return no
+	case i+1 == len(rest):
+		return more
+	case rest[i+1] == '\n':
+		return yes
+	}
+	return no
+}
