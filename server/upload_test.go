@@ -16,6 +16,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,16 +201,21 @@ func TestUploadBadInput(t *testing.T) {
 	wrongMeta := twineForm(pkgtest.Spec{Name: "other", Version: "2.0"}, true)
 	wrongMeta.content = pkgtest.Spec{Name: "other", Version: "3.0"}.WheelBytes()
 	wrongMeta = wrongMeta.without("md5_digest").without("sha256_digest")
+	manyParts := otherForm
+	manyParts.fields = slices.Clone(manyParts.fields)
+	for range maxParts {
+		manyParts.fields = append(manyParts.fields, [2]string{"classifiers", ""})
+	}
 	huge := twineForm(other, false)
 	huge.content = bytes.Repeat([]byte("x"), 65<<10)
 
 	for _, tc := range []struct {
-		name     string
-		path     string
-		authz    string
-		sentForm sentForm
-		code     int
-		reason   string // in the status line, where twine shows it
+		name   string
+		path   string
+		authz  string
+		fm     sentForm
+		code   int
+		reason string // in the status line, where twine shows it
 	}{
 		{"no credentials", "/", "", otherForm, 401, "authentication required"},
 		{"wrong password", "/", basic("alice", "nope"), otherForm, 401, "wrong user name or password"},
@@ -233,13 +239,14 @@ func TestUploadBadInput(t *testing.T) {
 		{"blake2 mismatch", "/", alice, otherForm.with("blake2_256_digest", strings.Repeat("b", 64)), 400, "Digest mismatch: the blake2_256"},
 		{"not a zip wheel", "/", alice, notZip, 400, "not a valid archive"},
 		{"wheel metadata disagrees", "/", alice, wrongMeta, 400, "METADATA names version"},
+		{"too many parts", "/", alice, manyParts, 413, "More than 4096 parts"},
 		{"over the limit", "/", alice, huge.without("md5_digest").without("sha256_digest"), 413, "larger than the server's limit"},
 		{"existing file", "/legacy/", alice, good.with("md5_digest", "").with("sha256_digest", ""), 409, "File already exists: demo_pkg-1.0-py3-none-any.whl"},
 		{"remove missing version", "/", alice, sentForm{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "9.9"}}, filename: "\x00none"}, 404, "demo-pkg (9.9) not found"},
 		{"remove without credentials", "/", "", sentForm{fields: [][2]string{{":action", "remove_pkg"}, {"name", "demo-pkg"}, {"version", "1.0"}}, filename: "\x00none"}, 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body, hdr := f.post(t, tc.path, tc.authz, tc.sentForm)
+			code, body, hdr := f.post(t, tc.path, tc.authz, tc.fm)
 			if code != tc.code || !strings.Contains(body, tc.reason) {
 				t.Errorf("%d %q, want %d with %q", code, body, tc.code, tc.reason)
 			}
