@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Write-path figures: one large upload beside dd's write speed on the same
-# disk, and project-page latency while ten uploads run at once.
+# Write-path figures: a large upload, round after round, beside dd writing
+# the same bytes to the same file system and beside the time its digests
+# alone take; then project-page latency while ten uploads run at once.
 #
 #   hack/upload-load.sh
-#   BIG=100 DURATION=20s hack/upload-load.sh
+#   BIG=100 ROUNDS=9 DURATION=20s hack/upload-load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,14 +20,10 @@ mkdir -p "$WORK/root"
 # A {SHA} entry: cheap to check, so the figures are the write path's.
 printf 'bench:{SHA}%s\n' "$(python3 -c 'import base64,hashlib;print(base64.b64encode(hashlib.sha1(b"bench").digest()).decode())')" >"$WORK/htpasswd"
 
-echo "dd of $BIG MiB to the same file system (with fsync):"
-dd if=/dev/urandom of="$WORK/rand.bin" bs=1M count="$BIG" status=none
-dd if="$WORK/rand.bin" of="$WORK/root/dd.bin" bs=1M conv=fsync 2>&1 | tail -1
-rm -f "$WORK/root/dd.bin" "$WORK/rand.bin"
-
 bin/pkgindex serve --root "$WORK/root" --listen 127.0.0.1:$PORT --passwords "$WORK/htpasswd" \
   --max-upload-size $((BIG + 1))MiB --log-level warn >/dev/null 2>"$WORK/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 until curl -sf -o /dev/null http://127.0.0.1:$PORT/healthz; do sleep 0.05; done
-bin/uploadbench -url http://127.0.0.1:$PORT -user bench -password bench -pid $pid -big "$BIG" -duration "$DURATION"
+bin/uploadbench -url http://127.0.0.1:$PORT -user bench -password bench -pid $pid -big "$BIG" -duration "$DURATION" \
+  -rounds "${ROUNDS:-5}" -dd-dir "$WORK"

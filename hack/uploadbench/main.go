@@ -18,12 +18,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/blake2b"
@@ -39,6 +45,8 @@ func main() {
 	readers := flag.Int("readers", 10, "concurrent readers of a project page")
 	duration := flag.Duration("duration", 10*time.Second, "how long the concurrent phase runs")
 	perUploader := flag.Int("files", 0, "1 MiB files made beforehand for each concurrent uploader (default: 20 a second of -duration)")
+	rounds := flag.Int("rounds", 5, "rounds of the large upload")
+	ddDir := flag.String("dd-dir", "", "directory on the server's file system where dd writes the large upload's bytes in each round (none: no dd)")
 	digestList := flag.String("digests", strings.Join(twineDigests, ","), "digests the concurrent uploads send, computed by the client for each file")
 	flag.Parse()
 	c := &client{base: *base, user: *user, password: *password}
@@ -46,22 +54,53 @@ func main() {
 	// One large upload: its throughput, and how much the server's memory
 	// grew while it ran. Once with the digests twine, poetry and pdm send
 	// (md5, SHA-256 and BLAKE2b-256, all three checked), once with SHA-256
-	// alone.
+	// alone. Each round writes the same bytes with dd first, so the disk's
+	// speed is measured beside the upload's, in the same state.
+	var dd *ddRun
+	if *ddDir != "" {
+		dd = newDD(*ddDir, wheel("bigbench", "0", *bigMiB<<20))
+		defer dd.close()
+	}
 	for i, digests := range [][]string{twineDigests, {"sha256"}} {
-		v := fmt.Sprintf("1.%d", i)
-		big := wheel("bigbench", v, *bigMiB<<20)
-		f := encode("bigbench", v, "bigbench-"+v+"-py3-none-any.whl", big, digestFields(big, digests))
-		resetPeak(*pid)
-		_, rss0 := memory(*pid)
-		start := time.Now()
-		if err := c.upload(f); err != nil {
-			fail(err)
+		var ups, dds []time.Duration
+		var used []cpuUse
+		growth := 0.0
+		var size int
+		for round := range *rounds {
+			v := fmt.Sprintf("1.%d.%d", i, round)
+			big := wheel("bigbench", v, *bigMiB<<20)
+			size = len(big)
+			f := encode("bigbench", v, "bigbench-"+v+"-py3-none-any.whl", big, digestFields(big, digests))
+			if dd != nil {
+				dds = append(dds, dd.run())
+			}
+			resetPeak(*pid)
+			_, rss0 := memory(*pid)
+			cpu0 := takeCPU(*pid)
+			start := time.Now()
+			if err := c.upload(f); err != nil {
+				fail(err)
+			}
+			took := time.Since(start)
+			ups = append(ups, took)
+			used = append(used, takeCPU(*pid).since(cpu0, took))
+			hwm, _ := memory(*pid)
+			growth = max(growth, hwm-rss0)
 		}
-		took := time.Since(start)
-		hwm1, _ := memory(*pid)
-		fmt.Printf("upload of %d MiB sending %s: %.0f ms, %.1f MiB/s; server RSS before %.1f MiB, peak during %.1f MiB (growth %.1f MiB)\n",
-			*bigMiB, strings.Join(digests, ", "), float64(took.Milliseconds()), float64(len(big))/took.Seconds()/(1<<20),
-			rss0, hwm1, max(0, hwm1-rss0))
+		mibs := func(d time.Duration) float64 { return float64(size) / d.Seconds() / (1 << 20) }
+		up := median(ups)
+		fmt.Printf("upload of %d MiB sending %s, %d rounds: median %s, %.0f MiB/s (best %s); server RSS growth at most %.1f MiB\n",
+			*bigMiB, strings.Join(digests, ", "), *rounds, ms(up), mibs(up), ms(slices.Min(ups)), growth)
+		u := used[slices.Index(ups, up)]
+		fmt.Printf("  in the median round the server used %s of CPU, the client %s; the machine's %d processors were busy %.0f%% of the time\n",
+			ms(u.server), ms(u.client), runtime.NumCPU(), 100*u.busy)
+		hashing := hashTime(wheel("bigbench", "0", *bigMiB<<20), digests)
+		fmt.Printf("  the digests alone, one goroutine each as in the server: %s, %.0f MiB/s\n", ms(hashing), mibs(hashing))
+		if dd != nil {
+			d := median(dds)
+			fmt.Printf("  dd of the same bytes with fsync: median %s, %.0f MiB/s; the upload takes %.2fx dd's time, %.2fx that of the slower of dd and the digests\n",
+				ms(d), mibs(d), up.Seconds()/d.Seconds(), up.Seconds()/max(d, hashing).Seconds())
+		}
 	}
 
 	// A project with a few files for the readers.
@@ -156,6 +195,108 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// cpuSample is what the server, this process and the machine had used of
+// the processors at one moment.
+type cpuSample struct {
+	server, client time.Duration
+	idle           float64 // the machine's idle time, in clock ticks
+}
+
+// cpuUse is the processor time used between two samples.
+type cpuUse struct {
+	server, client time.Duration
+	busy           float64 // the fraction of the machine's capacity in use
+}
+
+func takeCPU(pid int) cpuSample {
+	var s cpuSample
+	// A thread's schedstat starts with its time on a processor, in ns.
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, t := range threads {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		var ns int64
+		fmt.Sscan(string(b), &ns)
+		s.server += time.Duration(ns)
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	s.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu  user nice system idle iowait ...
+		var user, nice, system, idle, iowait float64
+		fmt.Sscanf(string(b), "cpu %f %f %f %f %f", &user, &nice, &system, &idle, &iowait)
+		s.idle = idle + iowait
+	}
+	return s
+}
+
+func (s cpuSample) since(before cpuSample, wall time.Duration) cpuUse {
+	ticks := wall.Seconds() * 100 * float64(runtime.NumCPU()) // USER_HZ is 100
+	return cpuUse{
+		server: s.server - before.server,
+		client: s.client - before.client,
+		busy:   max(0, 1-(s.idle-before.idle)/ticks),
+	}
+}
+
+// ddRun writes a file's bytes with dd, flushed, as a disk's speed is
+// commonly measured.
+type ddRun struct{ src, dst string }
+
+func newDD(dir string, data []byte) *ddRun {
+	d := &ddRun{src: filepath.Join(dir, "uploadbench-dd-src"), dst: filepath.Join(dir, "uploadbench-dd-dst")}
+	if err := os.WriteFile(d.src, data, 0o644); err != nil {
+		fail(err)
+	}
+	return d
+}
+
+// run returns the time dd reports for one copy.
+func (d *ddRun) run() time.Duration {
+	out, err := exec.Command("dd", "if="+d.src, "of="+d.dst, "bs=1M", "conv=fsync").CombinedOutput()
+	if err != nil {
+		fail(fmt.Errorf("dd: %v: %s", err, out))
+	}
+	os.Remove(d.dst)
+	// "52428800 bytes (52 MB, 50 MiB) copied, 0.0314 s, 1.7 GB/s"
+	_, after, _ := strings.Cut(string(out), "copied, ")
+	secs, _, _ := strings.Cut(after, " s")
+	sec, err := strconv.ParseFloat(secs, 64)
+	if err != nil {
+		fail(fmt.Errorf("dd printed %q", out))
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+func (d *ddRun) close() { os.Remove(d.src) }
+
+// hashTime is the best of three times to compute the digests of data, one
+// goroutine each, as the server does.
+func hashTime(data []byte, algos []string) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, algo := range algos {
+			wg.Go(func() { digestFields(data, []string{algo}) })
+		}
+		wg.Wait()
+		best = min(best, time.Since(start))
+	}
+	return best
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 
 type client struct{ base, user, password string }
 
