@@ -379,7 +379,7 @@ func bodyError(err error) error {
 	switch {
 	case errors.As(err, &tooBig):
 		return errorf(http.StatusRequestEntityTooLarge, "Upload larger than the server's limit")
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, io.ErrNoProgress):
 		return errorf(http.StatusBadRequest, "Truncated upload: the request body ended early")
 	case errors.Is(err, errStalled):
 		return errorf(http.StatusRequestTimeout, "Upload stalled: nothing received for too long")

@@ -49,6 +49,9 @@ func main() {
 	ddDir := flag.String("dd-dir", "", "directory on the server's file system where dd writes the large upload's bytes in each round (none: no dd)")
 	digestList := flag.String("digests", strings.Join(twineDigests, ","), "digests the concurrent uploads send, computed by the client for each file")
 	flag.Parse()
+	if *rounds < 1 {
+		fail(fmt.Errorf("-rounds must be at least 1"))
+	}
 	c := &client{base: *base, user: *user, password: *password}
 
 	// One large upload: its throughput, and how much the server's memory
@@ -211,7 +214,9 @@ type cpuUse struct {
 
 func takeCPU(pid int) cpuSample {
 	var s cpuSample
-	// A thread's schedstat starts with its time on a processor, in ns.
+	// A thread's schedstat starts with its time on a processor, in ns; a
+	// thread that ends between two samples is missed (the server's
+	// threads live as long as it does).
 	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	for _, t := range threads {
 		b, err := os.ReadFile(t)

@@ -32,6 +32,12 @@ const (
 	// maxEmptyReads is how many reads in a row may return nothing before
 	// the body is taken to be stuck.
 	maxEmptyReads = 100
+	// maxPadding is the most blanks after a delimiter's boundary that it
+	// may have (RFC 2046 allows any; clients send none). More, and the
+	// text was a part's bytes: the bytes that tell whether a delimiter is
+	// one are few, and a trickling client cannot make each read rescan
+	// a long run of them.
+	maxPadding = 1 << 10
 )
 
 // Reader reads the parts of one body, in order.
@@ -42,9 +48,11 @@ type Reader struct {
 	r, w  int   // buf[r:w] is read from src and not yet consumed
 	err   error // what src returned with its last bytes (io.EOF at the end)
 	empty int   // reads in a row that returned nothing
+	fail  error // the form's first error, returned by every later call
 	part  *Part // the part being read
-	begun bool  // the preamble is behind
-	done  bool  // the close delimiter was read
+	trash []byte
+	begun bool // the preamble is behind
+	done  bool // the close delimiter was read
 }
 
 // NewReader returns a Reader of body, whose parts are delimited by
@@ -54,7 +62,7 @@ func NewReader(body io.Reader, boundary string) (*Reader, error) {
 	// carriage return in the delimiter only at its start is what lets
 	// scan find a delimiter's possible start by looking at one byte.
 	if boundary == "" || len(boundary) > 70 || strings.ContainsAny(boundary, "\r\n") {
-		return nil, fmt.Errorf("%w: boundary %q", ErrMalformed, boundary)
+		return nil, fmt.Errorf("%w: the boundary must be 1 to 70 characters, without line ends", ErrMalformed)
 	}
 	r := &Reader{src: body, delim: []byte("\r\n--" + boundary), buf: make([]byte, bufSize)}
 	// The first delimiter may open the body, without the line end that
@@ -79,8 +87,20 @@ type Part struct {
 }
 
 // NextPart returns the next part of the form, skipping whatever of the
-// current one was not read; io.EOF after the last.
+// current one was not read; io.EOF after the last. After an error, the
+// form cannot be read further: every call returns that error.
 func (r *Reader) NextPart() (*Part, error) {
+	if r.fail != nil {
+		return nil, r.fail
+	}
+	p, err := r.nextPart()
+	if err != nil && err != io.EOF {
+		r.fail = err
+	}
+	return p, err
+}
+
+func (r *Reader) nextPart() (*Part, error) {
 	if r.part != nil {
 		if err := r.part.drain(); err != nil {
 			return nil, err
@@ -220,7 +240,21 @@ func (r *Reader) bodyErr() error {
 }
 
 // Read reads the part's bytes into b; io.EOF at the delimiter that ends it.
+// A failure to read the body ends the part too: bytes that might have
+// begun a delimiter are then given as the part's before the error.
 func (p *Part) Read(b []byte) (int, error) {
+	r := p.fr
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	n, err := p.read(b)
+	if err != nil && err != io.EOF {
+		r.fail = err
+	}
+	return n, err
+}
+
+func (p *Part) read(b []byte) (int, error) {
 	if p.done {
 		return 0, io.EOF
 	}
@@ -246,7 +280,15 @@ func (p *Part) Read(b []byte) (int, error) {
 			continue
 		}
 		if r.r < r.w {
-			k, end := r.scan(r.buf[r.r:r.w], r.err != nil)
+			// A delimiter that starts within b's reach lies whole in
+			// the bytes scanned first, so small reads do not scan the
+			// whole buffer each time; only one that starts right here
+			// needs the bytes after it.
+			w := min(r.w, r.r+len(b)+len(r.delim)-1)
+			k, end := r.scan(r.buf[r.r:w], r.err != nil && w == r.w)
+			if k == 0 && !end && w < r.w {
+				k, end = r.scan(r.buf[r.r:r.w], r.err != nil)
+			}
 			if k > 0 {
 				c := copy(b, r.buf[r.r:r.r+k])
 				r.r += c
@@ -267,9 +309,11 @@ func (p *Part) Read(b []byte) (int, error) {
 
 // drain reads the rest of the part and drops it.
 func (p *Part) drain() error {
-	var b [directMin]byte
+	if p.fr.trash == nil {
+		p.fr.trash = make([]byte, directMin)
+	}
 	for {
-		_, err := p.Read(b[:])
+		_, err := p.read(p.fr.trash)
 		if err == io.EOF {
 			return nil
 		}
@@ -339,6 +383,8 @@ func closes(rest []byte, eof bool) verdict {
 		i++
 	}
 	switch {
+	case i > maxPadding:
+		return no
 	case i == len(rest):
 		return more
 	case rest[i] != '\r':

@@ -204,7 +204,10 @@ func TestMalformed(t *testing.T) {
 		{"continuation first", part + " x\r\n\r\nx\r\n--" + boundary + "--", ErrMalformed},
 		{"header too large", part + "Content-Disposition: form-data; name=a\r\nX: " + strings.Repeat("x", maxHeader) + "\r\n\r\n", ErrMalformed},
 		{"many headers", part + strings.Repeat("X: y\r\n", maxHeader/6+1) + "\r\n", ErrMalformed},
-		{"endless padding", part + "Content-Disposition: form-data; name=a\r\n\r\nx\r\n--" + boundary + strings.Repeat(" ", 2*bufSize) + "\r\n", ErrMalformed},
+		// Past the limit, padding makes the text a part's bytes, and the
+		// part has no end.
+		{"endless padding", part + "Content-Disposition: form-data; name=a\r\n\r\nx\r\n--" + boundary + strings.Repeat(" ", 2*bufSize) + "\r\n", io.ErrUnexpectedEOF},
+		{"padding past the limit", part + "Content-Disposition: form-data; name=a\r\n\r\nx\r\n--" + boundary + strings.Repeat(" ", maxPadding+1) + "\r\n", io.ErrUnexpectedEOF},
 		{"bare LF lines", strings.ReplaceAll(good, "\r\n", "\n"), io.ErrUnexpectedEOF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,6 +218,63 @@ func TestMalformed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPaddingAtTheLimit(t *testing.T) {
+	pad := strings.Repeat(" \t", maxPadding/2)
+	body := "--" + boundary + pad + "\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--" + boundary + pad + "\r\n" +
+		"Content-Disposition: form-data; name=b\r\n\r\ny\r\n--" + boundary + "--"
+	want := []field{{"a", "", "x"}, {"b", "", "y"}}
+	for rname, wrap := range readers {
+		for _, n := range []int{1, 100, directMin} {
+			got, err := readAll(wrap(strings.NewReader(body)), boundary, n)
+			if err != nil || !equal(got, want) {
+				t.Errorf("%s, reads of %d: %s, %v", rname, n, show(got), err)
+			}
+		}
+	}
+}
+
+// TestErrorsStick reads on after an error: every call returns it again,
+// and nothing after the error is taken for a part, not even what looks
+// like one inside the part refused.
+func TestErrorsStick(t *testing.T) {
+	for _, body := range []string{
+		"--" + boundary + "\r\nContent-Disposition: attachment\r\n\r\n--" + boundary + "--",
+		"--" + boundary + "\r\nContent-Disposition: attachment\r\n\r\n123456789junk\r\n" +
+			"Content-Disposition: form-data; name=evil\r\n\r\nsmuggled\r\n--" + boundary + "--",
+	} {
+		r, err := NewReader(strings.NewReader(body), boundary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, first := r.NextPart()
+		if !errors.Is(first, ErrMalformed) {
+			t.Fatalf("%q: %v, want %v", body, first, ErrMalformed)
+		}
+		for range 3 {
+			if p, err := r.NextPart(); err != first {
+				t.Fatalf("%q: then %v (part %v), want the same error", body, err, p)
+			}
+		}
+	}
+	// An error while a part is read sticks too.
+	body := encode(t, boundary, []field{{"content", "f.whl", strings.Repeat("x", 10<<10)}})
+	boom := errors.New("boom")
+	r, _ := NewReader(io.MultiReader(bytes.NewReader(body[:5<<10]), iotest.ErrReader(boom)), boundary)
+	p, err := r.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(p); err != boom {
+		t.Fatalf("reading the part: %v", err)
+	}
+	if n, err := p.Read(make([]byte, 10)); n != 0 || err != boom {
+		t.Errorf("reading again: %d, %v", n, err)
+	}
+	if _, err := r.NextPart(); err != boom {
+		t.Errorf("next part: %v", err)
 	}
 }
 
@@ -269,17 +329,23 @@ func TestBoundary(t *testing.T) {
 	}
 }
 
-// FuzzReader reads arbitrary bodies with this package and with the
-// standard library's parser. Where both read a body whole, they must read
-// the same parts, except where the standard library is more lenient than
-// RFC 2046 (see stdRead).
+// FuzzReader reads arbitrary bodies whole and in random pieces, which must
+// come to the same, and with the standard library's parser. Where both
+// parsers read a body whole, they must read the same parts, except where
+// the standard library is more lenient than RFC 2046 (see stdRead).
 func FuzzReader(f *testing.F) {
 	for _, m := range nearMisses {
 		f.Add(boundary, encode(f, boundary, []field{{"a", "", m}, {"content", "f.whl", m + "x" + m}}), uint8(3))
 	}
 	f.Add("x", []byte("--x\r\nContent-Disposition: form-data; name=a\r\n\r\n\r\n--x--"), uint8(1))
 	f.Fuzz(func(t *testing.T, boundary string, body []byte, n uint8) {
-		got, err := readAll(bytes.NewReader(body), boundary, int(n)+1)
+		got, err := readAll(bytes.NewReader(body), boundary, 64<<10)
+		// However the body and the reads are cut, it reads the same.
+		split := &randomReader{r: bytes.NewReader(body), rng: rand.New(rand.NewPCG(uint64(n), 1))}
+		again, errAgain := readAll(split, boundary, int(n)+1)
+		if (err == nil) != (errAgain == nil) || (err == nil && !equal(got, again)) {
+			t.Fatalf("read whole: %s, %v; in pieces: %s, %v", show(got), err, show(again), errAgain)
+		}
 		if err != nil {
 			return
 		}
@@ -436,6 +502,20 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSmallReads reads a 1 MiB part a byte at a time, as a caller
+// with a small buffer does: each read scans only what decides its byte,
+// not the whole buffer.
+func BenchmarkSmallReads(b *testing.B) {
+	body := encode(b, boundary, []field{{"a", "", strings.Repeat("x\r", 512<<10)}})
+	b.SetBytes(1 << 20)
+	for b.Loop() {
+		got, err := readAll(bytes.NewReader(body), boundary, 1)
+		if err != nil || len(got) != 1 || len(got[0].value) != 1<<20 {
+			b.Fatalf("%s, %v", show(got), err)
+		}
+	}
 }
 
 // onlyReader hides any WriteTo, so the copy reads into the buffer given.
