@@ -21,8 +21,8 @@ import (
 var ErrMalformed = errors.New("malformed multipart body")
 
 const (
-	// bufSize bounds a part's header block and the padding after a
-	// delimiter, and is the most a read from the body asks for.
+	// bufSize is the size of the reader's own buffer: the most a read
+	// from the body asks for, with room for a part's header block.
 	bufSize = 64 << 10
 	// maxHeader is the largest header block a part may have.
 	maxHeader = 16 << 10
@@ -45,14 +45,14 @@ type Reader struct {
 	src   io.Reader
 	delim []byte // CRLF "--" boundary: ends every part
 	buf   []byte
-	r, w  int   // buf[r:w] is read from src and not yet consumed
-	err   error // what src returned with its last bytes (io.EOF at the end)
-	empty int   // reads in a row that returned nothing
-	fail  error // the form's first error, returned by every later call
-	part  *Part // the part being read
-	trash []byte
-	begun bool // the preamble is behind
-	done  bool // the close delimiter was read
+	r, w  int    // buf[r:w] is read from src and not yet consumed
+	err   error  // what src returned with its last bytes (io.EOF at the end)
+	empty int    // reads in a row that returned nothing
+	fail  error  // the form's first error, returned by every later call
+	part  *Part  // the part being read
+	trash []byte // what is skipped is read into it
+	begun bool   // the preamble is behind
+	done  bool   // the close delimiter was read
 }
 
 // NewReader returns a Reader of body, whose parts are delimited by
