@@ -53,6 +53,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		err = bodyError(err)
 	} else {
+		defer fr.Release()
 		err = s.readForm(r, fr, upload)
 	}
 	if err != nil {

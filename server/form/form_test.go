@@ -49,6 +49,7 @@ func readAll(body io.Reader, boundary string, n int) ([]field, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.Release()
 	var out []field
 	for {
 		p, err := r.NextPart()
@@ -317,6 +318,23 @@ func TestBodyError(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func TestRelease(t *testing.T) {
+	body := encode(t, boundary, []field{{"a", "", "1"}, {"b", "", "2"}})
+	r, _ := NewReader(bytes.NewReader(body), boundary)
+	p, err := r.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	r.Release()
+	if _, err := p.Read(make([]byte, 10)); err == nil {
+		t.Error("a part read after Release")
+	}
+	if _, err := r.NextPart(); err == nil || err == io.EOF {
+		t.Errorf("NextPart after Release: %v", err)
+	}
+}
 
 func TestBoundary(t *testing.T) {
 	for _, b := range []string{"", strings.Repeat("x", 71), "a\rb", "a\nb"} {
