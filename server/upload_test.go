@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -491,5 +492,22 @@ func BenchmarkUpload(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// TestChunkedUpload sends the form with no length, in the chunked coding
+// (as a client streaming its body does), trickled a few bytes at a time:
+// the file is published whole.
+func TestChunkedUpload(t *testing.T) {
+	f := newWriteFixture(t)
+	spec := pkgtest.Spec{Name: "chunked", Version: "1.0"}
+	body, ctype := twineForm(spec, true).encode()
+	trickle := iotest.HalfReader(iotest.OneByteReader(bytes.NewReader(body)))
+	code, status, _ := f.send(t, http.MethodPost, "/legacy/", basic("alice", "s3cret"), ctype, struct{ io.Reader }{trickle})
+	if code != http.StatusOK {
+		t.Fatalf("chunked upload: %d %s", code, status)
+	}
+	if got := f.files(t)["chunked/"+spec.WheelName()]; got != string(spec.WheelBytes()) {
+		t.Errorf("the published file differs from the one sent (%d bytes, want %d)", len(got), len(spec.WheelBytes()))
 	}
 }
