@@ -191,7 +191,8 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 	}
 	upload.upload = up
 	// The store reads the file straight into the chunks it hashes and
-	// writes, whole ones rather than the multipart reader's 4 KiB pieces.
+	// writes: the form reader puts the body's bytes there, not in a
+	// buffer of its own to be copied from.
 	if _, err := up.ReadFrom(io.LimitReader(part, s.cfg.MaxUploadSize+1)); err != nil {
 		var re *store.ReadError
 		if errors.As(err, &re) {

@@ -202,11 +202,7 @@ func TestUploadBadInput(t *testing.T) {
 	wrongMeta := twineForm(pkgtest.Spec{Name: "other", Version: "2.0"}, true)
 	wrongMeta.content = pkgtest.Spec{Name: "other", Version: "3.0"}.WheelBytes()
 	wrongMeta = wrongMeta.without("md5_digest").without("sha256_digest")
-	manyParts := otherForm
-	manyParts.fields = slices.Clone(manyParts.fields)
-	for range maxParts {
-		manyParts.fields = append(manyParts.fields, [2]string{"classifiers", ""})
-	}
+	manyParts := withParts(otherForm, maxParts+1)
 	huge := twineForm(other, false)
 	huge.content = bytes.Repeat([]byte("x"), 65<<10)
 
@@ -496,18 +492,52 @@ func BenchmarkUpload(b *testing.B) {
 }
 
 // TestChunkedUpload sends the form with no length, in the chunked coding
-// (as a client streaming its body does), trickled a few bytes at a time:
-// the file is published whole.
+// (as a client streaming its body does), trickled a byte at a time: the
+// file is published whole.
 func TestChunkedUpload(t *testing.T) {
 	f := newWriteFixture(t)
 	spec := pkgtest.Spec{Name: "chunked", Version: "1.0"}
 	body, ctype := twineForm(spec, true).encode()
-	trickle := iotest.HalfReader(iotest.OneByteReader(bytes.NewReader(body)))
+	trickle := iotest.OneByteReader(bytes.NewReader(body))
 	code, status, _ := f.send(t, http.MethodPost, "/legacy/", basic("alice", "s3cret"), ctype, struct{ io.Reader }{trickle})
 	if code != http.StatusOK {
 		t.Fatalf("chunked upload: %d %s", code, status)
 	}
 	if got := f.files(t)["chunked/"+spec.WheelName()]; got != string(spec.WheelBytes()) {
 		t.Errorf("the published file differs from the one sent (%d bytes, want %d)", len(got), len(spec.WheelBytes()))
+	}
+}
+
+// withParts pads fm with empty classifiers to n parts, its file included.
+func withParts(fm sentForm, n int) sentForm {
+	fm.fields = slices.Clone(fm.fields)
+	for len(fm.fields)+len(fm.trailing)+1 < n {
+		fm.fields = append(fm.fields, [2]string{"classifiers", ""})
+	}
+	return fm
+}
+
+// TestFormShape sends forms at the edge of what the reader takes.
+func TestFormShape(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	atLimit := twineForm(pkgtest.Spec{Name: "limit", Version: "1.0"}, true)
+	if code, status, _ := f.post(t, "/", alice, withParts(atLimit, maxParts)); code != http.StatusOK {
+		t.Errorf("a form of %d parts: %d %s", maxParts, code, status)
+	}
+	over := twineForm(pkgtest.Spec{Name: "limit", Version: "2.0"}, true)
+	if code, status, _ := f.post(t, "/", alice, withParts(over, maxParts+1)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a form of %d parts: %d %s", maxParts+1, code, status)
+	}
+	// Line ends other than CRLF: the reason says so, not that the body
+	// was cut short.
+	body, ctype := twineForm(pkgtest.Spec{Name: "limit", Version: "3.0"}, true).encode()
+	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
+	code, status, _ := f.send(t, http.MethodPost, "/", alice, ctype, bytes.NewReader(body))
+	if code != http.StatusBadRequest || !strings.Contains(status, "no boundary line ending in CRLF") {
+		t.Errorf("a form with bare LF line ends: %d %s", code, status)
+	}
+	if got := f.files(t); len(got) != 2 || got["limit/"+pkgtest.Spec{Name: "limit", Version: "1.0"}.WheelName()] == "" {
+		t.Errorf("published: %v, want the file of the form at the limit and its record", keys(got))
 	}
 }

@@ -57,11 +57,12 @@ func main() {
 	// One large upload: its throughput, and how much the server's memory
 	// grew while it ran. Once with the digests twine, poetry and pdm send
 	// (md5, SHA-256 and BLAKE2b-256, all three checked), once with SHA-256
-	// alone. Each round writes the same bytes with dd first, so the disk's
+	// alone. Each round writes as many bytes with dd first, so the disk's
 	// speed is measured beside the upload's, in the same state.
 	var dd *ddRun
 	if *ddDir != "" {
 		dd = newDD(*ddDir, wheel("bigbench", "0", *bigMiB<<20))
+		cleanups = append(cleanups, dd.close)
 		defer dd.close()
 	}
 	for i, digests := range [][]string{twineDigests, {"sha256"}} {
@@ -96,12 +97,12 @@ func main() {
 			*bigMiB, strings.Join(digests, ", "), *rounds, ms(up), mibs(up), ms(slices.Min(ups)), growth)
 		u := used[slices.Index(ups, up)]
 		fmt.Printf("  in the median round the server used %s of CPU, the client %s; the machine's %d processors were busy %.0f%% of the time\n",
-			ms(u.server), ms(u.client), runtime.NumCPU(), 100*u.busy)
+			ms(u.server), ms(u.client), cpus, 100*u.busy)
 		hashing := hashTime(wheel("bigbench", "0", *bigMiB<<20), digests)
 		fmt.Printf("  the digests alone, one goroutine each as in the server: %s, %.0f MiB/s\n", ms(hashing), mibs(hashing))
 		if dd != nil {
 			d := median(dds)
-			fmt.Printf("  dd of the same bytes with fsync: median %s, %.0f MiB/s; the upload takes %.2fx dd's time, %.2fx that of the slower of dd and the digests\n",
+			fmt.Printf("  dd of a wheel of the same size and payload, with fsync: median %s, %.0f MiB/s; the upload takes %.2fx dd's time, %.2fx that of the slower of dd and the digests\n",
 				ms(d), mibs(d), up.Seconds()/d.Seconds(), up.Seconds()/max(d, hashing).Seconds())
 		}
 	}
@@ -195,9 +196,24 @@ func main() {
 		fmt.Printf("%d uploaders ran out of files before the end: raise -files\n", ranOut)
 	}
 	if errs > 0 {
-		os.Exit(1)
+		fail(fmt.Errorf("%d uploads failed", errs))
 	}
 }
+
+// cpus is the number of processors /proc/stat counts the idle time of.
+var cpus = func() int {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "cpu") && len(l) > 3 && l[3] >= '0' && l[3] <= '9' {
+			n++
+		}
+	}
+	return max(n, 1)
+}()
 
 // cpuSample is what the server, this process and the machine had used of
 // the processors at one moment.
@@ -240,7 +256,7 @@ func takeCPU(pid int) cpuSample {
 }
 
 func (s cpuSample) since(before cpuSample, wall time.Duration) cpuUse {
-	ticks := wall.Seconds() * 100 * float64(runtime.NumCPU()) // USER_HZ is 100
+	ticks := wall.Seconds() * 100 * float64(cpus) // USER_HZ is 100
 	return cpuUse{
 		server: s.server - before.server,
 		client: s.client - before.client,
@@ -262,7 +278,9 @@ func newDD(dir string, data []byte) *ddRun {
 
 // run returns the time dd reports for one copy.
 func (d *ddRun) run() time.Duration {
-	out, err := exec.Command("dd", "if="+d.src, "of="+d.dst, "bs=1M", "conv=fsync").CombinedOutput()
+	cmd := exec.Command("dd", "if="+d.src, "of="+d.dst, "bs=1M", "conv=fsync")
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // its figures with a decimal point
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		fail(fmt.Errorf("dd: %v: %s", err, out))
 	}
@@ -429,7 +447,13 @@ func memory(pid int) (hwm, rss float64) {
 	return hwm, rss
 }
 
+// cleanups are run before the program exits on a failure.
+var cleanups []func()
+
 func fail(err error) {
+	for _, c := range cleanups {
+		c()
+	}
 	fmt.Fprintln(os.Stderr, "uploadbench:", err)
 	os.Exit(1)
 }

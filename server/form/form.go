@@ -17,8 +17,9 @@ import (
 
 // ErrMalformed is wrapped by every error about a body that is not a
 // well-formed multipart/form-data body. A body that ends before its close
-// delimiter gives io.ErrUnexpectedEOF instead; an error reading the body
-// is returned as it came.
+// delimiter gives io.ErrUnexpectedEOF instead, one whose reads keep giving
+// nothing io.ErrNoProgress; an error reading the body is returned as it
+// came.
 var ErrMalformed = errors.New("malformed multipart body")
 
 const (
@@ -73,7 +74,7 @@ func NewReader(body io.Reader, boundary string) (*Reader, error) {
 	return r, nil
 }
 
-// Release gives the reader's buffers back for another form to use. The
+// Release gives the reader's buffer back for another form to use. The
 // reader and its parts must not be used after.
 func (r *Reader) Release() {
 	if r.pooled == nil {
@@ -132,8 +133,12 @@ func (r *Reader) nextPart() (*Part, error) {
 		return nil, io.EOF
 	}
 	if !r.begun {
-		// The preamble is read like a part's bytes, and dropped.
-		if err := (&Part{fr: r}).drain(); err != nil {
+		// The preamble is read like a part's bytes, and dropped. A body
+		// with no delimiter at all is most likely one whose lines end in
+		// a bare LF, which no client sends and this reader does not take.
+		if err := (&Part{fr: r}).drain(); err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("%w: no boundary line ending in CRLF", ErrMalformed)
+		} else if err != nil {
 			return nil, err
 		}
 		r.begun = true
@@ -200,8 +205,11 @@ func (r *Reader) header() (textproto.MIMEHeader, error) {
 // line returns the next line of the buffer, without its CRLF, reading
 // more of the body as needed; a line longer than limit is refused.
 func (r *Reader) line(limit int) ([]byte, error) {
-	for {
-		if i := bytes.Index(r.buf[r.r:r.w], []byte("\r\n")); i >= 0 {
+	// The search resumes where it stopped, so a header trickled a byte at
+	// a time is not searched again from its start after every read.
+	for from := 0; ; {
+		if i := bytes.Index(r.buf[r.r+from:r.w], []byte("\r\n")); i >= 0 {
+			i += from
 			if i+2 > limit {
 				break
 			}
@@ -212,6 +220,7 @@ func (r *Reader) line(limit int) ([]byte, error) {
 		if r.w-r.r >= limit {
 			break
 		}
+		from = max(0, r.w-r.r-1)
 		if err := r.fill(); err != nil {
 			return nil, err
 		}
@@ -234,21 +243,21 @@ func (r *Reader) fill() error {
 	}
 	n, err := r.src.Read(r.buf[r.w:])
 	r.w += n
-	return r.took(n, err)
+	r.took(n, err)
+	return nil
 }
 
 // took notes the outcome of a read from the body.
-func (r *Reader) took(n int, err error) error {
+func (r *Reader) took(n int, err error) {
 	if err != nil {
 		r.err = err
-		return nil
+		return
 	}
 	if n > 0 {
 		r.empty = 0
 	} else if r.empty++; r.empty >= maxEmptyReads {
 		r.err = io.ErrNoProgress
 	}
-	return nil
 }
 
 // bodyErr is the error for a body that ended, or failed, before the
