@@ -56,12 +56,11 @@ func (s *Server) projectFor(w http.ResponseWriter, r *http.Request, name, loc st
 		redirect(w, r, strings.ReplaceAll(loc, "{}", url.PathEscape(dist.Normalize(name))))
 		return nil
 	}
-	snap, err := s.store.Snapshot(r.Context())
+	p, err := s.store.Project(r.Context(), name)
 	if err != nil {
 		s.fail(w, r, unavailable(r.Context(), err))
 		return nil
 	}
-	p := snap.Project(name)
 	if p == nil {
 		s.fail(w, r, errorf(http.StatusNotFound, "package %s not found", name))
 	}

@@ -30,7 +30,9 @@ type Config struct {
 	LogFormat      string
 	LogLevel       string
 	Guard          time.Duration
-	ShutdownGrace  time.Duration
+	// Layout says where under the roots a project's files may lie.
+	Layout        store.Layout
+	ShutdownGrace time.Duration
 	// Passwords is the htpasswd file, auth.NoPasswords for no
 	// authentication, or "" for none: protected actions are then refused.
 	Passwords      string
@@ -106,6 +108,7 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.Guard, "timestamp-guard", c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
+	layout := fs.String("layout", "any", "where a project's files lie: any (pypiserver's: anywhere under a root; every request checks every directory) or per-project (the root and <root>/<project>/; a request checks those only)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
 	fs.StringVar(&c.Passwords, "passwords", "", "htpasswd file for authentication (bcrypt, SHA1, apr1-MD5 entries); '.' for none at all")
 	fs.Var(&c.Authenticate, "authenticate", "actions that need credentials: comma-separated update, download, list; '.' for none")
@@ -188,6 +191,9 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		return c, fmt.Errorf("--max-upload-size %q: %w", *maxUpload, err)
 	}
 	c.MaxUploadSize = size
+	if c.Layout, err = store.ParseLayout(*layout); err != nil {
+		return c, fmt.Errorf("--layout: %w", err)
+	}
 	c.Writers = splitList(c.Writers)
 	if *disableFallback {
 		c.FallbackURL = ""

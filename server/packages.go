@@ -91,17 +91,20 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		f  *store.File
 		fa *store.Facts
 	}
-	var entries []entry
+	files := make([]*store.File, 0, snap.FileCount())
 	for _, p := range snap.Projects() {
-		for _, f := range p.Files {
-			fa, err := s.store.Facts(r.Context(), f)
-			if err != nil {
-				if r.Context().Err() != nil {
-					return
-				}
-				continue
-			}
-			entries = append(entries, entry{f, fa})
+		files = append(files, p.Files...)
+	}
+	// Every file is checked, and a cold replica hashes what it has no
+	// facts for: in parallel, as a project page does.
+	facts := s.store.FactsAll(r.Context(), files)
+	if r.Context().Err() != nil {
+		return
+	}
+	entries := make([]entry, 0, len(files))
+	for i, f := range files {
+		if facts[i] != nil {
+			entries = append(entries, entry{f, facts[i]})
 		}
 	}
 	// pypiserver's order: by directory, then project and version.

@@ -42,7 +42,7 @@ type Server struct {
 
 // New builds a server from a validated Config.
 func New(cfg Config, log logr.Logger, version string) (*Server, error) {
-	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Log: log.WithName("store")})
+	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Layout: cfg.Layout, Log: log.WithName("store")})
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +64,24 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// logLayout says what a request costs in the layout the server runs with,
+// in directory checks (on NFS, one round trip each), and whether the tree
+// would allow a cheaper one.
+func (s *Server) logLayout(snap *store.Snapshot) {
+	shape := s.store.Shape(snap)
+	if s.cfg.Layout == store.LayoutPerProject {
+		s.log.Info("layout per-project: /simple/ checks each root, a project page each root and the project's directory, plus one check per file",
+			"roots", len(s.cfg.Roots), "directories", shape.Dirs)
+		return
+	}
+	if shape.FitsPerProject && shape.Dirs > len(s.cfg.Roots) {
+		s.log.Info("layout any: every page checks every directory; this tree is in the per-project layout, where --layout per-project checks the root and the project's directory only",
+			"directories", shape.Dirs)
+		return
+	}
+	s.log.Info("layout any: every page checks every directory", "directories", shape.Dirs)
 }
 
 // Handler returns the server's HTTP handler.
@@ -164,6 +182,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 			return
 		}
 		s.log.Info("first scan done", "projects", len(snap.Projects()), "files", snap.FileCount(), "took", time.Since(start).String())
+		s.logLayout(snap)
 	}()
 	if ready != nil {
 		ready(ln.Addr())

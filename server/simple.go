@@ -48,30 +48,29 @@ func tagOf(sum [sha256.Size]byte, f simple.Format) string {
 	return string(b[:])
 }
 
-// negotiate picks the response format and takes the snapshot that answers
-// the request; on failure it has answered already.
-func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) (simple.Format, *store.Snapshot, bool) {
+// negotiate picks the response format; on failure it has answered already.
+func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) (simple.Format, bool) {
 	format, err := simple.Negotiate(r.Header.Get("Accept"), r.URL.Query().Get("format"))
 	if err != nil {
 		s.fail(w, r, err)
-		return 0, nil, false
+		return 0, false
 	}
-	snap, err := s.store.Snapshot(r.Context())
-	if err != nil {
-		s.fail(w, r, unavailable(r.Context(), err))
-		return 0, nil, false
-	}
-	return format, snap, true
+	return format, true
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
-	format, snap, ok := s.negotiate(w, r)
+	format, ok := s.negotiate(w, r)
 	if !ok {
 		return
 	}
+	names, err := s.store.Index(r.Context())
+	if err != nil {
+		s.fail(w, r, unavailable(r.Context(), err))
+		return
+	}
 	page := s.rootPage.Load()
-	if page == nil || page.gen != snap.Gen {
-		page = renderRoot(snap)
+	if page == nil || page.gen != names.Gen {
+		page = renderRoot(names)
 		s.rootPage.Store(page)
 	}
 	body, tag := page.html, page.htmlTag
@@ -81,14 +80,10 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	writePage(w, r, format, tag, body)
 }
 
-func renderRoot(snap *store.Snapshot) *rootPage {
-	names := make([]string, len(snap.Projects()))
-	for i, p := range snap.Projects() {
-		names[i] = p.Name
-	}
-	p := &rootPage{gen: snap.Gen}
-	p.html = simple.AppendIndexHTML(nil, names)
-	p.json = simple.AppendIndexJSON(nil, names)
+func renderRoot(names *store.Names) *rootPage {
+	p := &rootPage{gen: names.Gen}
+	p.html = simple.AppendIndexHTML(nil, names.Names)
+	p.json = simple.AppendIndexJSON(nil, names.Names)
 	p.htmlTag = contentTag(p.html, simple.LegacyHTML)
 	p.jsonTag = contentTag(p.json, simple.JSON)
 	return p
@@ -110,11 +105,15 @@ func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "../"+url.PathEscape(dist.Normalize(name))+"/")
 		return
 	}
-	format, snap, ok := s.negotiate(w, r)
+	format, ok := s.negotiate(w, r)
 	if !ok {
 		return
 	}
-	p := snap.Project(name)
+	p, err := s.store.Project(r.Context(), name)
+	if err != nil {
+		s.fail(w, r, unavailable(r.Context(), err))
+		return
+	}
 	if p == nil {
 		s.unknownProject(w, r, name)
 		return
@@ -161,13 +160,13 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		return page, nil
 	}
 	algo := s.store.HashAlgo()
-	for _, f := range p.Files {
-		fa, err := s.store.Facts(ctx, f)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			s.log.Info("leaving a file out of its project page", "path", f.Path(), "reason", err.Error())
+	facts := s.store.FactsAll(ctx, p.Files)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	for i, f := range p.Files {
+		fa := facts[i]
+		if fa == nil {
 			continue
 		}
 		sf := simple.File{

@@ -301,11 +301,10 @@ func (s *Server) releaseFiles(r *http.Request, name, version string) ([]*store.F
 	if !dist.ValidProject(name) {
 		return nil, notFound
 	}
-	snap, err := s.store.Snapshot(r.Context())
+	p, err := s.store.Project(r.Context(), dist.Normalize(name))
 	if err != nil {
 		return nil, unavailable(r.Context(), err)
 	}
-	p := snap.Project(dist.Normalize(name))
 	if p == nil {
 		return nil, notFound
 	}

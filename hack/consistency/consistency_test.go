@@ -36,6 +36,10 @@ func TestChecker(t *testing.T) {
 		// A build whose listing is reused unchecked for 500ms: the checker
 		// must see replicas lag behind writes.
 		{"stale listing caught", Config{Binary: stale, Replicas: 3, Clients: 8, Projects: 3, Duration: 2 * time.Second}, true},
+		// The same in the per-project layout, where a page checks the root
+		// and its project's directory only.
+		{"per-project replicas consistent through a kill", Config{Binary: good, Replicas: 3, Clients: 8, Projects: 3, Duration: long, Kills: 1, Layout: "per-project"}, false},
+		{"per-project stale listing caught", Config{Binary: stale, Replicas: 3, Clients: 8, Projects: 3, Duration: 2 * time.Second, Layout: "per-project"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(context.Background(), tc.cfg, testLog{t})

@@ -43,6 +43,7 @@ func main() {
 	flag.IntVar(&cfg.Kills, "kill", 0, "SIGKILL a replica this many times during the run, restarting it each time")
 	flag.IntVar(&cfg.Versions, "versions", 0, "most versions per project, then uploads reuse names (0: no limit)")
 	flag.DurationVar(&cfg.Sample, "sample", 0, "print RSS, open fds and read latency of the replicas at this interval (soak)")
+	flag.StringVar(&cfg.Layout, "layout", "", "the replicas' --layout: any or per-project (default: the server's)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "print every violation, not only the first ones")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

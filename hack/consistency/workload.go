@@ -33,6 +33,7 @@ type Config struct {
 	Duration time.Duration // how long the clients run
 	Kills    int           // replica kills (and restarts) during the run
 	Versions int           // most versions per project (0: no limit; the soak keeps the index's size steady)
+	Layout   string        // the replicas' --layout; "" for their default
 	// Sample, when set, prints memory, descriptors and latency at this
 	// interval (the soak).
 	Sample  time.Duration
@@ -128,6 +129,9 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		logDir = work
 	}
 	args := []string{"--root", cfg.Root, "--passwords", pw, "--log-level", "warn"}
+	if cfg.Layout != "" {
+		args = append(args, "--layout", cfg.Layout)
+	}
 	reps, err := startAll(ctx, cfg.Replicas, cfg.Binary, args, logDir)
 	if err != nil {
 		return nil, err
@@ -137,7 +141,7 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			r.kill()
 		}
 	}()
-	fmt.Fprintf(logw, "%d replicas on %s; %d clients for %s, %d kills\n", len(reps), cfg.Root, cfg.Clients, cfg.Duration, cfg.Kills)
+	fmt.Fprintf(logw, "%d replicas on %s (layout %q); %d clients for %s, %d kills\n", len(reps), cfg.Root, cfg.Layout, cfg.Clients, cfg.Duration, cfg.Kills)
 
 	w := &workload{
 		reps:   reps,

@@ -15,12 +15,19 @@ import (
 func describe(snap *Snapshot) string {
 	var b strings.Builder
 	for _, p := range snap.Projects() {
-		fmt.Fprintf(&b, "%s status=%v versions=%v\n", p.Name, p.statusFiles, p.AppendVersions(nil))
-		for _, f := range p.Files {
-			fmt.Fprintf(&b, "  %s/%s marks=%d ino=%d\n", f.root.path, f.Rel, f.marks, f.ino)
-		}
+		b.WriteString(describeProject(p))
 	}
 	fmt.Fprintf(&b, "%d files\n", snap.FileCount())
+	return b.String()
+}
+
+// describeProject spells out what a project lists, in order.
+func describeProject(p *Project) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s status=%v versions=%v\n", p.Name, p.statusFiles, p.AppendVersions(nil))
+	for _, f := range p.Files {
+		fmt.Fprintf(&b, "  %s/%s marks=%d ino=%d\n", f.root.path, f.Rel, f.marks, f.ino)
+	}
 	return b.String()
 }
 
@@ -30,6 +37,12 @@ func describe(snap *Snapshot) string {
 // directories appearing and vanishing, in two roots and both layouts) it
 // must list exactly what a new store reading everything lists.
 func TestIncrementalBuildMatchesFull(t *testing.T) {
+	for _, layout := range []Layout{LayoutAny, LayoutPerProject} {
+		t.Run(layout.String(), func(t *testing.T) { testIncrementalBuild(t, layout) })
+	}
+}
+
+func testIncrementalBuild(t *testing.T, layout Layout) {
 	roots := []string{t.TempDir(), t.TempDir()}
 	rng := rand.New(rand.NewPCG(1, 2))
 	projects := []string{"alpha", "beta", "gamma", "delta-x", "eps"}
@@ -90,17 +103,41 @@ func TestIncrementalBuildMatchesFull(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(root, fmt.Sprintf("README-%d.txt", rng.IntN(3))), nil, 0o644))
 		},
 	}
-	s := newStore(t, DefaultGuard, roots...)
+	s := newStoreIn(t, layout, DefaultGuard, roots...)
 	for i := range 400 {
 		for range 1 + rng.IntN(3) {
 			steps[rng.IntN(len(steps))]()
 		}
 		got, err := s.Snapshot(context.Background())
 		must(t, err)
-		want, err := newStore(t, DefaultGuard, roots...).Snapshot(context.Background())
+		fresh := newStoreIn(t, layout, DefaultGuard, roots...)
+		want, err := fresh.Snapshot(context.Background())
 		must(t, err)
 		if g, w := describe(got), describe(want); g != w {
 			t.Fatalf("step %d: the store that followed the changes lists\n%s\na new store lists\n%s", i, g, w)
+		}
+		// What requests see of one project, or of the names, is what the
+		// snapshot lists, in the store that followed and in a new one.
+		for _, st := range []*Store{s, fresh} {
+			names, err := st.Index(context.Background())
+			must(t, err)
+			var want []string
+			for _, p := range got.Projects() {
+				want = append(want, p.Name)
+			}
+			if fmt.Sprint(names.Names) != fmt.Sprint(want) {
+				t.Fatalf("step %d: /simple/ lists %v, the snapshot %v", i, names.Names, want)
+			}
+			for _, p := range got.Projects() {
+				q, err := st.Project(context.Background(), p.Name)
+				must(t, err)
+				if q == nil {
+					t.Fatalf("step %d: project %s not found", i, p.Name)
+				}
+				if g, w := describeProject(q), describeProject(p); g != w {
+					t.Fatalf("step %d: the page lists\n%s\nthe snapshot\n%s", i, g, w)
+				}
+			}
 		}
 	}
 	if s.Stats.Rebuilds.Load() < 100 {

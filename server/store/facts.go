@@ -147,9 +147,35 @@ func (fa *Facts) RequiresPython() string {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
+// FactsAll returns the facts of each of files as it is now, nil for one
+// that vanished or cannot be read (logged): pages leave such files out.
+// The files are checked in parallel, so on a network file system a page
+// costs a round trip or two deep, not one per file. When ctx ends, what
+// was not checked is nil too; the caller asks ctx.
+func (s *Store) FactsAll(ctx context.Context, files []*File) []*Facts {
+	out := make([]*Facts, len(files))
+	parallel(len(files), func(i int) {
+		if ctx.Err() != nil {
+			return
+		}
+		fa, err := s.Facts(ctx, files[i])
+		if err != nil && ctx.Err() == nil {
+			s.opts.Log.Info("leaving a file out of its project page", "path", files[i].Path(), "reason", err.Error())
+		}
+		out[i] = fa
+	})
+	return out
+}
+
 // Facts returns the facts of f as its file is now. A file that vanished or
 // cannot be read gives an error; pages leave such files out.
 func (s *Store) Facts(ctx context.Context, f *File) (*Facts, error) {
+	select {
+	case s.io <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.io }()
 	id, err := statFreshJoin(f.root.path, f.Rel)
 	if err != nil {
 		s.Stats.SkippedFiles.Add(1)

@@ -444,7 +444,17 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 			return nil, err
 		}
 	}
-	if err := os.Link(u.tmp.Name(), target); err != nil {
+	err = os.Link(u.tmp.Name(), target)
+	for tries := 0; errors.Is(err, fs.ErrNotExist) && tries < 3; tries++ {
+		// The project's directory went between its making and the link:
+		// another replica removed the project's last file and, in the
+		// per-project layout, its empty directory. Make it again.
+		if err := mkdirSynced(u.dir); err != nil {
+			return nil, err
+		}
+		err = os.Link(u.tmp.Name(), target)
+	}
+	if err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("publishing %s: %w", filename, err)
 		}
@@ -516,13 +526,9 @@ func (s *Store) WriteSidecarRel(rel, suffix string, data []byte) error {
 // findFile looks for a listed file of the project with the given name, in
 // the listing as it is now.
 func (s *Store) findFile(ctx context.Context, project, filename string) (*File, error) {
-	snap, err := s.Snapshot(ctx)
-	if err != nil {
+	p, err := s.Project(ctx, project)
+	if err != nil || p == nil {
 		return nil, err
-	}
-	p := snap.Project(project)
-	if p == nil {
-		return nil, nil
 	}
 	for _, f := range p.Files {
 		if f.Filename() == filename {
@@ -613,7 +619,17 @@ func (s *Store) Remove(f *File) error {
 			s.opts.Log.Error(err, "removing sidecar of a removed file", "path", p)
 		}
 	}
-	return syncDir(filepath.Dir(f.Path()))
+	dir := filepath.Dir(f.Path())
+	if s.opts.Layout == LayoutPerProject && strings.Count(f.Rel, "/") == 1 {
+		// In the per-project layout a project exists while its directory
+		// does: the last file's removal removes the project, as it does in
+		// pypiserver. A directory still holding anything (a status marker,
+		// a file uploaded a moment ago) stays.
+		if err := os.Remove(dir); err == nil {
+			return syncDir(f.root.path)
+		}
+	}
+	return syncDir(dir)
 }
 
 // SetProjectStatus writes the project's status marker in its directory of

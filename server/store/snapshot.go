@@ -125,6 +125,10 @@ type Snapshot struct {
 	projects map[string]*Project
 	order    []*Project
 	files    int
+	names    *Names
+	// built are the directory views the snapshot was made of, to tell
+	// what changed when the next one is made.
+	built map[*dir]*dirView
 }
 
 // Projects returns every project, ordered by normalized name.
@@ -136,18 +140,77 @@ func (s *Snapshot) Project(name string) *Project { return s.projects[name] }
 // FileCount returns how many distribution files the snapshot lists.
 func (s *Snapshot) FileCount() int { return s.files }
 
-// build assembles the snapshot that follows prev (nil for the first) once
-// the projects in touched changed. Every other project is prev's, shared:
-// a change to one project costs a walk over the files and the sorting of
-// that project, not a new listing of every project. Many changes at once,
-// or a first snapshot, list every project anew. It runs inside the check,
-// so no other goroutine touches the dirs.
-func (s *Store) build(gen uint64, prev *Snapshot, touched map[string]struct{}) *Snapshot {
-	if prev == nil || len(touched) > len(prev.order)/2 {
-		touched = nil
+// Shape is what a snapshot says of the tree's layout.
+type Shape struct {
+	// Dirs counts the directories checked for a snapshot, roots included.
+	Dirs int
+	// FitsPerProject is true when every file lies in a root or in a
+	// directory of a root named after its project, and no directory lies
+	// deeper: the per-project layout would serve the same files.
+	FitsPerProject bool
+}
+
+// Shape tells the layout of the tree snap was made of.
+func (s *Store) Shape(snap *Snapshot) Shape {
+	sh := Shape{Dirs: len(snap.built), FitsPerProject: true}
+	for d, v := range snap.built {
+		switch {
+		case d.depth > 1:
+			sh.FitsPerProject = false
+		case d.depth == 1:
+			own := dist.Normalize(d.name())
+			sh.FitsPerProject = sh.FitsPerProject && dist.ValidProject(d.name())
+			for _, f := range v.files {
+				if f.project != own {
+					sh.FitsPerProject = false
+				}
+			}
+		}
 	}
-	fresh := s.collect(touched)
-	snap := &Snapshot{Gen: gen, projects: fresh}
+	return sh
+}
+
+// Names are the normalized names of every project, in order, as /simple/
+// lists them. Equal generations list the same names.
+type Names struct {
+	Gen   uint64
+	Names []string
+}
+
+// build makes the snapshot of the directory views of one check round,
+// from prev, the one before (nil for the first). Only the projects with
+// files in directories whose views changed are listed anew; every other
+// project is prev's, shared: a change to one project costs a walk over the
+// views and the sorting of that project, not a new listing of every
+// project. With nothing changed it returns prev itself.
+func (s *Store) build(prev *Snapshot, views map[*dir]*dirView) *Snapshot {
+	var touched map[string]struct{}
+	if prev != nil {
+		touched = map[string]struct{}{}
+		for d, v := range views {
+			if ov := prev.built[d]; ov != v {
+				s.noteProjects(touched, d, ov)
+				s.noteProjects(touched, d, v)
+			}
+		}
+		for d, ov := range prev.built {
+			if _, ok := views[d]; !ok {
+				s.noteProjects(touched, d, ov)
+			}
+		}
+		if len(touched) == 0 {
+			return prev
+		}
+		if len(touched) > len(prev.order)/2 {
+			touched = nil // as cheap to list everything
+		}
+	}
+	c := s.newCollector(touched)
+	for _, r := range s.roots {
+		c.walk(r.top, views)
+	}
+	fresh := c.done()
+	snap := &Snapshot{Gen: s.gen.Add(1), projects: fresh, built: views}
 	if touched != nil {
 		snap.projects = make(map[string]*Project, len(prev.projects)+len(fresh))
 		for name, p := range prev.projects {
@@ -159,73 +222,131 @@ func (s *Store) build(gen uint64, prev *Snapshot, touched map[string]struct{}) *
 			snap.projects[name] = p
 		}
 	}
-	for _, p := range fresh {
-		sortFiles(p)
-	}
 	snap.order = make([]*Project, 0, len(snap.projects))
 	for _, p := range snap.projects {
 		snap.order = append(snap.order, p)
 		snap.files += len(p.Files)
 	}
 	slices.SortFunc(snap.order, func(a, b *Project) int { return strings.Compare(a.Name, b.Name) })
+	snap.names = &Names{Gen: snap.Gen, Names: make([]string, len(snap.order))}
+	for i, p := range snap.order {
+		snap.names.Names[i] = p.Name
+	}
 	return snap
 }
 
-// collect groups the files of the given projects (of every project when
-// only is nil) found in the directory states, unsorted, with their status
-// markers.
-func (s *Store) collect(only map[string]struct{}) map[string]*Project {
-	projects := map[string]*Project{}
-	wanted := func(name string) bool {
-		_, ok := only[name]
-		return only == nil || ok
+// noteProjects adds to touched every project whose listing depends on view
+// v of d.
+func (s *Store) noteProjects(touched map[string]struct{}, d *dir, v *dirView) {
+	if v == nil {
+		return
 	}
-	// Where two roots hold the same path, the first wins. The same path
-	// names the same project, so only the wanted projects' paths matter.
-	var seen map[string]struct{}
+	for _, f := range v.files {
+		touched[f.project] = struct{}{}
+	}
+	if d.depth == 1 {
+		if v.status || s.opts.Layout == LayoutPerProject {
+			touched[dist.Normalize(d.name())] = struct{}{}
+		}
+	}
+}
+
+// collector groups files into projects, for a snapshot or for one project
+// page: both must list a project alike.
+type collector struct {
+	s    *Store
+	only map[string]struct{} // the projects wanted; nil for all
+	// seen are the paths listed so far: where two roots hold the same
+	// path, the first wins (the same path names the same project, so only
+	// the wanted projects' paths are kept). Nil with one root.
+	seen     map[string]struct{}
+	projects map[string]*Project
+	status   []*dir // directories of a root holding a status marker
+}
+
+func (s *Store) newCollector(only map[string]struct{}) *collector {
+	c := &collector{s: s, only: only, projects: map[string]*Project{}}
 	if len(s.roots) > 1 {
-		seen = map[string]struct{}{}
+		c.seen = map[string]struct{}{}
 	}
-	var walk func(d *dir)
-	walk = func(d *dir) {
-		if !d.present {
-			return
+	return c
+}
+
+func (c *collector) wanted(name string) bool {
+	_, ok := c.only[name]
+	return c.only == nil || ok
+}
+
+func (c *collector) project(name string) *Project {
+	p := c.projects[name]
+	if p == nil {
+		p = &Project{Name: name}
+		c.projects[name] = p
+	}
+	return p
+}
+
+// addFiles lists the wanted files among files.
+func (c *collector) addFiles(files []*File) {
+	for _, f := range files {
+		if !c.wanted(f.project) {
+			continue
 		}
-		for _, f := range d.files {
-			if !wanted(f.project) {
-				continue
+		if c.seen != nil {
+			if _, dup := c.seen[f.Rel]; dup {
+				continue // shadowed by an earlier root
 			}
-			if seen != nil {
-				if _, dup := seen[f.Rel]; dup {
-					continue // shadowed by an earlier root
-				}
-				seen[f.Rel] = struct{}{}
-			}
-			p := projects[f.project]
-			if p == nil {
-				p = &Project{Name: f.project}
-				projects[f.project] = p
-			}
-			p.Files = append(p.Files, f)
+			c.seen[f.Rel] = struct{}{}
 		}
-		for _, sd := range d.subdirs {
-			walk(sd)
+		p := c.project(f.project)
+		p.Files = append(p.Files, f)
+	}
+}
+
+// addDir lists what a directory of a root, present with view v, says of
+// the project it is named after: in the per-project layout its directory
+// makes a project exist, and in every layout its status marker is read.
+func (c *collector) addDir(d *dir, v *dirView) {
+	name := d.name()
+	if c.s.opts.Layout == LayoutPerProject {
+		if p := unique.Make(dist.Normalize(name)).Value(); c.wanted(p) {
+			c.project(p)
 		}
 	}
-	for _, r := range s.roots {
-		walk(r.top)
-		// Per-project directories may hold the project's status marker.
-		for _, sd := range r.top.subdirs {
-			if !sd.status || !sd.present {
-				continue
-			}
-			name := sd.rel
-			if p := projects[name]; p != nil && dist.IsNormalized(name) {
-				p.statusFiles = append(p.statusFiles, sd.abs+"/"+StatusFile)
-			}
+	if v.status && dist.IsNormalized(name) && c.wanted(name) {
+		c.status = append(c.status, d)
+	}
+	c.addFiles(v.files)
+}
+
+// walk lists d and everything below it, from views.
+func (c *collector) walk(d *dir, views map[*dir]*dirView) {
+	v := views[d]
+	if v == nil || !v.present {
+		return
+	}
+	if d.depth == 1 {
+		c.addDir(d, v)
+	} else {
+		c.addFiles(v.files)
+	}
+	for _, sd := range v.subdirs {
+		c.walk(sd, views)
+	}
+}
+
+// done sorts the projects collected and attaches their status markers, in
+// root order.
+func (c *collector) done() map[string]*Project {
+	for _, d := range c.status {
+		if p := c.projects[d.rel]; p != nil {
+			p.statusFiles = append(p.statusFiles, d.abs+"/"+StatusFile)
 		}
 	}
-	return projects
+	for _, p := range c.projects {
+		sortFiles(p)
+	}
+	return c.projects
 }
 
 // sortFiles orders a project's files by PEP 440 version, then by path, so

@@ -2,6 +2,6 @@
 
 package store
 
-// staleReuse is the hook of the deliberately broken stalecache build (see
-// stale_on.go); in every real build it returns nil and costs nothing.
-func (s *Store) staleReuse() *Snapshot { return nil }
+// staleView is where the stalecache build reuses a view unchecked; a real
+// build always checks.
+func (s *Store) staleView(*dir) *dirView { return nil }

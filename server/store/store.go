@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +44,9 @@ type Options struct {
 	// the file system's timestamp granularity and the clock skew between
 	// this host and a file server.
 	Guard time.Duration
+	// Layout says where a project's files may lie, and so what a request
+	// must check.
+	Layout Layout
 	// Log receives one line per skipped entry and per rescan.
 	Log logr.Logger
 }
@@ -53,7 +58,8 @@ const DefaultGuard = 2 * time.Second
 
 // Stats count the store's work, for metrics.
 type Stats struct {
-	Checks      atomic.Uint64 // revalidation rounds
+	Checks      atomic.Uint64 // rounds checking every directory
+	DirChecks   atomic.Uint64 // directories asked for fresh attributes
 	DirReads    atomic.Uint64 // directories read (listed) from disk
 	Rebuilds    atomic.Uint64 // snapshots rebuilt after a change
 	FactsHits   atomic.Uint64 // file facts answered from the cache
@@ -69,12 +75,22 @@ type Stats struct {
 type Store struct {
 	opts  Options
 	roots []*root
-	check group[*Snapshot]
+	// round coalesces the checks of every directory that snapshots need.
+	round group[*Snapshot]
 	// hashing coalesces the reads of one file's facts.
 	hashing keyedGroup[*File, *Facts]
 	cur     atomic.Pointer[Snapshot]
-	gen     uint64 // only touched by the running check
-	changes changes
+	gen     atomic.Uint64 // of snapshots and name lists
+	// io holds a token for every file system call in flight on behalf of
+	// requests: a project page checks its files in parallel, and on a
+	// network file system each check is a round trip, but a server with
+	// thousands of blocked threads is not faster, only larger.
+	io chan struct{}
+	// names and projects are what the per-project layout last assembled,
+	// with the views they were assembled from.
+	names    atomic.Pointer[namesFrom]
+	projMu   sync.Mutex
+	projects map[string]*projectFrom
 	// A stage of an upload holds a token of turn, or of spare, while it
 	// works on a chunk. Turns are one fewer than the processors; the spare
 	// one is taken only when no read is in progress (reads counts them)
@@ -112,7 +128,8 @@ func New(opts Options) (*Store, error) {
 	if opts.Guard < 0 {
 		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
 	}
-	s := &Store{opts: opts, chunks: make(chan struct{}, sharedChunks)}
+	s := &Store{opts: opts, chunks: make(chan struct{}, sharedChunks), io: make(chan struct{}, ioSlots),
+		projects: map[string]*projectFrom{}}
 	s.turn = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	if runtime.GOMAXPROCS(0) > 1 {
 		s.spare = make(chan struct{}, 1)
@@ -122,7 +139,9 @@ func New(opts Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("root %s: %w", p, err)
 		}
-		s.roots = append(s.roots, &root{index: i, path: abs, top: &dir{abs: abs}, base: newRootDir(abs)})
+		r := &root{index: i, path: abs, base: newRootDir(abs)}
+		r.top = &dir{root: r, abs: abs}
+		s.roots = append(s.roots, r)
 	}
 	return s, nil
 }
@@ -190,29 +209,234 @@ func (s *Store) CheckRoots() error {
 
 // Snapshot returns the listing of every root as it is now: the directories
 // are checked by a round that starts after this call, so nothing added,
-// removed or replaced before the call is missing from the answer.
+// removed or replaced before the call is missing from the answer. It
+// checks every directory; a request about one project asks Project.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
-	if snap := s.staleReuse(); snap != nil {
-		return snap, nil
-	}
-	return s.check.do(ctx, s.revalidate)
+	return s.round.do(ctx, s.revalidate)
 }
 
+// revalidate checks every directory, level by level, each level's
+// directories in parallel, and makes the snapshot of what it found.
 func (s *Store) revalidate() (*Snapshot, error) {
 	s.Stats.Checks.Add(1)
-	for _, r := range s.roots {
-		if err := s.checkDir(r, r.top, 0); err != nil {
-			return nil, fmt.Errorf("checking root %s: %w", r.path, err)
+	views := map[*dir]*dirView{}
+	level := make([]*dir, len(s.roots))
+	for i, r := range s.roots {
+		level[i] = r.top
+	}
+	for len(level) > 0 {
+		got, err := s.checkAll(context.Background(), level)
+		if err != nil {
+			return nil, err
+		}
+		var next []*dir
+		for i, d := range level {
+			views[d] = got[i]
+			next = append(next, got[i].subdirs...)
+		}
+		level = next
+	}
+	prev := s.cur.Load()
+	snap := s.build(prev, views)
+	if snap != prev {
+		s.Stats.Rebuilds.Add(1)
+		s.cur.Store(snap)
+	}
+	return snap, nil
+}
+
+// checkAll checks dirs in parallel. Only a root's check can fail.
+func (s *Store) checkAll(ctx context.Context, dirs []*dir) ([]*dirView, error) {
+	out := make([]*dirView, len(dirs))
+	errs := make([]error, len(dirs))
+	parallel(len(dirs), func(i int) {
+		out[i], errs[i] = s.checkDir(ctx, dirs[i])
+		if errs[i] != nil && dirs[i].depth == 0 {
+			errs[i] = fmt.Errorf("checking root %s: %w", dirs[i].abs, errs[i])
+		}
+	})
+	return out, errors.Join(errs...)
+}
+
+// Index returns the names of every project as the roots are now.
+//
+// In the per-project layout that is what the roots' own listings say, so
+// it checks the roots and nothing else; otherwise it checks everything.
+func (s *Store) Index(ctx context.Context) (*Names, error) {
+	if s.opts.Layout != LayoutPerProject {
+		snap, err := s.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return snap.names, nil
+	}
+	roots := make([]*dir, len(s.roots))
+	for i, r := range s.roots {
+		roots[i] = r.top
+	}
+	views, err := s.checkAll(ctx, roots)
+	if err != nil {
+		return nil, err
+	}
+	if n := s.names.Load(); n != nil && slices.Equal(n.views, views) {
+		return n.names, nil
+	}
+	var names []string
+	for _, v := range views {
+		for p := range v.projects {
+			names = append(names, p)
 		}
 	}
-	cur := s.cur.Load()
-	touched := s.changes.take()
-	if cur != nil && len(touched) == 0 {
-		return cur, nil
+	slices.Sort(names)
+	names = slices.Compact(names)
+	n := &namesFrom{views: views, names: &Names{Gen: s.gen.Add(1), Names: names}}
+	s.names.Store(n)
+	return n.names, nil
+}
+
+// namesFrom are names assembled from the views of the roots.
+type namesFrom struct {
+	views []*dirView
+	names *Names
+}
+
+// projectFrom is a project assembled from the views of the directories
+// that list it, in the order they are read.
+type projectFrom struct {
+	views   []*dirView
+	project *Project
+}
+
+// Project returns the project with the given normalized name as the roots
+// are now, or nil when no root holds it.
+//
+// In the per-project layout it checks the roots and the directories named
+// after the project, at once where the directory is already known: on a
+// network file system that is one round trip deep, whatever the number of
+// projects. Otherwise it checks everything.
+func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
+	if s.opts.Layout != LayoutPerProject {
+		snap, err := s.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return snap.Project(name), nil
 	}
-	s.gen++
-	snap := s.build(s.gen, cur, touched)
-	s.Stats.Rebuilds.Add(1)
-	s.cur.Store(snap)
-	return snap, nil
+	type part struct {
+		root *dirView
+		dirs []*dirView // of root.projects[name].dirs
+	}
+	parts := make([]part, len(s.roots))
+	errs := make([]error, len(s.roots))
+	parallel(len(s.roots), func(i int) {
+		parts[i], errs[i] = func() (part, error) {
+			top := s.roots[i].top
+			// The check of the project's directory starts with the
+			// root's: both start after the request arrived, so either
+			// answer may be used.
+			type result struct {
+				v   *dirView
+				err error
+			}
+			var early chan result
+			guess := top.known(name)
+			if guess != nil {
+				early = make(chan result, 1)
+				go func() {
+					v, err := s.checkDir(ctx, guess)
+					early <- result{v, err}
+				}()
+			}
+			rv, err := s.checkDir(ctx, top)
+			if err != nil {
+				return part{}, fmt.Errorf("checking root %s: %w", top.abs, err)
+			}
+			e := rv.projects[name]
+			if e == nil {
+				return part{}, nil
+			}
+			pt := part{root: rv, dirs: make([]*dirView, len(e.dirs))}
+			for j, d := range e.dirs {
+				if d == guess {
+					r := <-early
+					pt.dirs[j], err = r.v, r.err
+				} else {
+					pt.dirs[j], err = s.checkDir(ctx, d)
+				}
+				if err != nil {
+					return part{}, err
+				}
+			}
+			return pt, nil
+		}()
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var views []*dirView
+	for _, pt := range parts {
+		if pt.root != nil {
+			views = append(views, pt.root)
+			views = append(views, pt.dirs...)
+		}
+	}
+	s.projMu.Lock()
+	defer s.projMu.Unlock()
+	if views == nil {
+		delete(s.projects, name)
+		return nil, nil
+	}
+	if pf := s.projects[name]; pf != nil && slices.Equal(pf.views, views) {
+		return pf.project, nil
+	}
+	c := s.newCollector(map[string]struct{}{name: {}})
+	for _, pt := range parts {
+		if pt.root == nil {
+			continue
+		}
+		e := pt.root.projects[name]
+		c.addFiles(e.files)
+		for j, d := range e.dirs {
+			if pt.dirs[j].present {
+				c.addDir(d, pt.dirs[j])
+			}
+		}
+	}
+	p := c.done()[name]
+	if p == nil {
+		// The root lists the directory, which vanished since: no project.
+		delete(s.projects, name)
+		return nil, nil
+	}
+	s.projects[name] = &projectFrom{views: views, project: p}
+	return p, nil
+}
+
+// ioSlots bounds the file system calls in flight at once for requests.
+const ioSlots = 64
+
+// parallel calls fn(i) for every i below n, on up to ioSlots goroutines.
+func parallel(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(n, ioSlots) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -27,11 +27,43 @@ import (
 
 func newStore(t testing.TB, guard time.Duration, roots ...string) *Store {
 	t.Helper()
-	s, err := New(Options{Roots: roots, HashAlgo: "sha256", Guard: guard, Log: logr.Discard()})
+	return newStoreIn(t, LayoutAny, guard, roots...)
+}
+
+func newStoreIn(t testing.TB, layout Layout, guard time.Duration, roots ...string) *Store {
+	t.Helper()
+	s, err := New(Options{Roots: roots, HashAlgo: "sha256", Guard: guard, Layout: layout, Log: logr.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// served is what a client sees through the calls requests make: /simple/
+// (Index), then each project's page (Project), with every file's digest.
+func served(t testing.TB, s *Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	names, err := s.Index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, name := range names.Names {
+		p, err := s.Project(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == nil {
+			t.Fatalf("project %s is listed but not found", name)
+		}
+		for i, fa := range s.FactsAll(ctx, p.Files) {
+			if fa != nil {
+				out[p.Files[i].Rel] = hex.EncodeToString(fa.Digest())
+			}
+		}
+	}
+	return out
 }
 
 func files(t testing.TB, s *Store) map[string]string {
@@ -58,10 +90,17 @@ func files(t testing.TB, s *Store) map[string]string {
 // systems, and checks two independent stores (as two replicas would be)
 // see each change on the very next request, in both layouts.
 func TestEveryChangeIsSeenAtOnce(t *testing.T) {
-	for _, layout := range []string{"flat", "per-project", "many projects"} {
-		t.Run(layout, func(t *testing.T) {
+	for _, tc := range []struct {
+		layout string
+		store  Layout
+	}{
+		{"flat", LayoutAny}, {"per-project", LayoutAny}, {"many projects", LayoutAny},
+		{"flat", LayoutPerProject}, {"per-project", LayoutPerProject}, {"many projects", LayoutPerProject},
+	} {
+		layout := tc.layout
+		t.Run(layout+"/"+tc.store.String(), func(t *testing.T) {
 			root := t.TempDir()
-			a, b := newStore(t, DefaultGuard, root), newStore(t, DefaultGuard, root)
+			a, b := newStoreIn(t, tc.store, DefaultGuard, root), newStoreIn(t, tc.store, DefaultGuard, root)
 			dir := root
 			want := map[string]string{}
 			if layout != "flat" {
@@ -72,7 +111,7 @@ func TestEveryChangeIsSeenAtOnce(t *testing.T) {
 			}
 			if layout == "many projects" {
 				// Enough project directories to be checked in parallel.
-				for i := range 3 * parallelCheckMin {
+				for i := range 50 {
 					name := fmt.Sprintf("p%d", i)
 					must(t, os.Mkdir(filepath.Join(root, name), 0o755))
 					body := []byte(name)
@@ -98,10 +137,15 @@ func TestEveryChangeIsSeenAtOnce(t *testing.T) {
 					os.Remove(path)
 					delete(want, prefix+name)
 				}
-				for _, s := range []*Store{a, b} {
-					got := files(t, s)
-					if fmt.Sprint(got) != fmt.Sprint(want) {
-						t.Fatalf("after change %d: listing\n%v\nwant\n%v", i, got, want)
+				for j, s := range []*Store{a, b} {
+					// One store answers as pages do first, the other as a
+					// snapshot does, then the other way round.
+					got, got2 := served(t, s), files(t, s)
+					if (i+j)%2 == 1 {
+						got2, got = files(t, s), served(t, s)
+					}
+					if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(got2) != fmt.Sprint(want) {
+						t.Fatalf("after change %d: listing\n%v\nthen\n%v\nwant\n%v", i, got, got2, want)
 					}
 				}
 			}
@@ -546,12 +590,12 @@ func TestFileIndex(t *testing.T) {
 		}
 		x.reset(files)
 		for _, f := range files {
-			if got, _ := x.find([]byte(f.Filename())); got != f {
+			if got := x.find([]byte(f.Filename())); got != f {
 				t.Fatalf("%d files: find(%s) = %v", n, f.Filename(), got)
 			}
 		}
 		for _, missing := range []string{"", "p-1.0.tar.gz", fmt.Sprintf("p%d-1.0.tar.gz", n)} {
-			if got, _ := x.find([]byte(missing)); got != nil {
+			if got := x.find([]byte(missing)); got != nil {
 				t.Fatalf("%d files: find(%q) = %v, want nil", n, missing, got.Rel)
 			}
 		}
@@ -633,13 +677,14 @@ func TestRereadDirectory(t *testing.T) {
 	// A change the timestamps did not show (within one tick): the first
 	// read, which only hashes the listing, finds it, and a second rebuilds.
 	must(t, os.Remove(filepath.Join(root, "p8-1.0.tar.gz")))
-	r := s.roots[0]
-	must(t, s.readDir(r, r.top, 0, false))
-	_, changed := s.changes.take()["p8"]
-	if !changed || len(r.top.files) != files-1 {
-		t.Fatalf("re-read without a timestamp change: p8 noted as changed %v, %d files, want %d", changed, len(r.top.files), files-1)
+	top := s.roots[0].top
+	old := top.view.Load()
+	v, err := s.reread(top, old, false)
+	must(t, err)
+	if v == old || len(v.files) != files-1 {
+		t.Fatalf("re-read without a timestamp change: a new view %v, %d files, want %d", v != old, len(v.files), files-1)
 	}
-	for _, f := range r.top.files {
+	for _, f := range v.files {
 		if f.Filename() == "p8-1.0.tar.gz" {
 			t.Fatal("the removed file is still listed")
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"golang.org/x/sys/unix"
 
@@ -33,179 +35,183 @@ const (
 // distribution file.
 var sidecarSuffixes = []string{YankedSuffix, ProvenanceSuffix, SignatureSuffix}
 
-// changes are what check rounds found changed since the last snapshot was
-// built: the projects whose files, or status marker, the next snapshot must
-// list anew. Subdirectories are checked in parallel, so it is locked. What
-// a failed round noted is kept for the next.
-type changes struct {
-	mu       sync.Mutex
-	projects map[string]struct{}
-}
-
-func (c *changes) touch(project string) {
-	c.mu.Lock()
-	if c.projects == nil {
-		c.projects = map[string]struct{}{}
-	}
-	c.projects[project] = struct{}{}
-	c.mu.Unlock()
-}
-
-// take returns the projects noted and forgets them.
-func (c *changes) take() map[string]struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.projects
-	c.projects = nil
-	return p
-}
-
 // maxDepth bounds how deep nested layouts are walked.
 const maxDepth = 32
 
-// dir is the last known state of one directory under a root. Only the
-// running check touches it.
+// dir is one directory under a root, as the store last read it. Its checks
+// run one at a time through its own group, so the requests that need a
+// directory at one moment share one check of it; each check publishes an
+// immutable view that requests read without locks.
 type dir struct {
-	rel     string // slash-separated path below the root; "" for the root
-	abs     string
-	present bool
+	root  *root
+	rel   string // slash-separated path below the root; "" for the root
+	abs   string
+	depth int
+	check group[*dirView]
+	view  atomic.Pointer[dirView] // the last published; nil before the first check
+
+	// Touched only by the running check.
 	id      identity
 	trusted bool              // id.ctime was settled when the listing was read
-	sum     [sha256.Size]byte // of the listing last read (see readDir)
-	files   []*File           // distribution files
-	subdirs []*dir
-	status  bool // holds a StatusFile
+	sum     [sha256.Size]byte // of the listing last read (see reread)
+	left    int               // entries the layout left out at the last read
+
+	mu   sync.Mutex
+	kids map[string]*dir // subdirectory objects by entry name, kept across reads
 }
 
-// checkDir revalidates d and everything below it. What changed is noted
-// in s.changes: the projects whose files the next snapshot must list anew.
-func (s *Store) checkDir(r *root, d *dir, depth int) error {
-	id, err := statFresh(d.abs, depth == 0)
+// dirView is what one check of a directory found. It never changes once
+// published: a check that finds a change publishes a new view, so
+// comparing pointers tells whether a directory changed.
+type dirView struct {
+	present bool
+	files   []*File // distribution files
+	subdirs []*dir  // subdirectories the layout follows
+	status  bool    // holds a StatusFile
+	// projects groups a root's entries by project in the per-project
+	// layout: its flat files and the directories named after each.
+	projects map[string]*rootEntry
+}
+
+// rootEntry is what a root holds of one project in the per-project layout.
+type rootEntry struct {
+	files []*File
+	dirs  []*dir
+}
+
+// absent is the view of a directory that is not there, or not readable.
+var absent = &dirView{}
+
+// name is the directory's own name; "" for a root.
+func (d *dir) name() string { return d.rel[strings.LastIndexByte(d.rel, '/')+1:] }
+
+// kid returns the object of d's subdirectory called name, made on first
+// use: a directory keeps its object, and so its last view, across reads of
+// its parent.
+func (d *dir) kid(name string) *dir {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k := d.kids[name]; k != nil {
+		return k
+	}
+	if d.kids == nil {
+		d.kids = map[string]*dir{}
+	}
+	k := &dir{root: d.root, rel: joinRel(d.rel, name), abs: d.abs + "/" + name, depth: d.depth + 1}
+	d.kids[name] = k
+	return k
+}
+
+// known returns the object of d's subdirectory called name if d had one
+// when it was last read, else nil. It never makes one: names come from
+// request paths, and a made-up name must cost no memory.
+func (d *dir) known(name string) *dir {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.kids[name]
+}
+
+// keepKids forgets every subdirectory object not in keep.
+func (d *dir) keepKids(keep []*dir) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(keep) == 0 {
+		d.kids = nil
+		return
+	}
+	kept := make(map[string]*dir, len(keep))
+	for _, k := range keep {
+		kept[k.name()] = k
+	}
+	d.kids = kept
+}
+
+// checkDir returns d's view as the directory is now: from a check that
+// starts after the call, shared with every caller that arrives while the
+// one before it runs.
+func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
+	if v := s.staleView(d); v != nil {
+		return v, nil
+	}
+	return d.check.do(ctx, func() (*dirView, error) { return s.recheck(d) })
+}
+
+// recheck asks for d's attributes and reads it again if they changed or
+// could not be trusted. Below a root, a directory that vanished or cannot
+// be read gives the absent view (logged), not an error: its parent has
+// changed too, or the rest of the index is still worth serving.
+func (s *Store) recheck(d *dir) (*dirView, error) {
+	s.io <- struct{}{}
+	defer func() { <-s.io }()
+	s.Stats.DirChecks.Add(1)
+	old := d.view.Load()
+	id, err := statFresh(d.abs, d.depth == 0)
 	if err == nil && !id.isDir() {
 		err = &fs.PathError{Op: "check", Path: d.abs, Err: unix.ENOTDIR}
 	}
 	if err != nil {
-		if depth == 0 {
-			return err
+		if d.depth == 0 {
+			return nil, err
 		}
-		// A directory that vanished or became something else: its parent
-		// has changed too and is re-read in this round; until then it
-		// lists nothing.
-		s.forget(d)
-		return nil
+		return s.setAbsent(d), nil
 	}
-	if d.present && id == d.id && d.trusted {
-		return s.checkSubdirs(r, d, depth)
+	if old != nil && old.present && id == d.id && d.trusted {
+		return old, nil
 	}
 	start := time.Now()
 	// A directory whose timestamps moved has most likely changed; one
 	// re-read only because its timestamps cannot be trusted yet most
 	// likely has not.
-	if err := s.readDir(r, d, depth, !d.present || id != d.id); err != nil {
-		if depth == 0 {
-			return err
+	v, err := s.reread(d, old, old == nil || !old.present || id != d.id)
+	if err != nil {
+		if d.depth == 0 {
+			return nil, err
 		}
 		s.opts.Log.Error(err, "skipping unreadable directory", "dir", d.abs)
-		s.forget(d)
-		return nil
+		return s.setAbsent(d), nil
 	}
-	d.present = true
-	d.id = id
-	d.trusted = id.settled(start, s.opts.Guard)
-	return s.checkSubdirs(r, d, depth)
+	d.id, d.trusted = id, id.settled(start, s.opts.Guard)
+	d.view.Store(v)
+	return v, nil
 }
 
-// forget empties d and everything below it, noting every project that had
-// files there, until d is read again.
-func (s *Store) forget(d *dir) {
-	for _, f := range d.files {
-		s.changes.touch(f.project)
-	}
-	if d.status {
-		s.changes.touch(d.rel)
-	}
-	for _, sd := range d.subdirs {
-		s.forget(sd)
-	}
-	*d = dir{rel: d.rel, abs: d.abs}
+// setAbsent publishes that d is not there, forgetting what it held.
+func (s *Store) setAbsent(d *dir) *dirView {
+	d.id, d.trusted, d.sum, d.left = identity{}, false, [sha256.Size]byte{}, 0
+	d.keepKids(nil)
+	d.view.Store(absent)
+	return absent
 }
 
-// checkSubdirs revalidates d's subdirectories.
-//
-// A root in the per-project layout has a subdirectory per project, each
-// asked for fresh attributes every round. On a network file system every
-// such stat is a round trip to the server, so many subdirectories are
-// checked by several goroutines at once: the round then takes about as
-// long as the slowest share, not the sum of every trip. Each goroutine
-// touches only the subtrees it is given.
-func (s *Store) checkSubdirs(r *root, d *dir, depth int) error {
-	if len(d.subdirs) < parallelCheckMin {
-		for _, sub := range d.subdirs {
-			if err := s.checkDir(r, sub, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range min(checkWorkers, len(d.subdirs)/parallelCheckMin+1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(d.subdirs) {
-					return
-				}
-				// Below a root, checkDir reports no error: a subdirectory
-				// that fails is logged and lists nothing.
-				_ = s.checkDir(r, d.subdirs[i], depth+1)
-			}
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-// Subdirectories are checked in parallel from parallelCheckMin on, by up to
-// checkWorkers goroutines per directory.
-const (
-	parallelCheckMin = 16
-	checkWorkers     = 16
-)
-
-// readDir re-reads d's listing, noting in s.changes what changed. What was
-// read last is remembered as a SHA-256 of it (every name, inode number and
-// type, in the order the file system gives them), not as the entries: a
-// listing that hashes the same is the same, so nothing is rebuilt, and the
-// store keeps 32 bytes per directory instead of an entry per file.
+// reread reads d's listing again. What was read last is remembered as a
+// SHA-256 of it (every name, inode number and type, in the order the file
+// system gives them), not as the entries: a listing that hashes the same
+// is the same, so the old view stands, and the store keeps 32 bytes per
+// directory instead of an entry per file.
 //
 // A directory that is expected to have changed is rebuilt as it is read.
 // Otherwise a first read only hashes the listing, and the directory is
 // read again for a rebuild if it did change after all: a huge directory
 // re-read on every request while its timestamps cannot be trusted then
 // takes no memory for its entries.
-func (s *Store) readDir(r *root, d *dir, depth int, expectChange bool) error {
-	if d.present && !expectChange {
+func (s *Store) reread(d *dir, old *dirView, expectChange bool) (*dirView, error) {
+	if !expectChange {
 		s.Stats.DirReads.Add(1)
 		sum, err := listingSum(d.abs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if sum == d.sum {
-			return nil
+			return old, nil
 		}
 	}
 	s.Stats.DirReads.Add(1)
-	sum, err := s.rebuildDir(r, d, depth)
+	v, sum, err := s.rebuild(d, old)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.sum = sum
-	return nil
+	return v, nil
 }
 
 // listingHash hashes a listing entry by entry.
@@ -244,56 +250,66 @@ func listingSum(path string) ([sha256.Size]byte, error) {
 	return l.sum(), err
 }
 
-// rebuildDir reads d's listing and turns it into files and subdirectories
-// as it goes, keeping the File values (and so their cached facts) of
-// entries that did not change, and noting the projects whose files did. It
-// returns the hash of the listing read. No entry is kept beyond its turn:
-// a file already known is looked up by name and kept, a new one is made
-// there and then, so a read of 50,000 files costs the new list of them,
-// not a copy of every name.
-func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error) {
+// rebuild reads d's listing and turns it into a new view as it goes,
+// keeping the File values (and so their cached facts) of entries that did
+// not change. It returns the hash of the listing read. No entry is kept
+// beyond its turn: a file already known is looked up by name and kept, a
+// new one is made there and then, so a read of 50,000 files costs the new
+// list of them, not a copy of every name.
+func (s *Store) rebuild(d *dir, old *dirView) (*dirView, [sha256.Size]byte, error) {
+	var oldFiles []*File
+	if old != nil {
+		oldFiles = old.files
+	}
 	// A busy directory is rebuilt on every change to it; its index of the
 	// previous files is scratch space, reused rather than made each time.
-	old := fileIndexes.Get().(*fileIndex)
-	old.reset(d.files)
-	defer func() { old.reset(nil); fileIndexes.Put(old) }()
+	idx := fileIndexes.Get().(*fileIndex)
+	idx.reset(oldFiles)
+	defer func() { idx.reset(nil); fileIndexes.Put(idx) }()
 	h := listingHashes.Get().(*listingHash)
 	defer listingHashes.Put(h)
 	h.h.Reset()
-	oldDirs := make(map[string]*dir, len(d.subdirs))
-	for _, sd := range d.subdirs {
-		oldDirs[sd.rel[strings.LastIndexByte(sd.rel, '/')+1:]] = sd
+	perProject := s.opts.Layout == LayoutPerProject
+	// In the per-project layout a directory of the root holds the files of
+	// the project it is named after, and nothing deeper.
+	own := ""
+	if perProject && d.depth == 1 {
+		own = dist.Normalize(d.name())
 	}
 	var (
-		files     = make([]*File, 0, len(d.files)+8)
-		subdirs   []*dir
-		status    bool
+		v         = &dirView{present: true}
+		files     = make([]*File, 0, len(oldFiles)+8)
 		marks     map[string]uint8 // of sidecars, by the name they describe
 		oldMarked bool             // a kept file has marks
+		left      int
+		leftName  string
 	)
+	leave := func(name []byte) {
+		if left++; left == 1 {
+			leftName = string(name)
+		}
+	}
 	err := readDir(d.abs, func(name []byte, ino uint64, typ uint8) error {
 		h.add(name, ino, typ)
 		if name[0] == '.' {
-			status = status || string(name) == StatusFile
+			v.status = v.status || string(name) == StatusFile
 			return nil
 		}
 		// Strings and paths are made only where they are kept or needed:
 		// most entries are files already known from the last read.
 		if typ == unix.DT_UNKNOWN || typ == unix.DT_LNK {
-			typ = s.entryType(r, d.abs+"/"+string(name), joinRel(d.rel, string(name)), typ == unix.DT_LNK)
+			typ = s.entryType(d.root, d.abs+"/"+string(name), joinRel(d.rel, string(name)), typ == unix.DT_LNK)
 		}
 		switch typ {
 		case unix.DT_DIR:
-			if depth+1 >= maxDepth {
+			switch {
+			case perProject && (d.depth > 0 || !dist.ValidProject(string(name))):
+				leave(name)
+			case d.depth+1 >= maxDepth:
 				s.opts.Log.Info("skipping directory nested too deep", "dir", d.abs+"/"+string(name), "maxDepth", maxDepth)
-				return nil
+			default:
+				v.subdirs = append(v.subdirs, d.kid(string(name)))
 			}
-			sd := oldDirs[string(name)]
-			if sd == nil {
-				sd = &dir{rel: joinRel(d.rel, string(name)), abs: d.abs + "/" + string(name)}
-			}
-			delete(oldDirs, string(name))
-			subdirs = append(subdirs, sd)
 		case unix.DT_REG:
 			if base, m := sidecarOf(name); m != 0 {
 				if marks == nil {
@@ -302,9 +318,8 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 				marks[string(base)] |= m
 				return nil
 			}
-			f, i := old.find(name)
+			f := idx.find(name)
 			if f != nil && f.ino == ino {
-				old.see(i)
 				files = append(files, f)
 				oldMarked = oldMarked || f.marks != 0
 				return nil
@@ -313,19 +328,22 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 			if err != nil {
 				return nil
 			}
+			if own != "" && df.Normalized() != own {
+				leave(name)
+				return nil
+			}
 			// Made without marks: the sidecars may come later in the
 			// listing, and are applied below.
-			nf := newFile(r, joinRel(d.rel, df.Filename), df, ino, 0)
+			nf := newFile(d.root, joinRel(d.rel, df.Filename), df, ino, 0)
 			if f != nil {
 				nf.facts.Store(f.facts.Load()) // same name, so perhaps the same contents
 			}
 			files = append(files, nf)
-			s.changes.touch(nf.project)
 		}
 		return nil
 	})
 	if err != nil {
-		return [sha256.Size]byte{}, err
+		return nil, [sha256.Size]byte{}, err
 	}
 	// A File's marks are fixed when it is made: a file whose sidecars
 	// differ from its marks is made again.
@@ -333,23 +351,42 @@ func (s *Store) rebuildDir(r *root, d *dir, depth int) ([sha256.Size]byte, error
 		for i, f := range files {
 			if m := marks[f.Filename()]; m != f.marks {
 				files[i] = f.withMarks(m)
-				s.changes.touch(f.project)
 			}
 		}
 	}
-	for i, f := range old.files {
-		if !old.seen(i) {
-			s.changes.touch(f.project)
+	v.files = files
+	d.keepKids(v.subdirs)
+	if left != d.left && left > 0 {
+		s.opts.Log.Info("entries outside the per-project layout are not served: a project's files belong in the root or in the directory named after it",
+			"dir", d.abs, "entries", left, "example", leftName)
+	}
+	d.left = left
+	if perProject && d.depth == 0 {
+		v.projects = groupRoot(v)
+	}
+	return v, h.sum(), nil
+}
+
+// groupRoot indexes a root's view by project, in the per-project layout.
+func groupRoot(v *dirView) map[string]*rootEntry {
+	m := make(map[string]*rootEntry)
+	entry := func(p string) *rootEntry {
+		e := m[p]
+		if e == nil {
+			e = &rootEntry{}
+			m[p] = e
 		}
+		return e
 	}
-	for _, sd := range oldDirs {
-		s.forget(sd)
+	for _, f := range v.files {
+		e := entry(f.project)
+		e.files = append(e.files, f)
 	}
-	if status != d.status {
-		s.changes.touch(d.rel)
+	for _, sd := range v.subdirs {
+		e := entry(unique.Make(dist.Normalize(sd.name())).Value())
+		e.dirs = append(e.dirs, sd)
 	}
-	d.files, d.subdirs, d.status = files, subdirs, status
-	return h.sum(), nil
+	return m
 }
 
 // sidecarOf returns the distribution file name is a sidecar of, and its
@@ -370,7 +407,6 @@ func sidecarOf(name []byte) ([]byte, uint8) {
 type fileIndex struct {
 	slots []int32 // 1 + position in files; 0 for an empty slot
 	files []*File
-	seenB []uint64 // bit i: files[i] was found in the new listing
 }
 
 var (
@@ -381,12 +417,6 @@ var (
 // reset indexes files, which must have distinct names.
 func (x *fileIndex) reset(files []*File) {
 	x.files = files
-	words := (len(files) + 63) / 64
-	if cap(x.seenB) < words {
-		x.seenB = make([]uint64, words)
-	}
-	x.seenB = x.seenB[:words]
-	clear(x.seenB)
 	if len(files) == 0 {
 		return
 	}
@@ -408,27 +438,20 @@ func (x *fileIndex) reset(files []*File) {
 	}
 }
 
-// find returns the indexed file with the given name and its position, or
-// nil.
-func (x *fileIndex) find(name []byte) (*File, int) {
+// find returns the indexed file with the given name, or nil.
+func (x *fileIndex) find(name []byte) *File {
 	if len(x.files) == 0 {
-		return nil, 0
+		return nil
 	}
 	mask := len(x.slots) - 1
 	for j := int(maphash.Bytes(nameSeed, name)) & mask; x.slots[j] != 0; j = (j + 1) & mask {
 		i := int(x.slots[j] - 1)
 		if f := x.files[i]; f.Filename() == string(name) {
-			return f, i
+			return f
 		}
 	}
-	return nil, 0
+	return nil
 }
-
-// see marks the file at position i as found again.
-func (x *fileIndex) see(i int) { x.seenB[i/64] |= 1 << (i % 64) }
-
-// seen reports whether the file at position i was found again.
-func (x *fileIndex) seen(i int) bool { return x.seenB[i/64]&(1<<(i%64)) != 0 }
 
 // entryType resolves an entry whose type getdents did not give, or a
 // symbolic link: links to files are served only when they stay inside the
