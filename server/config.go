@@ -31,8 +31,11 @@ type Config struct {
 	LogLevel       string
 	Guard          time.Duration
 	// Layout says where under the roots a project's files may lie.
-	Layout        store.Layout
-	ShutdownGrace time.Duration
+	Layout store.Layout
+	// StorageTimeout bounds how long a request waits for the package
+	// directories to answer a check or an open.
+	StorageTimeout time.Duration
+	ShutdownGrace  time.Duration
 	// Passwords is the htpasswd file, auth.NoPasswords for no
 	// authentication, or "" for none: protected actions are then refused.
 	Passwords      string
@@ -86,6 +89,7 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		LogLevel:       "info",
 		HealthEndpoint: "/health",
 		Guard:          store.DefaultGuard,
+		StorageTimeout: 10 * time.Second,
 		ShutdownGrace:  20 * time.Second,
 		Authenticate:   auth.DefaultActions,
 		MaxUploadSize:  100 << 20,
@@ -109,6 +113,7 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.DurationVar(&c.Guard, "timestamp-guard", c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
 	layout := fs.String("layout", "any", "where a project's files lie: any (pypiserver's: anywhere under a root; every request checks every directory) or per-project (the root and <root>/<project>/; a request checks those only)")
+	fs.DurationVar(&c.StorageTimeout, "storage-timeout", c.StorageTimeout, "a request waiting longer for the package directories to answer gets 503 (a slow or hung network file system)")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
 	fs.StringVar(&c.Passwords, "passwords", "", "htpasswd file for authentication (bcrypt, SHA1, apr1-MD5 entries); '.' for none at all")
 	fs.Var(&c.Authenticate, "authenticate", "actions that need credentials: comma-separated update, download, list; '.' for none")
@@ -261,6 +266,9 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.StorageTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--storage-timeout %s: want more than 0", c.StorageTimeout))
 	}
 	if c.Guard < 0 {
 		errs = append(errs, fmt.Errorf("--timestamp-guard %s: want 0 or more", c.Guard))

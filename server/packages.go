@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -54,8 +55,11 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		s.serveMetadata(w, r, wheel)
 		return
 	}
-	f, err := s.store.Open(rel)
+	f, err := s.store.OpenContext(r.Context(), rel)
 	if err != nil {
+		if errors.Is(err, store.ErrTimeout) {
+			err = unavailable(r.Context(), err)
+		}
 		s.fail(w, r, err)
 		return
 	}

@@ -42,7 +42,7 @@ type Server struct {
 
 // New builds a server from a validated Config.
 func New(cfg Config, log logr.Logger, version string) (*Server, error) {
-	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Layout: cfg.Layout, Log: log.WithName("store")})
+	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Layout: cfg.Layout, Timeout: cfg.StorageTimeout, Log: log.WithName("store")})
 	if err != nil {
 		return nil, err
 	}
@@ -260,9 +260,13 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
-	if err := s.store.CheckRoots(); err != nil {
+	if err := s.store.Ready(r.Context()); err != nil {
 		s.log.Error(err, "not ready")
-		s.fail(w, r, errorf(http.StatusServiceUnavailable, "a root directory is not readable"))
+		msg := "a root directory is not readable"
+		if errors.Is(err, store.ErrTimeout) {
+			msg = "a root directory did not answer within " + s.cfg.StorageTimeout.String()
+		}
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, "%s", msg))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

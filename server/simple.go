@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,10 +92,13 @@ func renderRoot(names *store.Names) *rootPage {
 
 // unavailable reports a failed directory check: the client's own
 // cancellation passes through, anything else is a 503 (the roots are
-// unreachable), never a stale answer.
+// unreachable or too slow), never a stale answer.
 func unavailable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if errors.Is(err, store.ErrTimeout) {
+		return &httpError{http.StatusServiceUnavailable, "package directory did not answer in time, try again"}
 	}
 	return &httpError{http.StatusServiceUnavailable, "package directory unavailable, try again"}
 }

@@ -17,4 +17,7 @@ var (
 	// ErrReadOnly means a change was asked of a file in a root other than
 	// the first, which the index reads but never writes.
 	ErrReadOnly = errors.New("file is in a read-only root")
+	// ErrTimeout means the file system did not answer a check within
+	// Options.Timeout: a network file system that is slow or hangs.
+	ErrTimeout = errors.New("storage did not answer in time")
 )

@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // In the per-project layout a request checks the roots and, for a project
@@ -171,5 +173,83 @@ func TestRemoveLastFileRemovesProject(t *testing.T) {
 	must(t, err)
 	if p == nil || len(p.Files) != 0 {
 		t.Fatalf("an archived project with no files: %v, want it listed with no files", p)
+	}
+}
+
+// waitRecords waits until s has written every project record it queued.
+func waitRecords(t *testing.T, s *Store) {
+	t.Helper()
+	for range 500 {
+		s.records.mu.Lock()
+		busy := s.records.writing
+		s.records.mu.Unlock()
+		if !busy {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("project records not written after 5s")
+}
+
+// A replica that hashed files records their facts, so the next replica
+// hashes none of them; a record that is corrupt, or that describes a file
+// since replaced, is never served.
+func TestProjectRecords(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	var files []string
+	for i := range 30 {
+		dir := filepath.Join(root, fmt.Sprintf("p%d", i%3))
+		must(t, os.MkdirAll(dir, 0o755))
+		path := filepath.Join(dir, fmt.Sprintf("p%d-1.%d.tar.gz", i%3, i))
+		must(t, os.WriteFile(path, []byte(path), 0o644))
+		files = append(files, path)
+	}
+	must(t, os.WriteFile(filepath.Join(root, "flat-1.0.tar.gz"), []byte("flat"), 0o644))
+	digests := func(s *Store) map[string]string {
+		t.Helper()
+		snap, err := s.Snapshot(ctx)
+		must(t, err)
+		out := map[string]string{}
+		for _, p := range snap.Projects() {
+			for i, fa := range s.FactsAll(ctx, p.Files) {
+				if fa == nil {
+					t.Fatalf("no facts for %s", p.Files[i].Rel)
+				}
+				out[p.Files[i].Rel] = hex.EncodeToString(fa.Digest())
+			}
+		}
+		return out
+	}
+	// A guard of 0: the files count as settled at once, as files copied in
+	// long before a replica starts do.
+	first := newStoreIn(t, LayoutPerProject, 0, root)
+	want := digests(first)
+	waitRecords(t, first)
+	if n := first.Stats.FactsRecordWrites.Load(); n < 4 {
+		t.Fatalf("%d project records written, want one per project directory and one for the root", n)
+	}
+	second := newStoreIn(t, LayoutPerProject, 0, root)
+	if got := digests(second); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("from the records:\n%v\nhashed:\n%v", got, want)
+	}
+	if n := second.Stats.HashedBytes.Load(); n != 0 {
+		t.Errorf("the second replica hashed %d bytes, want none", n)
+	}
+	if n := second.Stats.FactsRecorded.Load(); n != uint64(len(want)) {
+		t.Errorf("%d facts from records, want %d", n, len(want))
+	}
+
+	// A file replaced in place, and a record made unreadable: both are
+	// hashed again, and the digests are the files' own.
+	must(t, os.WriteFile(files[0], []byte("new contents"), 0o644))
+	want["p0/p0-1.0.tar.gz"] = sha([]byte("new contents"))
+	must(t, os.WriteFile(filepath.Join(root, StateDir, "facts", "p1", ".p1.facts"), []byte(`{"files": {"p1-1.1.tar.gz": `), 0o644))
+	third := newStoreIn(t, LayoutPerProject, 0, root)
+	if got := digests(third); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after a change:\n%v\nwant:\n%v", got, want)
+	}
+	if n, want := third.Stats.FactsRecorded.Load(), uint64(len(want)-11); n != want {
+		t.Errorf("%d facts from records, want %d (all but p1's ten and the replaced file)", n, want)
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,6 +96,41 @@ func (o *Opened) sync() error {
 	}
 	o.kern = o.off
 	return nil
+}
+
+// OpenContext is Open for a request: it gives up with ErrTimeout when the
+// file system does not answer within the store's Timeout, or when ctx
+// ends. The open itself runs in one of the store's I/O slots, so a file
+// system that hangs holds at most as many goroutines as there are slots.
+func (s *Store) OpenContext(ctx context.Context, rel string) (*Opened, error) {
+	bounded, cancel := s.bound(ctx)
+	defer cancel()
+	select {
+	case s.io <- struct{}{}:
+	case <-bounded.Done():
+		return nil, s.timedOut(bounded, "opening "+rel, bounded.Err())
+	}
+	type result struct {
+		f   *Opened
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-s.io }()
+		f, err := s.Open(rel)
+		done <- result{f, err}
+	}()
+	select {
+	case r := <-done:
+		return r.f, r.err
+	case <-bounded.Done():
+		go func() {
+			if r := <-done; r.f != nil {
+				r.f.Close()
+			}
+		}()
+		return nil, s.timedOut(bounded, "opening "+rel, bounded.Err())
+	}
 }
 
 // Open opens a distribution file, or a sidecar of one, by its path below a

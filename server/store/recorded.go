@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // A file published by an upload gets a record of what the read path would
@@ -17,9 +20,12 @@ import (
 
 // recordedFacts is the on-disk form.
 type recordedFacts struct {
-	Ino            uint64            `json:"ino"`
-	Size           int64             `json:"size"`
-	MtimeNs        int64             `json:"mtime_ns"`
+	Ino     uint64 `json:"ino"`
+	Size    int64  `json:"size"`
+	MtimeNs int64  `json:"mtime_ns"`
+	// CtimeNs, when set, must match too. An upload's record has none: the
+	// link that publishes the file changes its change time.
+	CtimeNs        int64             `json:"ctime_ns,omitempty"`
 	Digests        map[string]string `json:"digests"`
 	Metadata       bool              `json:"metadata"`
 	MetadataDigest map[string]string `json:"metadata_digests,omitempty"`
@@ -48,7 +54,17 @@ func (s *Store) recorded(f *File, id identity) *Facts {
 		return nil
 	}
 	var rec recordedFacts
-	if json.Unmarshal(b, &rec) != nil || rec.Ino != id.ino || rec.Size != id.size || rec.MtimeNs != id.mtime {
+	if json.Unmarshal(b, &rec) != nil {
+		return nil
+	}
+	return rec.facts(id, algo)
+}
+
+// facts turns the record into the facts of a file that is now as id says,
+// or nil when the record describes another file (by inode, size and
+// modification time) or lacks the algorithm's digest, or is malformed.
+func (rec *recordedFacts) facts(id identity, algo string) *Facts {
+	if rec.Ino != id.ino || rec.Size != id.size || rec.MtimeNs != id.mtime || rec.CtimeNs != 0 && rec.CtimeNs != id.ctime {
 		return nil
 	}
 	var d, md []byte
@@ -66,4 +82,189 @@ func (s *Store) recorded(f *File, id identity) *Facts {
 		}
 	}
 	return newFacts(id, rec.Metadata, d, md, rec.RequiresPython)
+}
+
+// A replica that hashes a file it found (one copied in, synced, or
+// uploaded before records existed) records what it computed too, so that
+// the next replica to start, or one whose pod was replaced, reads it
+// instead of hashing: for a whole index, hours of reading on a network
+// file system. The records of one project's files in one directory share a
+// file, .pkgindex/facts/<directory>/.<project>.facts, so a cold replica
+// reads one record per project, not one per file. A record is a cache of
+// facts keyed by identity: an entry whose file changed is ignored, two
+// replicas writing at once lose at most some entries (they are computed
+// again), and a record that is corrupt or for another file is never
+// served. Records are written only in the first root, the one uploads
+// write to; when it is read-only nothing is recorded.
+
+// projectRecord is the on-disk form: a record per file name.
+type projectRecord struct {
+	Files map[string]recordedFacts `json:"files"`
+}
+
+// maxProjectRecord bounds the size of a project record read.
+const maxProjectRecord = 16 << 20
+
+// recordKey names the record of one project's files in one directory.
+type recordKey struct{ dir, project string }
+
+func recordKeyOf(f *File) recordKey {
+	dir := ""
+	if i := strings.LastIndexByte(f.Rel, '/'); i >= 0 {
+		dir = f.Rel[:i]
+	}
+	return recordKey{dir, f.project}
+}
+
+// rel is where the record lives, below the first root.
+func (k recordKey) rel() string {
+	return StateDir + "/facts/" + joinRel(k.dir, "."+k.project+".facts")
+}
+
+// records keeps the project records read lately, and the facts hashed
+// since the last write, for the writer.
+type records struct {
+	mu      sync.Mutex
+	read    map[recordKey]*projectRecord
+	pending map[recordKey]map[string]recordedFacts
+	writing bool
+	off     atomic.Bool // the first root refused a write: record nothing more
+}
+
+// maxRecordsKept bounds the project records kept in memory; a cold start
+// reads them in order of projects, so few are needed at once.
+const maxRecordsKept = 64
+
+// fromProjectRecord returns the facts the project record holds for f as it
+// is now (id), or nil.
+func (s *Store) fromProjectRecord(f *File, id identity) *Facts {
+	if f.root != s.roots[0] {
+		return nil
+	}
+	k := recordKeyOf(f)
+	s.records.mu.Lock()
+	rec, ok := s.records.read[k]
+	s.records.mu.Unlock()
+	if !ok {
+		rec = s.readProjectRecord(k)
+		s.records.mu.Lock()
+		if s.records.read == nil || len(s.records.read) >= maxRecordsKept {
+			s.records.read = map[recordKey]*projectRecord{}
+		}
+		s.records.read[k] = rec
+		s.records.mu.Unlock()
+	}
+	if rec == nil {
+		return nil
+	}
+	e, ok := rec.Files[f.Filename()]
+	if !ok {
+		return nil
+	}
+	return e.facts(id, s.opts.HashAlgo)
+}
+
+// readProjectRecord reads a project record; nil when there is none or it
+// is unreadable or malformed.
+func (s *Store) readProjectRecord(k recordKey) *projectRecord {
+	fh, err := s.roots[0].base.open(k.rel())
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxProjectRecord+1))
+	if err != nil || len(b) > maxProjectRecord {
+		return nil
+	}
+	var rec projectRecord
+	if json.Unmarshal(b, &rec) != nil {
+		s.opts.Log.Info("ignoring a malformed facts record", "path", fh.name)
+		return nil
+	}
+	return &rec
+}
+
+// noteHashed queues the facts just computed for f for its project record.
+// Only facts of a file that had settled before it was read are recorded: a
+// file still being written may change within one timestamp tick.
+func (s *Store) noteHashed(f *File, fa *Facts) {
+	if !fa.trusted || f.root != s.roots[0] || s.records.off.Load() || s.opts.HashAlgo == "none" {
+		return
+	}
+	rec := recordedFacts{Ino: fa.key.ino, Size: fa.key.size, MtimeNs: fa.key.mtime, CtimeNs: fa.key.ctime,
+		Digests:  map[string]string{s.opts.HashAlgo: hex.EncodeToString(fa.Digest())},
+		Metadata: fa.Metadata(), RequiresPython: fa.RequiresPython()}
+	if md := fa.MetadataDigest(); md != nil {
+		rec.MetadataDigest = map[string]string{s.opts.HashAlgo: hex.EncodeToString(md)}
+	}
+	k := recordKeyOf(f)
+	s.records.mu.Lock()
+	defer s.records.mu.Unlock()
+	if s.records.pending == nil {
+		s.records.pending = map[recordKey]map[string]recordedFacts{}
+	}
+	if s.records.pending[k] == nil {
+		s.records.pending[k] = map[string]recordedFacts{}
+	}
+	s.records.pending[k][f.Filename()] = rec
+	delete(s.records.read, k) // read again after the write, with these
+	if !s.records.writing {
+		s.records.writing = true
+		go s.writeRecords()
+	}
+}
+
+// writeRecords writes the pending facts into their project records until
+// none are pending. It runs on one goroutine at a time, behind the hashing
+// it records, so requests never wait for it.
+func (s *Store) writeRecords() {
+	for {
+		s.records.mu.Lock()
+		batch := s.records.pending
+		s.records.pending = nil
+		if len(batch) == 0 {
+			s.records.writing = false
+			s.records.mu.Unlock()
+			return
+		}
+		s.records.mu.Unlock()
+		for k, entries := range batch {
+			if err := s.writeProjectRecord(k, entries); err != nil {
+				s.opts.Log.Error(err, "recording facts; no more records will be written", "record", k.rel())
+				s.records.off.Store(true)
+			}
+		}
+	}
+}
+
+// writeProjectRecord merges entries into the record of k, keeping the
+// entries of other files as they are, and replaces it in one step.
+func (s *Store) writeProjectRecord(k recordKey, entries map[string]recordedFacts) error {
+	rec := s.readProjectRecord(k)
+	if rec == nil || rec.Files == nil {
+		rec = &projectRecord{Files: map[string]recordedFacts{}}
+	}
+	for name, e := range entries {
+		old, ok := rec.Files[name]
+		if ok && old.Ino == e.Ino && old.Size == e.Size && old.MtimeNs == e.MtimeNs && old.CtimeNs == e.CtimeNs {
+			// The same file: keep the digests of other algorithms.
+			for algo, d := range old.Digests {
+				if _, mine := e.Digests[algo]; !mine {
+					e.Digests[algo] = d
+				}
+			}
+			for algo, d := range old.MetadataDigest {
+				if _, mine := e.MetadataDigest[algo]; !mine && e.MetadataDigest != nil {
+					e.MetadataDigest[algo] = d
+				}
+			}
+		}
+		rec.Files[name] = e
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	s.Stats.FactsRecordWrites.Add(1)
+	return s.writeAtomic(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b)
 }

@@ -47,6 +47,11 @@ type Options struct {
 	// Layout says where a project's files may lie, and so what a request
 	// must check.
 	Layout Layout
+	// Timeout bounds how long a request waits for a directory check or for
+	// a file to open (ErrTimeout after it); 0 for no bound. A call into a
+	// file system that hangs cannot be taken back: it keeps its goroutine,
+	// one per directory or per I/O slot, and the requests go.
+	Timeout time.Duration
 	// Log receives one line per skipped entry and per rescan.
 	Log logr.Logger
 }
@@ -67,8 +72,11 @@ type Stats struct {
 	// FactsRecorded counts misses answered from the record an upload left
 	// beside its file, with no hashing.
 	FactsRecorded atomic.Uint64
-	HashedBytes   atomic.Uint64 // bytes read to compute digests
-	SkippedFiles  atomic.Uint64 // files left out of a page (unreadable, vanished)
+	// FactsRecordWrites counts the project records written with facts
+	// this replica computed.
+	FactsRecordWrites atomic.Uint64
+	HashedBytes       atomic.Uint64 // bytes read to compute digests
+	SkippedFiles      atomic.Uint64 // files left out of a page (unreadable, vanished)
 }
 
 // Store is the index's view of its roots. It is safe for concurrent use.
@@ -77,6 +85,7 @@ type Store struct {
 	roots []*root
 	// round coalesces the checks of every directory that snapshots need.
 	round group[*Snapshot]
+	ready group[struct{}]
 	// hashing coalesces the reads of one file's facts.
 	hashing keyedGroup[*File, *Facts]
 	cur     atomic.Pointer[Snapshot]
@@ -88,6 +97,7 @@ type Store struct {
 	io chan struct{}
 	// names and projects are what the per-project layout last assembled,
 	// with the views they were assembled from.
+	records  records
 	names    atomic.Pointer[namesFrom]
 	projMu   sync.Mutex
 	projects map[string]*projectFrom
@@ -188,8 +198,35 @@ func (s *Store) Roots() []string {
 // HashAlgo returns the configured digest algorithm, or "none".
 func (s *Store) HashAlgo() string { return s.opts.HashAlgo }
 
-// CheckRoots reports whether every root is a readable directory now.
-func (s *Store) CheckRoots() error {
+// Ready reports whether every root is a readable directory now, within
+// the store's Timeout. Concurrent callers share one check, so a root that
+// hangs holds one goroutine however often readiness is asked.
+func (s *Store) Ready(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.ready.do(ctx, func() (struct{}, error) { return struct{}{}, s.checkRoots() })
+	return s.timedOut(ctx, "checking the roots", err)
+}
+
+// bound gives ctx the store's Timeout.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.opts.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+// timedOut turns the end of a context that bound set into ErrTimeout; the
+// caller's own cancellation passes through.
+func (s *Store) timedOut(bounded context.Context, what string, err error) error {
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && bounded.Err() != nil {
+		return fmt.Errorf("%s: %w after %s", what, ErrTimeout, s.opts.Timeout)
+	}
+	return err
+}
+
+// checkRoots reports whether every root is a readable directory now.
+func (s *Store) checkRoots() error {
 	for _, r := range s.roots {
 		fd, err := os.Open(r.path)
 		if err != nil {

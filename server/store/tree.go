@@ -133,7 +133,10 @@ func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
 	if v := s.staleView(d); v != nil {
 		return v, nil
 	}
-	return d.check.do(ctx, func() (*dirView, error) { return s.recheck(d) })
+	bounded, cancel := s.bound(ctx)
+	defer cancel()
+	v, err := d.check.do(bounded, func() (*dirView, error) { return s.recheck(d) })
+	return v, s.timedOut(bounded, "checking "+d.abs, err)
 }
 
 // recheck asks for d's attributes and reads it again if they changed or
