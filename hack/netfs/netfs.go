@@ -1,0 +1,207 @@
+// Package netfs mounts a directory through FUSE so that it behaves, for the
+// questions pkgindex cares about, like a share on NFS 4.1 or EFS: every
+// metadata operation is a request to a file server that costs a round trip,
+// and each mount is a separate client with its own attribute and name
+// caches that expire by timeout. Several mounts of one directory are several
+// clients of one server. Every request is counted by type, so a test or a
+// benchmark can say exactly how many round trips an HTTP request cost.
+//
+// What is modelled and what is not is written down in docs/consistency.md,
+// "The NFS-like rig (hack/netfs)".
+package netfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultCacheTimeout is the attribute and name cache lifetime of a mount
+// whose Options leave them unset: 30 s, the Linux NFS client's acdirmin.
+const DefaultCacheTimeout = 30 * time.Second
+
+// Options shape one mount, that is one NFS client.
+type Options struct {
+	// Latency is waited before answering every request that would be a
+	// round trip to an NFS server (see ops.go for the list and why).
+	// Requests are served concurrently, so waits overlap as calls on an
+	// NFS connection do.
+	Latency time.Duration
+
+	// AttrTimeout is how long the kernel trusts attributes it was given
+	// (NFS acregmin/acdirmin). Zero means DefaultCacheTimeout; a negative
+	// value means not at all (as NFS's noac).
+	AttrTimeout time.Duration
+
+	// EntryTimeout is how long the kernel trusts a name it looked up,
+	// as an NFS client trusts a cached name while its directory's
+	// attributes are fresh. Zero means DefaultCacheTimeout; a negative
+	// value means not at all.
+	EntryTimeout time.Duration
+
+	// NegativeTimeout is how long a name found missing is remembered.
+	// Zero, the default, remembers nothing, which is an NFS mount with
+	// lookupcache=positive. FUSE forgets a negative entry only when it
+	// expires, whereas NFS also forgets it when the directory changes, so
+	// a positive value models lookupcache=all only roughly.
+	NegativeTimeout time.Duration
+
+	// Debug logs every FUSE request and answer to standard error.
+	Debug bool
+}
+
+// timeout turns an Options duration into the kernel's: zero is the
+// default, negative is none.
+func timeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultCacheTimeout
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// Stats are a mount's counters since it was mounted or last reset.
+type Stats struct {
+	// Ops counts the requests the kernel sent, by FUSE opcode name
+	// (GETATTR, LOOKUP, OPENDIR, READDIR, OPEN, READ, ...); names never
+	// sent are absent.
+	Ops map[string]uint64 `json:"ops"`
+	// RoundTrips counts the requests charged as round trips, whether or
+	// not Latency is zero.
+	RoundTrips uint64 `json:"roundTrips"`
+	// MaxInFlight is the most requests being answered at once.
+	MaxInFlight int64 `json:"maxInFlight"`
+}
+
+// Client is one mount of a backing directory: one NFS client.
+type Client struct {
+	// Dir is the mount point.
+	Dir string
+
+	server *fuse.Server
+	c      *counters
+	once   sync.Once
+	err    error
+}
+
+// Mount mounts backing at mountpoint (an existing directory) through a
+// loopback FUSE file system with opts. It needs /dev/fuse and the right to
+// mount: as root the mount(2) call is made directly, otherwise go-fuse runs
+// the fusermount helper. The mount is readable by other users when the
+// caller is root (allow_other), so a server dropped to another user can use
+// it too.
+func Mount(backing, mountpoint string, opts Options) (*Client, error) {
+	backing, err := filepath.Abs(backing)
+	if err != nil {
+		return nil, err
+	}
+	mountpoint, err = filepath.Abs(mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	root, err := fs.NewLoopbackRoot(backing)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", backing, err)
+	}
+	attr, entry, negative := timeout(opts.AttrTimeout), timeout(opts.EntryTimeout), max(opts.NegativeTimeout, 0)
+	c := &counters{latency: opts.Latency}
+	raw := &rawFS{
+		RawFileSystem: fs.NewNodeFS(root, &fs.Options{
+			AttrTimeout:     &attr,
+			EntryTimeout:    &entry,
+			NegativeTimeout: &negative,
+		}),
+		c:      c,
+		kernel: map[uint64]version{},
+	}
+	server, err := fuse.NewServer(raw, mountpoint, &fuse.MountOptions{
+		FsName: backing,
+		Name:   "netfs",
+		// go-fuse answers READDIRPLUS with a LOOKUP of every entry, where
+		// NFS brings a batch of names and attributes in one call; plain
+		// READDIR is the batch.
+		DisableReadDirPlus: true,
+		// Passthrough would have the kernel read files directly from the
+		// backing directory, so READs would never be seen or charged.
+		DisabledCapabilities: fuse.CAP_PASSTHROUGH,
+		// As root, mount(2) directly: no fusermount binary is needed.
+		// Others go through fusermount.
+		DirectMountStrict: os.Geteuid() == 0,
+		AllowOther:        os.Geteuid() == 0,
+		// An NFS client reads with rsize (1 MiB on EFS) per call.
+		MaxWrite: 1 << 20,
+		Debug:    opts.Debug,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mounting %s on %s: %w", backing, mountpoint, err)
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
+		// The serve loop ends by itself when the mount did not happen;
+		// one that half happened must not stay behind.
+		Cleanup(mountpoint)
+		return nil, fmt.Errorf("mounting %s on %s: %w", backing, mountpoint, err)
+	}
+	return &Client{Dir: mountpoint, server: server, c: c}, nil
+}
+
+// Stats reads the mount's counters. It may be called at any time.
+func (m *Client) Stats() Stats { return m.c.stats() }
+
+// Reset zeroes the mount's counters.
+func (m *Client) Reset() { m.c.reset() }
+
+// Unmount unmounts and waits for the file system's requests to end. If the
+// mount is busy (a process has a file or its working directory in it), it
+// is detached lazily instead, so no mount stays visible, and the error says
+// so. Calling it again returns the first result.
+func (m *Client) Unmount() error {
+	m.once.Do(func() {
+		if err := m.server.Unmount(); err != nil {
+			if derr := Cleanup(m.Dir); derr != nil {
+				m.err = fmt.Errorf("unmounting %s: %w; detaching: %w", m.Dir, err, derr)
+				return
+			}
+			m.err = fmt.Errorf("unmounting %s: %w (detached lazily; it goes when its last user does)", m.Dir, err)
+			return
+		}
+		m.server.Wait()
+	})
+	return m.err
+}
+
+// Cleanup detaches whatever is mounted at mountpoint (umount2 with
+// MNT_DETACH), such as a FUSE mount whose process died and which now
+// answers every access with ENOTCONN. Nothing mounted there is not an
+// error.
+func Cleanup(mountpoint string) error {
+	err := unix.Unmount(mountpoint, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("detaching %s: %w", mountpoint, err)
+}
+
+// Sum adds up several mounts' counters; its MaxInFlight is the largest of
+// any one mount, since their peaks need not have been at the same time.
+func Sum(stats ...Stats) Stats {
+	t := Stats{Ops: map[string]uint64{}}
+	for _, s := range stats {
+		for k, v := range s.Ops {
+			t.Ops[k] += v
+		}
+		t.RoundTrips += s.RoundTrips
+		t.MaxInFlight = max(t.MaxInFlight, s.MaxInFlight)
+	}
+	return t
+}
