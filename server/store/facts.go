@@ -207,6 +207,11 @@ func (s *Store) computeFacts(f *File, seen identity) (*Facts, error) {
 			return fa, nil
 		}
 	}
+	// Reading a file whole takes buffers and, for an archive, its
+	// decompressor: a cold replica hashing an index reads a few files at
+	// once, not as many as it checks.
+	s.hashSlots <- struct{}{}
+	defer func() { <-s.hashSlots }()
 	fh, err := f.root.base.open(f.Rel)
 	if err != nil {
 		return nil, err

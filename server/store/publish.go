@@ -705,6 +705,12 @@ func (s *Store) createTemp() (*os.File, error) {
 // writeAtomic replaces path with data: a reader sees the old contents or
 // the new, never a part.
 func (s *Store) writeAtomic(path string, data []byte) error {
+	return s.replaceFile(path, data, true)
+}
+
+// replaceFile writes data to path through a temporary file renamed into
+// place, so no reader sees part of it; with durable, flushed to disk first.
+func (s *Store) replaceFile(path string, data []byte, durable bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("making %s: %w", dir, err)
@@ -718,15 +724,20 @@ func (s *Store) writeAtomic(path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("flushing %s: %w", path, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("flushing %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }

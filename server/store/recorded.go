@@ -126,7 +126,7 @@ func (k recordKey) rel() string {
 type records struct {
 	mu      sync.Mutex
 	read    map[recordKey]*projectRecord
-	pending map[recordKey]map[string]recordedFacts
+	pending map[recordKey][]*File
 	writing bool
 	off     atomic.Bool // the first root refused a write: record nothing more
 }
@@ -184,29 +184,22 @@ func (s *Store) readProjectRecord(k recordKey) *projectRecord {
 	return &rec
 }
 
-// noteHashed queues the facts just computed for f for its project record.
-// Only facts of a file that had settled before it was read are recorded: a
-// file still being written may change within one timestamp tick.
+// noteHashed queues f, whose facts were just computed, for its project
+// record. Only facts of a file that had settled before it was read are
+// recorded: a file still being written may change within one timestamp
+// tick. The queue holds the File, whose facts it already keeps, so a cold
+// replica hashing a whole index queues 8 bytes a file.
 func (s *Store) noteHashed(f *File, fa *Facts) {
 	if !fa.trusted || f.root != s.roots[0] || s.records.off.Load() || s.opts.HashAlgo == "none" {
 		return
-	}
-	rec := recordedFacts{Ino: fa.key.ino, Size: fa.key.size, MtimeNs: fa.key.mtime, CtimeNs: fa.key.ctime,
-		Digests:  map[string]string{s.opts.HashAlgo: hex.EncodeToString(fa.Digest())},
-		Metadata: fa.Metadata(), RequiresPython: fa.RequiresPython()}
-	if md := fa.MetadataDigest(); md != nil {
-		rec.MetadataDigest = map[string]string{s.opts.HashAlgo: hex.EncodeToString(md)}
 	}
 	k := recordKeyOf(f)
 	s.records.mu.Lock()
 	defer s.records.mu.Unlock()
 	if s.records.pending == nil {
-		s.records.pending = map[recordKey]map[string]recordedFacts{}
+		s.records.pending = map[recordKey][]*File{}
 	}
-	if s.records.pending[k] == nil {
-		s.records.pending[k] = map[string]recordedFacts{}
-	}
-	s.records.pending[k][f.Filename()] = rec
+	s.records.pending[k] = append(s.records.pending[k], f)
 	delete(s.records.read, k) // read again after the write, with these
 	if !s.records.writing {
 		s.records.writing = true
@@ -228,8 +221,8 @@ func (s *Store) writeRecords() {
 			return
 		}
 		s.records.mu.Unlock()
-		for k, entries := range batch {
-			if err := s.writeProjectRecord(k, entries); err != nil {
+		for k, files := range batch {
+			if err := s.writeProjectRecord(k, files); err != nil {
 				s.opts.Log.Error(err, "recording facts; no more records will be written", "record", k.rel())
 				s.records.off.Store(true)
 			}
@@ -237,14 +230,32 @@ func (s *Store) writeRecords() {
 	}
 }
 
-// writeProjectRecord merges entries into the record of k, keeping the
-// entries of other files as they are, and replaces it in one step.
-func (s *Store) writeProjectRecord(k recordKey, entries map[string]recordedFacts) error {
+// recordOf is the record of f's facts fa.
+func (s *Store) recordOf(fa *Facts) recordedFacts {
+	rec := recordedFacts{Ino: fa.key.ino, Size: fa.key.size, MtimeNs: fa.key.mtime, CtimeNs: fa.key.ctime,
+		Digests:  map[string]string{s.opts.HashAlgo: hex.EncodeToString(fa.Digest())},
+		Metadata: fa.Metadata(), RequiresPython: fa.RequiresPython()}
+	if md := fa.MetadataDigest(); md != nil {
+		rec.MetadataDigest = map[string]string{s.opts.HashAlgo: hex.EncodeToString(md)}
+	}
+	return rec
+}
+
+// writeProjectRecord merges the facts of files into the record of k,
+// keeping the entries of other files as they are, and replaces it in one
+// step. It is not flushed to disk: a record lost in a crash is a cache
+// lost, and a replica computes it again.
+func (s *Store) writeProjectRecord(k recordKey, files []*File) error {
 	rec := s.readProjectRecord(k)
 	if rec == nil || rec.Files == nil {
 		rec = &projectRecord{Files: map[string]recordedFacts{}}
 	}
-	for name, e := range entries {
+	for _, f := range files {
+		fa := f.facts.Load()
+		if fa == nil {
+			continue
+		}
+		name, e := f.Filename(), s.recordOf(fa)
 		old, ok := rec.Files[name]
 		if ok && old.Ino == e.Ino && old.Size == e.Size && old.MtimeNs == e.MtimeNs && old.CtimeNs == e.CtimeNs {
 			// The same file: keep the digests of other algorithms.
@@ -266,5 +277,5 @@ func (s *Store) writeProjectRecord(k recordKey, entries map[string]recordedFacts
 		return err
 	}
 	s.Stats.FactsRecordWrites.Add(1)
-	return s.writeAtomic(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b)
+	return s.replaceFile(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b, false)
 }

@@ -95,6 +95,8 @@ type Store struct {
 	// network file system each check is a round trip, but a server with
 	// thousands of blocked threads is not faster, only larger.
 	io chan struct{}
+	// hashSlots holds a token for every file being read whole for its facts.
+	hashSlots chan struct{}
 	// names and projects are what the per-project layout last assembled,
 	// with the views they were assembled from.
 	records  records
@@ -139,7 +141,8 @@ func New(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
 	}
 	s := &Store{opts: opts, chunks: make(chan struct{}, sharedChunks), io: make(chan struct{}, ioSlots),
-		projects: map[string]*projectFrom{}}
+		hashSlots: make(chan struct{}, hashSlots),
+		projects:  map[string]*projectFrom{}}
 	s.turn = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	if runtime.GOMAXPROCS(0) > 1 {
 		s.spare = make(chan struct{}, 1)
@@ -449,8 +452,12 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 	return p, nil
 }
 
-// ioSlots bounds the file system calls in flight at once for requests.
-const ioSlots = 64
+// ioSlots bounds the file system calls in flight at once for requests;
+// hashSlots the files read whole at once for their facts.
+const (
+	ioSlots   = 64
+	hashSlots = 16
+)
 
 // parallel calls fn(i) for every i below n, on up to ioSlots goroutines.
 func parallel(n int, fn func(i int)) {
