@@ -1,6 +1,6 @@
 // Command gentree writes a synthetic package tree for benchmarks: real
 // wheels and sdists (small, with core metadata) spread over projects, in
-// the flat or per-project layout.
+// the flat or per-project layout, and optionally one large project.
 package main
 
 import (
@@ -13,13 +13,17 @@ import (
 	"pkgindex.dev/pkgindex/server/pkgtest"
 )
 
+// BigProject names the project -big adds.
+const BigProject = "big-project"
+
 func main() {
-	files := flag.Int("files", 1000, "number of distribution files")
+	files := flag.Int("files", 1000, "number of distribution files, spread evenly over -projects")
 	projects := flag.Int("projects", 100, "number of projects")
+	big := flag.Int("big", 0, "files of one more project, "+BigProject+" (0: none)")
 	layout := flag.String("layout", "flat", "flat or per-project")
 	out := flag.String("out", "", "directory to write (created)")
 	flag.Parse()
-	if *out == "" || *projects < 1 || *files < *projects || (*layout != "flat" && *layout != "per-project") {
+	if *out == "" || *projects < 1 || *files < *projects || *big < 0 || (*layout != "flat" && *layout != "per-project") {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -27,30 +31,37 @@ func main() {
 		log.Fatal(err)
 	}
 	for i := range *files {
-		p := i % *projects
-		n := i / *projects
-		spec := pkgtest.Spec{
-			Name:           fmt.Sprintf("project-%04d", p),
-			Version:        fmt.Sprintf("%d.%d.0", n/2, n%7),
-			RequiresPython: ">=3.8",
-			Summary:        "synthetic benchmark package",
-		}
-		dir := *out
-		if *layout == "per-project" {
-			dir = filepath.Join(*out, fmt.Sprintf("project-%04d", p))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				log.Fatal(err)
-			}
-		}
-		var name string
-		var body []byte
-		if n%2 == 0 {
-			name, body = spec.WheelName(), spec.WheelBytes()
-		} else {
-			name, body = spec.SdistName(), spec.SdistBytes()
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+		write(*out, *layout, fmt.Sprintf("project-%04d", i%*projects), i / *projects)
+	}
+	for n := range *big {
+		write(*out, *layout, BigProject, n)
+	}
+}
+
+// write writes the n-th file of a project: wheels and sdists in turn, each
+// of its own version.
+func write(out, layout, project string, n int) {
+	spec := pkgtest.Spec{
+		Name:           project,
+		Version:        fmt.Sprintf("%d.%d.0", n/2, n%7),
+		RequiresPython: ">=3.8",
+		Summary:        "synthetic benchmark package",
+	}
+	dir := out
+	if layout == "per-project" {
+		dir = filepath.Join(out, project)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			log.Fatal(err)
 		}
+	}
+	var name string
+	var body []byte
+	if n%2 == 0 {
+		name, body = spec.WheelName(), spec.WheelBytes()
+	} else {
+		name, body = spec.SdistName(), spec.SdistBytes()
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+		log.Fatal(err)
 	}
 }

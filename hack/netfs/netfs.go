@@ -79,6 +79,11 @@ type Stats struct {
 	// RoundTrips counts the requests charged as round trips, whether or
 	// not Latency is zero.
 	RoundTrips uint64 `json:"roundTrips"`
+	// Waited is the time slept for them. It exceeds RoundTrips × Latency
+	// by the timer's overshoot (about a quarter of a millisecond per sleep
+	// on a busy virtual machine), which figures quoted from the rig must
+	// take into account.
+	Waited time.Duration `json:"waitedNs"`
 	// MaxInFlight is the most requests being answered at once.
 	MaxInFlight int64 `json:"maxInFlight"`
 }
@@ -201,6 +206,7 @@ func Sum(stats ...Stats) Stats {
 			t.Ops[k] += v
 		}
 		t.RoundTrips += s.RoundTrips
+		t.Waited += s.Waited
 		t.MaxInFlight = max(t.MaxInFlight, s.MaxInFlight)
 	}
 	return t

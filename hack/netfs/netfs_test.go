@@ -100,19 +100,23 @@ func TestAttributeCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		tests := []struct {
-			name    string
-			do      func() error
-			getattr uint64
+			name           string
+			do             func() error
+			getattr, statx uint64
 		}{
-			{"stat within the attribute timeout", func() error { _, err := os.Stat(path); return err }, 0},
-			{"statx forced fresh", func() error { _, err := forcedStatx(path); return err }, 1},
-			{"statx forced fresh, again", func() error { _, err := forcedStatx(path); return err }, 1},
+			{"stat within the attribute timeout", func() error { _, err := os.Stat(path); return err }, 0, 0},
+			{"statx forced fresh", func() error { _, err := forcedStatx(path); return err }, 1, 0},
+			{"statx forced fresh, again", func() error { _, err := forcedStatx(path); return err }, 1, 0},
+			{"statx forced fresh, with the birth time", func() error {
+				var st unix.Statx_t
+				return unix.Statx(unix.AT_FDCWD, path, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st)
+			}, 0, 1},
 		}
 		for _, tc := range tests {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				s := counted(t, c, tc.do)
-				if s.Ops["GETATTR"] != tc.getattr || s.Ops["LOOKUP"] != 0 || s.Ops["STATX"] != 0 {
-					t.Errorf("ops %v; want GETATTR %d and no LOOKUP or STATX", s.Ops, tc.getattr)
+				if s.Ops["GETATTR"] != tc.getattr || s.Ops["STATX"] != tc.statx || s.Ops["LOOKUP"] != 0 {
+					t.Errorf("ops %v; want GETATTR %d, STATX %d and no LOOKUP", s.Ops, tc.getattr, tc.statx)
 				}
 			})
 		}
@@ -276,8 +280,8 @@ func TestLatencyIsCharged(t *testing.T) {
 	}
 	// Only a lower bound: the waits are there; how much longer the machine
 	// took is not this test's business.
-	if took < n*latency {
-		t.Errorf("%d round trips took %v, less than %v", n, took, n*latency)
+	if took < n*latency || s.Waited < n*latency {
+		t.Errorf("%d round trips took %v and waited %v, less than %v", n, took, s.Waited, n*latency)
 	}
 }
 

@@ -122,6 +122,7 @@ type counters struct {
 	latency     time.Duration
 	n           [numOps]atomic.Uint64
 	roundTrips  atomic.Uint64
+	waited      atomic.Int64 // nanoseconds slept for round trips
 	inFlight    atomic.Int64
 	maxInFlight atomic.Int64
 }
@@ -142,7 +143,9 @@ func (c *counters) enter(o op) {
 	if ops[o].roundTrip {
 		c.roundTrips.Add(1)
 		if c.latency > 0 {
+			start := time.Now()
 			time.Sleep(c.latency)
+			c.waited.Add(int64(time.Since(start)))
 		}
 	}
 }
@@ -152,7 +155,7 @@ func (c *counters) leave() { c.inFlight.Add(-1) }
 
 // stats reads the counters.
 func (c *counters) stats() Stats {
-	s := Stats{Ops: map[string]uint64{}, RoundTrips: c.roundTrips.Load(), MaxInFlight: c.maxInFlight.Load()}
+	s := Stats{Ops: map[string]uint64{}, RoundTrips: c.roundTrips.Load(), Waited: time.Duration(c.waited.Load()), MaxInFlight: c.maxInFlight.Load()}
 	for o := range numOps {
 		if v := c.n[o].Load(); v > 0 {
 			s.Ops[ops[o].name] = v
@@ -168,6 +171,7 @@ func (c *counters) reset() {
 		c.n[o].Store(0)
 	}
 	c.roundTrips.Store(0)
+	c.waited.Store(0)
 	c.maxInFlight.Store(c.inFlight.Load())
 }
 
