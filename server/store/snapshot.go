@@ -180,8 +180,10 @@ func (s *Store) collect(only map[string]struct{}) map[string]*Project {
 		_, ok := only[name]
 		return only == nil || ok
 	}
-	// Where two roots hold the same path, the first wins. The same path
-	// names the same project, so only the wanted projects' paths matter.
+	// Where two roots hold the same file name, at the same path or not,
+	// the first wins: a page listing one name twice, with two digests,
+	// leaves the installer to pick. A file name names its project, so
+	// only the wanted projects' names matter.
 	var seen map[string]struct{}
 	if len(s.roots) > 1 {
 		seen = map[string]struct{}{}
@@ -196,10 +198,10 @@ func (s *Store) collect(only map[string]struct{}) map[string]*Project {
 				continue
 			}
 			if seen != nil {
-				if _, dup := seen[f.Rel]; dup {
+				if _, dup := seen[f.Filename()]; dup {
 					continue // shadowed by an earlier root
 				}
-				seen[f.Rel] = struct{}{}
+				seen[f.Filename()] = struct{}{}
 			}
 			p := projects[f.project]
 			if p == nil {
