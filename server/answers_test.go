@@ -1,6 +1,8 @@
 package server
 
 import (
+	"archive/zip"
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/pkgtest"
 )
 
@@ -93,5 +96,35 @@ func TestWelcomeShowsWhatWorks(t *testing.T) {
 	_, body, _ := write.send(t, http.MethodGet, "/", "", "", nil)
 	if !strings.Contains(body, "twine upload --repository-url "+write.srv.URL+"/legacy/ dist/*") {
 		t.Errorf("an index taking uploads does not show how:\n%s", body)
+	}
+}
+
+// TestMetadataBeyondLimits: a wheel whose METADATA is past the limit has
+// its PEP 658 file refused with the reason, and its page does not offer it.
+func TestMetadataBeyondLimits(t *testing.T) {
+	root := t.TempDir()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("huge-1.0.dist-info/METADATA")
+	must(t, err)
+	w.Write([]byte("Metadata-Version: 2.1\nName: huge\nVersion: 1.0\n\n"))
+	w.Write(bytes.Repeat([]byte("x"), meta.MaxSize))
+	must(t, zw.Close())
+	must(t, os.WriteFile(filepath.Join(root, "huge-1.0-py3-none-any.whl"), buf.Bytes(), 0o644))
+	cfg, err := ParseFlags([]string{"--root", root}, noEnv, io.Discard)
+	must(t, err)
+	s, err := New(cfg, logr.Discard(), "test")
+	must(t, err)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	f := &fixture{srv: srv}
+	for range 2 {
+		resp, body := f.do(t, call{path: "/packages/huge-1.0-py3-none-any.whl.metadata"})
+		if resp.StatusCode != 404 || !strings.Contains(body, "beyond the index's limits") || !strings.Contains(body, "more than 8388608") {
+			t.Errorf("metadata past the limit: %d %s", resp.StatusCode, body)
+		}
+	}
+	if _, page := f.do(t, call{path: "/simple/huge/"}); !strings.Contains(page, "huge-1.0-py3-none-any.whl") || strings.Contains(page, "core-metadata") {
+		t.Errorf("the page offers metadata it will not serve:\n%s", page)
 	}
 }

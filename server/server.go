@@ -21,6 +21,7 @@ import (
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/logging"
+	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -35,6 +36,8 @@ type Server struct {
 	welcome  []byte
 	version  string
 	rootPage atomic.Pointer[rootPage]
+	// wheels remembers where each wheel's METADATA lies.
+	wheels *meta.Index
 	// fileCache is the Cache-Control of package files, "" for none.
 	fileCache string
 	handler   http.Handler
@@ -46,7 +49,7 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats), wheels: meta.NewIndex()}
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err
