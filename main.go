@@ -13,18 +13,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"pkgindex.dev/pkgindex/controllers"
 	"pkgindex.dev/pkgindex/server"
 	"pkgindex.dev/pkgindex/server/admin"
+	"pkgindex.dev/pkgindex/server/logging"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -47,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
 	case "yank", "unyank", "remove", "status":
-		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, stdout, stderr)
+		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "operator":
 		return operator(args[1:], stderr)
 	case "version", "--version":
@@ -74,7 +73,8 @@ commands:
   operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 
-yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD.
+yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD,
+or ask for it on a terminal.
 `)
 }
 
@@ -87,9 +87,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pkgindex serve:", err)
 		return 2
 	}
-	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	for _, n := range cfg.Notes {
 		log.Info(n)
+	}
+	for _, w := range cfg.Warnings {
+		logging.Warn(log, w)
 	}
 	if limit := server.TuneGC(os.Getenv, "/sys/fs/cgroup"); limit > 0 {
 		log.Info("Go memory limit set from the cgroup's", "bytes", limit)
@@ -128,7 +131,7 @@ func operator(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pkgindex operator:", err)
 		return 2
 	}
-	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	ctrl.SetLogger(log)
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
@@ -154,22 +157,4 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func newLogger(w io.Writer, format, level string) logr.Logger {
-	var lv slog.Level
-	switch level {
-	case "debug":
-		lv = slog.LevelDebug
-	case "warn":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if format == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	return logr.FromSlogHandler(h)
 }

@@ -56,6 +56,9 @@ type Config struct {
 	UploadStall   time.Duration
 	// Notes are things the flags said that change nothing, told at start.
 	Notes []string
+	// Warnings are settings that start a server refusing what its user
+	// most likely meant to allow, told at start at warning level.
+	Warnings []string
 }
 
 // EnvPrefix starts the environment variable of every flag:
@@ -68,7 +71,14 @@ type listFlag struct {
 	set  bool
 }
 
-func (l *listFlag) String() string { return strings.Join(*l.vals, ",") }
+// String is also called by the flag package on a zero listFlag, to learn
+// whether the default is worth printing.
+func (l *listFlag) String() string {
+	if l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, ",")
+}
 func (l *listFlag) Set(v string) error {
 	if !l.set {
 		*l.vals, l.set = nil, true
@@ -216,6 +226,16 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	if *serverMethod != "" {
 		c.Notes = append(c.Notes, "--server "+*serverMethod+" ignored: pkgindex has its own HTTP server")
 	}
+	if c.Passwords == "" {
+		for _, w := range []struct {
+			act  auth.Action
+			what string
+		}{{auth.Download, "download"}, {auth.List, "listing"}} {
+			if c.Authenticate.Has(w.act) {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("-a/--authenticate protects %s but no -P/--passwords file is given: every %s is refused (403)", w.act, w.what))
+			}
+		}
+	}
 	return c, c.validate()
 }
 
@@ -254,7 +274,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("--welcome: %w", err))
 		}
 	}
-	if !healthPath.MatchString(c.HealthEndpoint) {
+	if !strings.HasPrefix(c.HealthEndpoint, "/") {
+		errs = append(errs, fmt.Errorf("--health-endpoint %q: want a path starting with '/', such as /%s", c.HealthEndpoint, c.HealthEndpoint))
+	} else if !healthPath.MatchString(c.HealthEndpoint) {
 		errs = append(errs, fmt.Errorf("--health-endpoint %q: want a path of letters, digits, '/', '_' and '-'", c.HealthEndpoint))
 	}
 	switch c.LogFormat {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -74,10 +76,23 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", f.ModTime, f)
 }
 
-func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, wheel string) {
-	b, err := s.store.Metadata(wheel)
+// serveMetadata serves a wheel's PEP 658 core metadata, found through the
+// index of wheels already scanned.
+func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, rel string) {
+	df, err := dist.Parse(rel[strings.LastIndexByte(rel, '/')+1:])
+	if err != nil || df.Kind != dist.Wheel {
+		s.fail(w, r, store.ErrNotFound)
+		return
+	}
+	fh, err := s.store.Open(rel)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	defer fh.Close()
+	b, err := s.wheels.Metadata(fh, fh.Size, fh.ETag, df)
+	if err != nil {
+		s.fail(w, r, metadataError(err))
 		return
 	}
 	writeBody(w, r, "text/plain; charset=utf-8", contentTag(b, 0), s.fileCache, b)
@@ -160,4 +175,18 @@ func relDir(rel string) string {
 		return rel[:i]
 	}
 	return ""
+}
+
+// metadataError says why a wheel's metadata is not served: a wheel without
+// one, or beyond the limits, has none to serve (404, and its page does not
+// offer it); anything else is the server's trouble.
+func metadataError(err error) error {
+	switch {
+	case errors.Is(err, meta.ErrNoMetadata):
+		return errorf(http.StatusNotFound, "The wheel holds no .dist-info/METADATA")
+	case errors.Is(err, meta.ErrLimit):
+		_, why, _ := strings.Cut(err.Error(), meta.ErrLimit.Error()+": ")
+		return errorf(http.StatusNotFound, "Core metadata not served: the wheel is beyond the index's limits (%s)", why)
+	}
+	return err
 }

@@ -20,7 +20,8 @@ import (
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
-
+	"pkgindex.dev/pkgindex/server/logging"
+	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -35,6 +36,8 @@ type Server struct {
 	welcome  []byte
 	version  string
 	rootPage atomic.Pointer[rootPage]
+	// wheels remembers where each wheel's METADATA lies.
+	wheels *meta.Index
 	// fileCache is the Cache-Control of package files, "" for none.
 	fileCache string
 	handler   http.Handler
@@ -46,7 +49,7 @@ func New(cfg Config, log logr.Logger, version string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats)}
+	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats), wheels: meta.NewIndex()}
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err
@@ -112,6 +115,8 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("GET /pypi/{project}/json", "pypi_json", list(s.servePyPIJSON))
 	handle("POST /{$}", "upload", s.serveLegacy)
 	handle("POST /legacy/{$}", "upload", s.serveLegacy)
+	handle("GET /legacy/{$}", "upload", s.serveLegacyGet)
+	handle("GET /legacy", "upload", s.serveLegacyGet)
 	handle("POST /api/projects/{project}/releases/{version}/yank", "api", s.serveYank)
 	handle("POST /api/projects/{project}/releases/{version}/unyank", "api", s.serveUnyank)
 	handle("DELETE /api/projects/{project}/releases/{version}", "api", s.serveRemove)
@@ -169,7 +174,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		ErrorLog:          nil,
 	}
 	if s.auth.Disabled() {
-		s.log.Info("WARNING: authentication is off (--passwords . --authenticate .): anyone who can reach this server may upload and remove packages")
+		logging.Warn(s.log, "authentication is off (--passwords . --authenticate .): anyone who can reach this server may upload and remove packages")
 	}
 	go s.cleanTemp(ctx)
 	// Read the roots once now, so the first request finds the listing
@@ -257,6 +262,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, act auth.Acti
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "Ok")
+}
+
+// serveLegacyGet answers the upload URL opened in a browser: it is for
+// upload clients, and the page a person wants is elsewhere.
+func (s *Server) serveLegacyGet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "POST")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	fmt.Fprintf(w, "This URL takes uploads (POST, e.g. twine upload --repository-url %[1]s/legacy/).\nTo install, use %[1]s/simple/ (pip install --index-url %[1]s/simple/ PACKAGE).\n", s.baseURL(r))
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {

@@ -165,6 +165,12 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 		return errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
 	upload.filename, upload.df = name, df
+	// A missing root (an unmounted volume) would otherwise be made anew
+	// by the upload, under the mount point.
+	if err := s.store.Ready(r.Context()); err != nil {
+		s.log.Error(err, "upload refused: a root is not readable")
+		return errorf(http.StatusServiceUnavailable, "The package directory is unavailable (missing or not mounted): uploads are refused until it is back")
+	}
 	if err := s.checkProjectOpen(df.Project); err != nil {
 		return err
 	}
@@ -172,7 +178,7 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 	// decides again at the end, when it counts.
 	if !s.cfg.Overwrite {
 		if exists, err := s.store.Exists(r.Context(), df.Project, name); err != nil {
-			return err
+			return unavailable(r.Context(), err)
 		} else if exists {
 			return fmt.Errorf("%s: %w", name, store.ErrExists)
 		}

@@ -18,16 +18,19 @@ var welcomePage = template.Must(template.New("welcome").Parse(`<!DOCTYPE html>
 <p>A Python package index serving {{.Projects}} projects in {{.Files}} files.</p>
 <h2>Install</h2>
 <pre>pip install --index-url {{.URL}}/simple/ PACKAGE
-uv pip install --index-url {{.URL}}/simple/ PACKAGE
-poetry source add --priority=primary pkgindex {{.URL}}/simple/</pre>
+uv pip install --index-url {{.URL}}/simple/ PACKAGE</pre>
+<p>Poetry 1.5 and later:</p>
+<pre>poetry source add --priority=primary pkgindex {{.URL}}/simple/</pre>
+<p>Poetry before 1.5:</p>
+<pre>poetry source add --default pkgindex {{.URL}}/simple/</pre>
 <p>or in <code>pip.conf</code>:</p>
 <pre>[global]
 index-url = {{.URL}}/simple/</pre>
-<h2>Upload</h2>
-<pre>twine upload --repository-url {{.URL}}/ dist/*
-uv publish --publish-url {{.URL}}/ dist/*
-poetry config repositories.pkgindex {{.URL}}/ &amp;&amp; poetry publish -r pkgindex</pre>
-<p><a href="simple/">Simple index</a> · <a href="packages/">All files</a></p>
+{{if .Uploads}}<h2>Upload</h2>
+<pre>twine upload --repository-url {{.URL}}/legacy/ dist/*
+uv publish --publish-url {{.URL}}/legacy/ dist/*
+poetry config repositories.pkgindex {{.URL}}/legacy/ &amp;&amp; poetry publish -r pkgindex</pre>
+{{end}}<p><a href="simple/">Simple index</a> · <a href="packages/">All files</a></p>
 <p>pkgindex {{.Version}}</p>
 </body>
 </html>
@@ -57,5 +60,8 @@ func (s *Server) serveWelcome(w http.ResponseWriter, r *http.Request) {
 	}
 	welcomePage.Execute(w, map[string]any{
 		"Projects": len(snap.Projects()), "Files": snap.FileCount(), "URL": base, "Version": s.version,
+		// Without a password file every upload is refused: showing how
+		// to upload would only lead to a 403.
+		"Uploads": s.cfg.Passwords != "",
 	})
 }

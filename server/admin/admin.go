@@ -13,8 +13,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // Commands lists the subcommands this package runs, with their synopsis.
@@ -107,7 +111,7 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (*Resu
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		return nil, refusal(resp, b)
 	}
 	var res Result
 	if err := json.Unmarshal(b, &res); err != nil {
@@ -116,11 +120,41 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (*Resu
 	return &res, nil
 }
 
+// refusal is the error of an answer other than 200, the same whatever the
+// method: the status with its standard text, then the server's message.
+// The server also puts its message in the status line of answers to POST
+// (for upload clients that show only that line), so the line's reason
+// phrase is not used when the body says it.
+func refusal(resp *http.Response, body []byte) error {
+	msg := strings.TrimSpace(string(body))
+	if msg == "" {
+		_, msg, _ = strings.Cut(resp.Status, " ")
+	}
+	status := strconv.Itoa(resp.StatusCode)
+	if text := http.StatusText(resp.StatusCode); text != "" {
+		status += " " + text
+	}
+	if msg == "" || strings.EqualFold(msg, http.StatusText(resp.StatusCode)) {
+		return errors.New(status)
+	}
+	return fmt.Errorf("%s: %s", status, msg)
+}
+
+// Streams are what a command reads and writes besides its arguments.
+type Streams struct {
+	// Stdin is where a password is asked for when it is a terminal; nil
+	// never asks.
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+}
+
 // Run runs one subcommand with its arguments; it returns the exit code.
 // The index URL, user and password come from flags or from PKGINDEX_INDEX,
 // PKGINDEX_USER and PKGINDEX_PASSWORD (the password is best kept there,
-// out of the process list).
-func Run(ctx context.Context, cmd string, args []string, env func(string) string, stdout, stderr io.Writer) int {
+// out of the process list). With a user but no password, the password is
+// asked for on the terminal, as twine does.
+func Run(ctx context.Context, cmd string, args []string, env func(string) string, std Streams) int {
+	stdout, stderr := std.Stdout, std.Stderr
 	fs := flag.NewFlagSet("pkgindex "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -130,7 +164,9 @@ func Run(ctx context.Context, cmd string, args []string, env func(string) string
 	c := &Client{}
 	fs.StringVar(&c.Index, "index", env("PKGINDEX_INDEX"), "the index's URL (env PKGINDEX_INDEX)")
 	fs.StringVar(&c.User, "user", env("PKGINDEX_USER"), "user name (env PKGINDEX_USER)")
-	fs.StringVar(&c.Password, "password", env("PKGINDEX_PASSWORD"), "password (env PKGINDEX_PASSWORD, preferred)")
+	// The environment's password is not the flag's default: the usage
+	// text prints defaults.
+	fs.StringVar(&c.Password, "password", "", "password (env PKGINDEX_PASSWORD, preferred; asked for on a terminal when neither is set)")
 	reason := fs.String("reason", "", "why (yank and status)")
 	// Flags may follow the positional arguments, as in "yank demo 1.0
 	// --reason x".
@@ -155,6 +191,17 @@ func Run(ctx context.Context, cmd string, args []string, env func(string) string
 		}
 		return 2
 	}
+	if c.Password == "" {
+		c.Password = env("PKGINDEX_PASSWORD")
+	}
+	if c.User != "" && c.Password == "" {
+		pw, err := askPassword(std.Stdin, stderr, c.User)
+		if err != nil {
+			fmt.Fprintf(stderr, "pkgindex %s: %v\n", cmd, err)
+			return 2
+		}
+		c.Password = pw
+	}
 	var res *Result
 	var err error
 	switch cmd {
@@ -171,7 +218,7 @@ func Run(ctx context.Context, cmd string, args []string, env func(string) string
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pkgindex %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "pkgindex %s %s %s: %v\n", cmd, pos[0], pos[1], err)
 		return 1
 	}
 	switch cmd {
@@ -183,4 +230,19 @@ func Run(ctx context.Context, cmd string, args []string, env func(string) string
 		}
 	}
 	return 0
+}
+
+// askPassword reads a password from the terminal in without echoing it;
+// when in is not a terminal it says where the password should come from.
+func askPassword(in *os.File, prompt io.Writer, user string) (string, error) {
+	if in == nil || !term.IsTerminal(int(in.Fd())) {
+		return "", fmt.Errorf("no password for user %s: set PKGINDEX_PASSWORD, or run on a terminal to be asked", user)
+	}
+	fmt.Fprintf(prompt, "Password for %s: ", user)
+	pw, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(pw), nil
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"pkgindex.dev/pkgindex/server/logging"
 )
 
 // NoPasswords is pypiserver's spelling of "no password file, no
@@ -59,8 +61,10 @@ type Options struct {
 	// text. Off, such lines are refused and reported.
 	AllowPlaintext bool
 	// Log receives the loads and reloads of the file, the lines refused in
-	// it, and (at V(1)) each refused request. It never receives a password
-	// or a hash.
+	// it, each refused login (at warning level, with the user name and the
+	// client's address, for tools that block addresses) and (at V(1))
+	// requests without usable credentials. It never receives a password or
+	// a hash.
 	Log logr.Logger
 }
 
@@ -183,12 +187,12 @@ func (a *Authenticator) Check(r *http.Request, act Action) (user string, err err
 		// not tell which user names exist.
 		tab.dummy.verify(password)
 		a.Stats.Refused.Add(1)
-		a.log.V(1).Info("request refused", "reason", "unknown user", "user", string(name), "action", act.String())
+		logging.Warn(a.log, "login refused", "reason", "unknown user", "user", string(name), "remote", r.RemoteAddr, "action", act.String())
 		return "", errWrong
 	}
 	if !e.hash.verify(password) {
 		a.Stats.Refused.Add(1)
-		a.log.V(1).Info("request refused", "reason", "wrong password", "user", e.name, "action", act.String())
+		logging.Warn(a.log, "login refused", "reason", "wrong password", "user", e.name, "remote", r.RemoteAddr, "action", act.String())
 		return "", errWrong
 	}
 	tab.cache.add(key)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+
+	"pkgindex.dev/pkgindex/server/logging"
 )
 
 // users is a password file with one entry of each fast scheme; the
@@ -331,4 +334,29 @@ func FuzzBasic(f *testing.F) {
 			t.Fatalf("user %q, password of %d bytes", user, len(password))
 		}
 	})
+}
+
+// TestRefusedLoginsWarn checks that wrong credentials are logged at
+// warning level, with the user name and the client's address, and that a
+// request without credentials (every client's first try) is not.
+func TestRefusedLoginsWarn(t *testing.T) {
+	var out bytes.Buffer
+	a := newAuth(t, Options{Passwords: writeFile(t, users), Actions: DefaultActions, Log: logging.New(&out, "text", "info")})
+	for _, h := range []string{basicAuth("alice", "typed-secret-1"), basicAuth("mallory", "typed-secret-2"), "", basicAuth("bob", bobPW)} {
+		r := request(h)
+		r.RemoteAddr = "192.0.2.7:41000"
+		a.Check(r, Update)
+	}
+	got := out.String()
+	for _, s := range []string{
+		`level=WARN msg="login refused" reason="wrong password" user=alice remote=192.0.2.7:41000 action=update`,
+		`level=WARN msg="login refused" reason="unknown user" user=mallory remote=192.0.2.7:41000 action=update`,
+	} {
+		if !strings.Contains(got, s) {
+			t.Errorf("log lacks %s:\n%s", s, got)
+		}
+	}
+	if strings.Count(got, "WARN") != 2 || strings.Contains(got, "typed-secret") {
+		t.Errorf("want exactly the two refusals, no password:\n%s", got)
+	}
 }

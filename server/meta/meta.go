@@ -41,42 +41,44 @@ type Fields struct {
 // Wheel returns the bytes of the wheel's .dist-info/METADATA. Per PEP 427
 // the directory is named after the escaped project name and version; any
 // single top-level .dist-info directory is accepted when the names differ
-// only in spelling.
+// only in spelling. Archives beyond DefaultLimits, and metadata beyond
+// MaxSize, give ErrLimit.
 func Wheel(r io.ReaderAt, size int64, f dist.File) ([]byte, error) {
-	zr, err := zip.NewReader(r, size)
+	m, err := WheelMetadata(r, size, f)
 	if err != nil {
-		return nil, fmt.Errorf("reading wheel %s: %w", f.Filename, err)
+		return nil, err
 	}
+	return ReadMember(r, size, f, m)
+}
+
+// WheelMetadata finds where the wheel's METADATA lies, for ReadMember.
+func WheelMetadata(r io.ReaderAt, size int64, f dist.File) (*Member, error) {
+	release := acquire()
+	defer release()
 	want := dist.Normalize(f.Project)
-	var found *zip.File
-	for _, zf := range zr.File {
-		dir, ok := strings.CutSuffix(zf.Name, ".dist-info/METADATA")
+	m, err := FindMember(r, size, DefaultLimits, func(name string) int {
+		dir, ok := strings.CutSuffix(name, ".dist-info/METADATA")
 		if !ok || strings.Contains(dir, "/") {
-			continue
+			return 0
 		}
-		name, _, _ := strings.Cut(dir, "-")
-		if dist.Normalize(name) == want {
-			found = zf
-			break
+		if project, _, _ := strings.Cut(dir, "-"); dist.Normalize(project) == want {
+			return 2
 		}
-		if found == nil {
-			found = zf
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("wheel %s: %w", f.Filename, ErrNoMetadata)
-	}
-	if found.UncompressedSize64 > MaxSize {
-		return nil, fmt.Errorf("wheel %s: METADATA is %d bytes, more than %d", f.Filename, found.UncompressedSize64, MaxSize)
-	}
-	rc, err := found.Open()
+		return 1
+	})
 	if err != nil {
-		return nil, fmt.Errorf("wheel %s: opening %s: %w", f.Filename, found.Name, err)
+		return nil, fmt.Errorf("wheel %s: %w", f.Filename, err)
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, MaxSize+1))
+	return m, nil
+}
+
+// ReadMember reads the metadata member m of the archive f.
+func ReadMember(r io.ReaderAt, size int64, f dist.File, m *Member) ([]byte, error) {
+	release := acquire()
+	defer release()
+	b, err := m.Read(r, size, MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("wheel %s: reading %s: %w", f.Filename, found.Name, err)
+		return nil, fmt.Errorf("wheel %s: %w", f.Filename, err)
 	}
 	return b, nil
 }

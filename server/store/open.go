@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/dist"
-	"pkgindex.dev/pkgindex/server/meta"
 )
 
 // CleanRel checks a path requested below /packages/: slash-separated
@@ -201,27 +200,4 @@ func etag(id identity) string {
 	b = strconv.AppendInt(b, id.ctime, 36)
 	b = append(b, '"')
 	return string(b)
-}
-
-// Metadata returns the core metadata file of the wheel at rel (the path
-// below a root, without the ".metadata" suffix), as PEP 658 serves it.
-func (s *Store) Metadata(rel string) ([]byte, error) {
-	fh, err := s.Open(rel)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	base := rel[strings.LastIndexByte(rel, '/')+1:]
-	df, err := dist.Parse(base)
-	if err != nil || df.Kind != dist.Wheel {
-		return nil, ErrNotFound
-	}
-	b, err := meta.Wheel(fh, fh.Size, df)
-	if errors.Is(err, meta.ErrNoMetadata) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading metadata of %s: %w", rel, err)
-	}
-	return b, nil
 }

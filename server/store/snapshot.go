@@ -208,6 +208,7 @@ func (s *Store) build(prev *Snapshot, views map[*dir]*dirView) *Snapshot {
 	c := s.newCollector(touched)
 	for _, r := range s.roots {
 		c.walk(r.top, views)
+		c.endRoot()
 	}
 	fresh := c.done()
 	snap := &Snapshot{Gen: s.gen.Add(1), projects: fresh, built: views}
@@ -256,10 +257,12 @@ func (s *Store) noteProjects(touched map[string]struct{}, d *dir, v *dirView) {
 type collector struct {
 	s    *Store
 	only map[string]struct{} // the projects wanted; nil for all
-	// seen are the paths listed so far: where two roots hold the same
-	// path, the first wins (the same path names the same project, so only
-	// the wanted projects' paths are kept). Nil with one root.
-	seen     map[string]struct{}
+	// seen are the file names listed by earlier roots, listed the names of
+	// this root: where two roots hold the same file name, at the same path
+	// or not, the first wins, since a page listing one name twice, with two
+	// digests, leaves the installer to pick. A file name names its project,
+	// so only the wanted projects' names are kept. Nil with one root.
+	seen, listed map[string]struct{}
 	projects map[string]*Project
 	status   []*dir // directories of a root holding a status marker
 }
@@ -267,9 +270,18 @@ type collector struct {
 func (s *Store) newCollector(only map[string]struct{}) *collector {
 	c := &collector{s: s, only: only, projects: map[string]*Project{}}
 	if len(s.roots) > 1 {
-		c.seen = map[string]struct{}{}
+		c.seen, c.listed = map[string]struct{}{}, map[string]struct{}{}
 	}
 	return c
+}
+
+// endRoot marks the end of one root's files: their names now shadow the
+// next roots'.
+func (c *collector) endRoot() {
+	for name := range c.listed {
+		c.seen[name] = struct{}{}
+	}
+	clear(c.listed)
 }
 
 func (c *collector) wanted(name string) bool {
@@ -293,10 +305,10 @@ func (c *collector) addFiles(files []*File) {
 			continue
 		}
 		if c.seen != nil {
-			if _, dup := c.seen[f.Rel]; dup {
+			if _, dup := c.seen[f.Filename()]; dup {
 				continue // shadowed by an earlier root
 			}
-			c.seen[f.Rel] = struct{}{}
+			c.listed[f.Filename()] = struct{}{}
 		}
 		p := c.project(f.project)
 		p.Files = append(p.Files, f)

@@ -441,6 +441,7 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 				c.addDir(d, pt.dirs[j])
 			}
 		}
+		c.endRoot()
 	}
 	p := c.done()[name]
 	if p == nil {
