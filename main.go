@@ -102,11 +102,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pkgindex serve:", err)
 		return 2
 	}
-	if n, err := server.ReleaseStartupPages(); err != nil {
-		log.Error(err, "releasing the pages of start-up code")
-	} else {
-		log.V(1).Info("released the pages of start-up code", "bytes", n)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	err = srv.Run(ctx, func(addr net.Addr) {
