@@ -44,6 +44,7 @@ import (
 type config struct {
 	files, projects, big int
 	layout               string
+	serverLayout         string
 	latency              time.Duration
 	samples, requests    int
 	conns                int
@@ -60,6 +61,7 @@ func main() {
 	flag.IntVar(&cfg.projects, "projects", 200, "projects (in the per-project layout, directories): e.g. 200, 2000, 20000")
 	flag.IntVar(&cfg.big, "big", 500, "files of one more, large project (0: none)")
 	flag.StringVar(&cfg.layout, "layout", "flat", "tree layout: flat or per-project")
+	flag.StringVar(&cfg.serverLayout, "server-layout", "", "the server's --layout (default: per-project for a per-project tree, any for a flat one)")
 	flag.DurationVar(&cfg.latency, "latency", time.Millisecond, "round-trip time of the simulated file server")
 	flag.IntVar(&cfg.samples, "samples", 5, "single requests counted per endpoint")
 	flag.IntVar(&cfg.requests, "requests", 200, "sequential requests timed per endpoint")
@@ -241,7 +243,11 @@ func coldReplica(ctx context.Context, cfg config, client *http.Client, bin strin
 	var run coldRun
 	c.Reset()
 	start := time.Now()
-	r, err := startReplica(ctx, bin, c.Dir, logPath, cfg.procs)
+	layout := cfg.serverLayout
+	if layout == "" {
+		layout = map[bool]string{true: "per-project", false: "any"}[cfg.layout == "per-project"]
+	}
+	r, err := startReplica(ctx, bin, c.Dir, logPath, cfg.procs, "--layout", layout)
 	if err != nil {
 		return nil, run, err
 	}

@@ -26,12 +26,12 @@ type replica struct {
 }
 
 // startReplica runs bin serve on root and waits for the URL it prints.
-func startReplica(ctx context.Context, bin, root, logPath string, procs int) (*replica, error) {
+func startReplica(ctx context.Context, bin, root, logPath string, procs int, extra ...string) (*replica, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--root", root, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"serve", "--root", root, "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
 	cmd.Stderr = logf
 	if procs > 0 {
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
