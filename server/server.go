@@ -87,6 +87,9 @@ func (s *Server) logLayout(snap *store.Snapshot) {
 	s.log.Info("layout any: every page checks every directory", "directories", shape.Dirs)
 }
 
+// Close lets go of what the server holds of its package directories.
+func (s *Server) Close() error { return s.store.Close() }
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 

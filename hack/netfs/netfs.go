@@ -119,7 +119,8 @@ func Mount(backing, mountpoint string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("opening %s: %w", backing, err)
 	}
 	attr, entry, negative := timeout(opts.AttrTimeout), timeout(opts.EntryTimeout), max(opts.NegativeTimeout, 0)
-	c := &counters{latency: opts.Latency}
+	c := &counters{}
+	c.latency.Store(int64(opts.Latency))
 	raw := &rawFS{
 		RawFileSystem: fs.NewNodeFS(root, &fs.Options{
 			AttrTimeout:     &attr,
@@ -162,6 +163,24 @@ func Mount(backing, mountpoint string, opts Options) (*Client, error) {
 
 // Stats reads the mount's counters. It may be called at any time.
 func (m *Client) Stats() Stats { return m.c.stats() }
+
+// SetLatency changes the round-trip time of every request from now on: a
+// file server that slows down, or recovers.
+func (m *Client) SetLatency(d time.Duration) { m.c.latency.Store(int64(d)) }
+
+// Hang makes every round trip wait until Release: a file server that stops
+// answering, as a hard NFS mount then waits for it.
+func (m *Client) Hang() {
+	ch := make(chan struct{})
+	m.c.held.CompareAndSwap(nil, &ch)
+}
+
+// Release answers every request Hang held, and those after it.
+func (m *Client) Release() {
+	if h := m.c.held.Swap(nil); h != nil {
+		close(*h)
+	}
+}
 
 // Reset zeroes the mount's counters.
 func (m *Client) Reset() { m.c.reset() }

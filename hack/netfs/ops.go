@@ -119,7 +119,8 @@ var ops = [numOps]struct {
 // counters are one mount's tallies. They are atomics so that reading them
 // never waits for a request in progress.
 type counters struct {
-	latency     time.Duration
+	latency     atomic.Int64 // nanoseconds
+	held        atomic.Pointer[chan struct{}]
 	n           [numOps]atomic.Uint64
 	roundTrips  atomic.Uint64
 	waited      atomic.Int64 // nanoseconds slept for round trips
@@ -142,9 +143,12 @@ func (c *counters) enter(o op) {
 	}
 	if ops[o].roundTrip {
 		c.roundTrips.Add(1)
-		if c.latency > 0 {
+		if h := c.held.Load(); h != nil {
+			<-*h // a server that does not answer until released
+		}
+		if d := time.Duration(c.latency.Load()); d > 0 {
 			start := time.Now()
-			time.Sleep(c.latency)
+			time.Sleep(d)
 			c.waited.Add(int64(time.Since(start)))
 		}
 	}

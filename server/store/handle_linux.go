@@ -112,6 +112,16 @@ type rootDir struct {
 
 func newRootDir(path string) *rootDir { return &rootDir{path: path, fd: -1} }
 
+// close lets go of the root's directory; the next open takes it again.
+func (d *rootDir) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fd >= 0 {
+		unix.Close(d.fd)
+		d.fd = -1
+	}
+}
+
 // open opens rel beneath the root, refusing any resolution, through ".."
 // or a symbolic link, that would leave it.
 func (d *rootDir) open(rel string) (*handle, error) {

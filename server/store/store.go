@@ -189,6 +189,16 @@ func (s *Store) takeTurn() chan struct{} {
 	return s.turn
 }
 
+// Close lets go of the root directories the store holds open for lookups,
+// so that a file system the server stops serving can be unmounted. A store
+// used after Close takes them again.
+func (s *Store) Close() error {
+	for _, r := range s.roots {
+		r.base.close()
+	}
+	return nil
+}
+
 // Roots returns the absolute root directories, in order.
 func (s *Store) Roots() []string {
 	out := make([]string, len(s.roots))
