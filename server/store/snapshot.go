@@ -263,8 +263,8 @@ type collector struct {
 	// digests, leaves the installer to pick. A file name names its project,
 	// so only the wanted projects' names are kept. Nil with one root.
 	seen, listed map[string]struct{}
-	projects map[string]*Project
-	status   []*dir // directories of a root holding a status marker
+	projects     map[string]*Project
+	status       []*dir // directories of a root holding a status marker
 }
 
 func (s *Store) newCollector(only map[string]struct{}) *collector {
