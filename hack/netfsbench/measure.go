@@ -84,6 +84,27 @@ func settled(c *netfs.Client) netfs.Stats {
 	return prev
 }
 
+// quiet waits until c has received no request for the length of still, at
+// most limit, and returns how long it waited: what a server does behind
+// its answers (writing the records of facts it computed) must end before
+// single requests are counted.
+func quiet(c *netfs.Client, still, limit time.Duration) time.Duration {
+	start := time.Now()
+	prev, since := c.Stats(), time.Now()
+	for time.Since(start) < limit {
+		time.Sleep(50 * time.Millisecond)
+		s := c.Stats()
+		if !maps.Equal(s.Ops, prev.Ops) {
+			prev, since = s, time.Now()
+			continue
+		}
+		if time.Since(since) >= still {
+			return since.Sub(start)
+		}
+	}
+	return time.Since(start)
+}
+
 // counted is one request's cost on the file server.
 type counted struct {
 	stats netfs.Stats

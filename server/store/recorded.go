@@ -125,7 +125,7 @@ func (k recordKey) rel() string {
 // since the last write, for the writer.
 type records struct {
 	mu      sync.Mutex
-	read    map[recordKey]*projectRecord
+	read    map[recordKey]*loadedRecord
 	pending map[recordKey][]*File
 	writing bool
 	off     atomic.Bool // the first root refused a write: record nothing more
@@ -135,6 +135,14 @@ type records struct {
 // reads them in order of projects, so few are needed at once.
 const maxRecordsKept = 64
 
+// loadedRecord is a project record being read or read: the first caller
+// reads it, and those that come meanwhile wait for that read, since a
+// project's files are checked in parallel and would otherwise each read it.
+type loadedRecord struct {
+	done chan struct{}
+	rec  *projectRecord
+}
+
 // fromProjectRecord returns the facts the project record holds for f as it
 // is now (id), or nil.
 func (s *Store) fromProjectRecord(f *File, id identity) *Facts {
@@ -143,21 +151,24 @@ func (s *Store) fromProjectRecord(f *File, id identity) *Facts {
 	}
 	k := recordKeyOf(f)
 	s.records.mu.Lock()
-	rec, ok := s.records.read[k]
+	l, ok := s.records.read[k]
+	if !ok {
+		if s.records.read == nil || len(s.records.read) >= maxRecordsKept {
+			s.records.read = map[recordKey]*loadedRecord{}
+		}
+		l = &loadedRecord{done: make(chan struct{})}
+		s.records.read[k] = l
+	}
 	s.records.mu.Unlock()
 	if !ok {
-		rec = s.readProjectRecord(k)
-		s.records.mu.Lock()
-		if s.records.read == nil || len(s.records.read) >= maxRecordsKept {
-			s.records.read = map[recordKey]*projectRecord{}
-		}
-		s.records.read[k] = rec
-		s.records.mu.Unlock()
+		l.rec = s.readProjectRecord(k)
+		close(l.done)
 	}
-	if rec == nil {
+	<-l.done
+	if l.rec == nil {
 		return nil
 	}
-	e, ok := rec.Files[f.Filename()]
+	e, ok := l.rec.Files[f.Filename()]
 	if !ok {
 		return nil
 	}
@@ -208,8 +219,9 @@ func (s *Store) noteHashed(f *File, fa *Facts) {
 }
 
 // writeRecords writes the pending facts into their project records until
-// none are pending. It runs on one goroutine at a time, behind the hashing
-// it records, so requests never wait for it.
+// none are pending, a few records at once: on a network file system each
+// is several round trips. It runs behind the hashing it records, so
+// requests never wait for it.
 func (s *Store) writeRecords() {
 	for {
 		s.records.mu.Lock()
@@ -221,14 +233,37 @@ func (s *Store) writeRecords() {
 			return
 		}
 		s.records.mu.Unlock()
-		for k, files := range batch {
-			if err := s.writeProjectRecord(k, files); err != nil {
-				s.opts.Log.Error(err, "recording facts; no more records will be written", "record", k.rel())
-				s.records.off.Store(true)
-			}
+		keys := make([]recordKey, 0, len(batch))
+		for k := range batch {
+			keys = append(keys, k)
 		}
+		work := make(chan recordKey)
+		var wg sync.WaitGroup
+		for range min(recordWriters, len(keys)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range work {
+					if s.records.off.Load() {
+						continue
+					}
+					if err := s.writeProjectRecord(k, batch[k]); err != nil {
+						s.opts.Log.Error(err, "recording facts; no more records will be written", "record", k.rel())
+						s.records.off.Store(true)
+					}
+				}
+			}()
+		}
+		for _, k := range keys {
+			work <- k
+		}
+		close(work)
+		wg.Wait()
 	}
 }
+
+// recordWriters is how many project records are written at once.
+const recordWriters = 8
 
 // recordOf is the record of f's facts fa.
 func (s *Store) recordOf(fa *Facts) recordedFacts {
