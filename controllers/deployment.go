@@ -42,6 +42,13 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	if s.LogLevel != "" {
 		args = append(args, "--log-level="+string(s.LogLevel))
 	}
+	// An object the API server did not default (a builder test, an older
+	// CRD) runs in the layout the CRD defaults to.
+	layout := s.Layout
+	if layout == "" {
+		layout = v1alpha1.LayoutPerProject
+	}
+	args = append(args, "--layout="+string(layout))
 	if s.FallbackURL != "" {
 		args = append(args, "--fallback-url="+s.FallbackURL)
 	}

@@ -55,7 +55,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	if c.Image != testImage {
 		t.Errorf("image %q, want the operator's %q", c.Image, testImage)
 	}
-	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info"}
+	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info", "--layout=per-project"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}

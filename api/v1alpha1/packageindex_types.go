@@ -341,7 +341,29 @@ type ServerSpec struct {
 	// +optional
 	// +kubebuilder:default=info
 	LogLevel LogLevel `json:"logLevel,omitempty"`
+
+	// layout is where a project's files lie on the volume (--layout).
+	// per-project: in the root and in <root>/<project>/, as uploads write
+	// them; a request checks the root and the project's directory only,
+	// so on EFS its cost does not grow with the index. any: pypiserver's,
+	// anywhere below the root; every request checks every directory, one
+	// EFS round trip each. Choose any for a tree moved over from
+	// pypiserver with deeper directories: the per-project layout does not
+	// serve files nested deeper or lying in another project's directory.
+	// +optional
+	// +kubebuilder:default=per-project
+	Layout Layout `json:"layout,omitempty"`
 }
+
+// Layout is where a project's files lie below the package directory.
+// +kubebuilder:validation:Enum=per-project;any
+type Layout string
+
+// Layouts the server knows.
+const (
+	LayoutPerProject Layout = "per-project"
+	LayoutAny        Layout = "any"
+)
 
 // RunAsSpec is the POSIX identity of the server process. The pod's fsGroup
 // is the group, so volumes that honour fsGroup are writable too.
