@@ -122,10 +122,14 @@ load: build ## wrk load figures on generated trees (hack/load.sh)
 
 CHECK_DURATION ?= 60s
 CHECK_KILLS ?= 0
+CHECK_LAYOUT ?=
+CHECK_NETFS ?=
+CHECK_LATENCY ?= 1ms
 
 .PHONY: consistency
-consistency: ## consistency checker: 3 replicas, mixed clients (CHECK_DURATION=60s CHECK_KILLS=2)
-	go run ./hack/consistency -replicas 3 -clients 16 -duration $(CHECK_DURATION) -kill $(CHECK_KILLS)
+consistency: ## consistency checker: 3 replicas, mixed clients, writers in the root (CHECK_DURATION=60s CHECK_KILLS=2 CHECK_LAYOUT=per-project CHECK_NETFS=1 CHECK_LATENCY=1ms)
+	go run ./hack/consistency -replicas 3 -clients 16 -duration $(CHECK_DURATION) -kill $(CHECK_KILLS) \
+	  $(if $(CHECK_LAYOUT),-layout $(CHECK_LAYOUT)) $(if $(CHECK_NETFS),-netfs -latency $(CHECK_LATENCY))
 
 SOAK_DURATION ?= 5m
 

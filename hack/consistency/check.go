@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -13,9 +15,11 @@ import (
 type Result struct {
 	Ops          map[string]map[int]int // operation → status → count (0: no answer)
 	Operations   int
+	External     int // changes made in the directory itself, not through a replica
 	ReadsChecked int // listings of which at least one file's state was asserted
 	FilesChecked int // (listing, file) pairs asserted
 	Downloads    int // downloads checked against their listing
+	Partial      int // listed digests and downloads of part of a file being written in place
 	Violations   []string
 }
 
@@ -39,7 +43,13 @@ func (r *Result) Print(w io.Writer, all bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	if r.External > 0 {
+		fmt.Fprintf(w, "external writes: %d (cp, write, rm, mv, and renames as mv-from with mv-to)\n", r.External)
+	}
 	fmt.Fprintf(w, "reads checked: %d (file states asserted: %d, downloads checked: %d)\n", r.ReadsChecked, r.FilesChecked, r.Downloads)
+	if r.Partial > 0 {
+		fmt.Fprintf(w, "files seen half written: %d (listed or downloaded while written in place)\n", r.Partial)
+	}
 	fmt.Fprintf(w, "violations: %d\n", len(r.Violations))
 	for i, v := range r.Violations {
 		if i == 20 && !all {
@@ -88,17 +98,39 @@ func effectOf(e *Event) effect {
 
 // stateAfter is the state a write that took effect leaves its file in.
 func stateAfter(op string) state {
-	switch op {
-	case opRemove:
+	switch {
+	case op == opMv:
+		return present
+	case isRemoval(op):
 		return absent
-	case opYank:
+	case op == opYank:
 		return yanked
 	}
 	return present
 }
 
+// isAdd: the write gives the name new bytes (an upload, or a file copied,
+// written or moved there in the directory itself).
+func isAdd(op string) bool {
+	return op == opUpload || op == opCopy || op == opWrite || op == opMvTo || op == opMv
+}
+
+// isRemoval: the write takes the name away, or at least its URL (a move to
+// another directory).
+func isRemoval(op string) bool {
+	return op == opRemove || op == opRm || op == opMvFrom || op == opMv
+}
+
+// changesBytes: the write decides what a download of the name gets.
+func changesBytes(op string) bool { return isAdd(op) || isRemoval(op) }
+
 func isWrite(op string) bool {
-	return op == opUpload || op == opRemove || op == opYank || op == opUnyank
+	return changesBytes(op) || op == opYank || op == opUnyank
+}
+
+// isExternal: the write was made in the directory, not through a replica.
+func isExternal(op string) bool {
+	return op == opCopy || op == opWrite || op == opRm || op == opMv || op == opMvFrom || op == opMvTo
 }
 
 // Check verifies a history. Every client operation is an interval from
@@ -116,6 +148,9 @@ func Check(events []Event) *Result {
 			res.Ops[e.Op] = map[int]int{}
 		}
 		res.Ops[e.Op][e.Status]++
+		if isExternal(e.Op) && e.Op != opMvTo {
+			res.External++
+		}
 		if isWrite(e.Op) {
 			k := e.Project + "/" + e.File
 			writes[k] = append(writes[k], e)
@@ -161,7 +196,7 @@ func checkDoubleUploads(key string, ws []*Event, fail func(string, ...any)) {
 		if u.Op != opUpload || effectOf(u) != effectDone {
 			continue
 		}
-		if last != nil && !mayHappen(ws, opRemove, last.Start, later(last.End, u.End)) {
+		if last != nil && !mayHappen(ws, isRemoval, last.Start, later(last.End, u.End)) {
 			fail("%s: uploaded twice with no removal between (replica %d at %s, replica %d at %s)",
 				key, last.Replica, stamp(last.End), u.Replica, stamp(u.End))
 		}
@@ -169,11 +204,11 @@ func checkDoubleUploads(key string, ws []*Event, fail func(string, ...any)) {
 	}
 }
 
-// mayHappen reports whether a write of op that may have taken effect
-// overlaps the span from..to.
-func mayHappen(ws []*Event, op string, from, to time.Time) bool {
+// mayHappen reports whether a write whose op is of the kind that may have
+// taken effect overlaps the span from..to.
+func mayHappen(ws []*Event, kind func(op string) bool, from, to time.Time) bool {
 	for _, w := range ws {
-		if w.Op == op && effectOf(w) != effectNone && w.End.After(from) && w.Start.Before(to) {
+		if kind(w.Op) && effectOf(w) != effectNone && w.End.After(from) && w.Start.Before(to) {
 			return true
 		}
 	}
@@ -183,26 +218,68 @@ func mayHappen(ws []*Event, op string, from, to time.Time) bool {
 // expected returns the state a listing spanning start..end must show for a
 // file with the given writes, and whether it is certain.
 func expected(ws []*Event, start, end time.Time) (state, bool) {
+	last, ok := settled(ws, isWrite, start, end)
+	if !ok || last == nil {
+		return absent, ok
+	}
+	return stateAfter(last.Op), true
+}
+
+// settled returns the last of the writes of the kind given that certainly
+// took effect before start, and whether it is certainly the last of that
+// kind to have taken effect by end: no other one that may have taken
+// effect overlaps the span from its start to end. nil, true: none did.
+func settled(ws []*Event, kind func(op string) bool, start, end time.Time) (*Event, bool) {
 	var last *Event
 	for _, w := range ws {
-		if effectOf(w) == effectDone && w.End.Before(start) && (last == nil || w.End.After(last.End)) {
+		if kind(w.Op) && effectOf(w) == effectDone && w.End.Before(start) && (last == nil || w.End.After(last.End)) {
 			last = w
 		}
 	}
 	from := time.Time{}
-	want := absent
 	if last != nil {
-		from, want = last.Start, stateAfter(last.Op)
+		from = last.Start
 	}
 	for _, w := range ws {
-		if w == last || effectOf(w) == effectNone {
+		if w == last || !kind(w.Op) || effectOf(w) == effectNone {
 			continue
 		}
 		if w.End.After(from) && w.Start.Before(end) {
-			return 0, false // another write may have come after last
+			return nil, false // another write may have come after last
 		}
 	}
-	return want, true
+	return last, true
+}
+
+// The bytes a listing or a download showed, as writes explain them.
+type origin int
+
+const (
+	written origin = iota // what no write left
+	whole                 // an add's
+	partial               // part of a file being written in place
+)
+
+// originOf says whether a file whose bytes have the given digest and size
+// may be, over the span from..to, what a write of ws left: the bytes of an
+// add, or, while a file written in place was being written, any prefix of
+// its bytes (it is visible from its creation on).
+func originOf(ws []*Event, sha string, size int64, from, to time.Time) origin {
+	found := written
+	for _, w := range ws {
+		if !isAdd(w.Op) || effectOf(w) == effectNone || !w.Start.Before(to) {
+			continue
+		}
+		if w.SHA256 == sha {
+			return whole
+		}
+		if w.Op == opWrite && w.End.After(from) && size >= 0 && size <= int64(len(w.Content)) {
+			if sum := sha256.Sum256(w.Content[:size]); hex.EncodeToString(sum[:]) == sha {
+				found = partial
+			}
+		}
+	}
+	return found
 }
 
 func checkListing(e *Event, files [][]*Event, writes map[string][]*Event, res *Result, fail func(string, ...any)) {
@@ -235,27 +312,34 @@ func checkListing(e *Event, files [][]*Event, writes map[string][]*Event, res *R
 		if got != want {
 			fail("list %s through replica %d at %s..%s: %s is %s, want %s (%s; writes: %s)",
 				e.Project, e.Replica, stamp(e.Start), stamp(e.End), file, got, want, lastWrite(ws, e.Start), writesAround(ws, e))
+			continue
 		}
-
+		// The bytes listed are those of the last add when no add or
+		// removal may have come since.
+		if add, ok := settled(ws, changesBytes, e.Start, e.End); ok && add != nil && isAdd(add.Op) {
+			if l := e.Listing[file]; l.SHA256 != add.SHA256 {
+				fail("list %s through replica %d at %s..%s: %s has sha256 %s, want %s (%s; writes: %s)",
+					e.Project, e.Replica, stamp(e.Start), stamp(e.End), file, l.SHA256, add.SHA256, lastWrite(ws, e.Start), writesAround(ws, e))
+			}
+		}
 	}
 	if checked {
 		res.ReadsChecked++
 	}
-	for file := range e.Listing {
+	for file, l := range e.Listing {
 		ws := writes[e.Project+"/"+file]
-		if !mayHappenUpload(ws, e.End) {
-			fail("list %s through replica %d at %s: lists %s, which no upload may have written", e.Project, e.Replica, stamp(e.Start), file)
+		if !mayHappen(ws, isAdd, time.Time{}, e.End) {
+			fail("list %s through replica %d at %s: lists %s, which no write may have written", e.Project, e.Replica, stamp(e.Start), file)
+			continue
+		}
+		switch originOf(ws, l.SHA256, l.Size, e.Start, e.End) {
+		case partial:
+			res.Partial++
+		case written:
+			fail("list %s through replica %d at %s: lists %s with sha256 %s (%d bytes), the digest of no write of it (a partial or stale file; writes: %s)",
+				e.Project, e.Replica, stamp(e.Start), file, l.SHA256, l.Size, writesAround(ws, e))
 		}
 	}
-}
-
-func mayHappenUpload(ws []*Event, before time.Time) bool {
-	for _, w := range ws {
-		if w.Op == opUpload && effectOf(w) != effectNone && w.Start.Before(before) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkDownload: a listed file downloads, with the listed digest, unless a
@@ -270,18 +354,18 @@ func checkDownload(e *Event, ws []*Event, res *Result, fail func(string, ...any)
 		return
 	case e.Status == 200:
 		res.Downloads++
-		if !slices.ContainsFunc(ws, func(w *Event) bool {
-			return w.Op == opUpload && effectOf(w) != effectNone && w.SHA256 == e.SHA256
-		}) {
-			fail("%s: sha256 %s is the digest of no upload of that file (a partial or foreign file)", where, e.SHA256)
+		switch originOf(ws, e.SHA256, e.Size, e.Start, e.End) {
+		case partial:
+			res.Partial++
+		case written:
+			fail("%s: sha256 %s (%d bytes) is the digest of no write of that file (a partial or foreign file)", where, e.SHA256, e.Size)
 		}
-		changed := mayHappen(ws, opRemove, e.ListedAt, e.End) || mayHappen(ws, opUpload, e.ListedAt, e.End)
-		if e.SHA256 != e.ListedSHA256 && !changed {
+		if e.SHA256 != e.ListedSHA256 && !mayHappen(ws, changesBytes, e.ListedAt, e.End) {
 			fail("%s: sha256 %s, the listing said %s", where, e.SHA256, e.ListedSHA256)
 		}
 	case e.Status == 404:
 		res.Downloads++
-		if !mayHappen(ws, opRemove, e.ListedAt, e.End) {
+		if !mayHappen(ws, isRemoval, e.ListedAt, e.End) {
 			fail("%s: 404 for a listed file that nothing removed", where)
 		}
 	default:
@@ -300,7 +384,15 @@ func lastWrite(ws []*Event, before time.Time) string {
 	if last == nil {
 		return "never written"
 	}
-	return fmt.Sprintf("%s through replica %d returned %d at %s", last.Op, last.Replica, last.Status, stamp(last.End))
+	return fmt.Sprintf("%s through %s returned %d at %s", last.Op, via(last), last.Status, stamp(last.End))
+}
+
+// via names where a write was made.
+func via(w *Event) string {
+	if isExternal(w.Op) {
+		return "the directory"
+	}
+	return fmt.Sprintf("replica %d", w.Replica)
 }
 
 func stamp(t time.Time) string { return t.Format("15:04:05.000000") }
@@ -311,7 +403,7 @@ func writesAround(ws []*Event, e *Event) string {
 	var parts []string
 	for _, w := range ws {
 		if w.End.After(e.Start.Add(-time.Second)) && w.Start.Before(e.End) {
-			parts = append(parts, fmt.Sprintf("%s r%d %d %s..%s", w.Op, w.Replica, w.Status, stamp(w.Start), stamp(w.End)))
+			parts = append(parts, fmt.Sprintf("%s %s %d %s..%s", w.Op, via(w), w.Status, stamp(w.Start), stamp(w.End)))
 		}
 	}
 	return strings.Join(parts, ", ")

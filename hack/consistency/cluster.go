@@ -162,11 +162,11 @@ func (r *replica) stop() error {
 	return nil
 }
 
-// startAll starts n replicas of bin with the same arguments.
-func startAll(ctx context.Context, n int, bin string, args []string, logDir string) ([]*replica, error) {
+// startAll starts a replica of bin for each set of arguments.
+func startAll(ctx context.Context, bin string, args [][]string, logDir string) ([]*replica, error) {
 	var reps []*replica
-	for i := range n {
-		r := &replica{id: i, bin: bin, args: args, logDir: logDir}
+	for i, a := range args {
+		r := &replica{id: i, bin: bin, args: a, logDir: logDir}
 		if err := r.start(ctx); err != nil {
 			for _, s := range reps {
 				s.kill()

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pkgindex.dev/pkgindex/hack/netfs"
 	"pkgindex.dev/pkgindex/server/pkgtest"
 )
 
@@ -34,10 +36,21 @@ type Config struct {
 	Kills    int           // replica kills (and restarts) during the run
 	Versions int           // most versions per project (0: no limit; the soak keeps the index's size steady)
 	Layout   string        // the replicas' --layout; "" for their default
+	// Writers change the root directly, as another client or a sync job
+	// would: copy files in, write them in place, remove and move them.
+	Writers int
+	// NetFS serves each replica its own mount of the root through the
+	// NFS-like rig (hack/netfs), each mount charging Latency per round
+	// trip; the writers keep writing the root itself.
+	NetFS   bool
+	Latency time.Duration
 	// Sample, when set, prints memory, descriptors and latency at this
 	// interval (the soak).
 	Sample  time.Duration
 	Verbose bool
+	// History, when set, is a file the history is written to, one event
+	// per line as JSON, in the order the events ended.
+	History string
 }
 
 // Operation names in the history.
@@ -48,22 +61,38 @@ const (
 	opUnyank   = "unyank"
 	opList     = "list"
 	opDownload = "download"
+
+	// Changes made in the root directly (external.go), not through a
+	// replica. A rename to another name is two events of one span: the
+	// name it leaves and the name it takes.
+	opCopy   = "cp"      // whole bytes written to a hidden name, renamed into place
+	opWrite  = "write"   // created and written in place: visible while partial
+	opRm     = "rm"      // unlinked
+	opMv     = "mv"      // moved to another directory under the same name
+	opMvFrom = "mv-from" // renamed away
+	opMvTo   = "mv-to"   // renamed to, with the bytes of the name it came from
 )
 
 // Event is one operation of the history, as a client saw it.
 type Event struct {
 	Op      string
-	Replica int
+	Replica int    // -1 for a change made in the root directly
 	Project string // normalized
 	Version string
-	File    string // the wheel of Version; every release has just one
+	File    string // the release's one wheel, or, for a change in the root, a wheel or an sdist
 	Start   time.Time
 	End     time.Time
 	Status  int    // HTTP status; 0 when no answer came
 	Err     string // why no answer came
 	// SHA256 is, for an upload, the digest of the bytes sent; for a
-	// download, of the bytes received.
+	// download, of the bytes received; for a change in the root that adds
+	// a name, of the bytes it holds after the change.
 	SHA256 string
+	// Size is, for a download, how many bytes were received.
+	Size int64
+	// Content is, for a file written in place, its bytes: a listing or a
+	// download made while it was written may show any prefix of them.
+	Content []byte
 	// Listing is what a list answered, by file name (an unknown project is
 	// an empty listing).
 	Listing map[string]Listed
@@ -80,6 +109,7 @@ type Event struct {
 type Listed struct {
 	URL    string
 	SHA256 string
+	Size   int64
 	Yanked bool
 }
 
@@ -120,6 +150,30 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			return nil, err
 		}
 	}
+	// Each replica serves the root through its own mount, or the root.
+	// The mounts are made first: where FUSE is missing, nothing is built.
+	roots := make([]string, cfg.Replicas)
+	var mounts *rig
+	if cfg.NetFS {
+		mounts, err = mountRig(cfg.Root, filepath.Join(work, "mnt"), cfg.Replicas, netfs.Options{Latency: cfg.Latency})
+		if err != nil {
+			return nil, err
+		}
+		// Deferred before the replicas are: they are stopped first, so
+		// no mount is busy when it goes.
+		defer func() {
+			if err := mounts.unmount(); err != nil {
+				fmt.Fprintf(logw, "unmounting: %v\n", err)
+			}
+		}()
+		for i := range roots {
+			roots[i] = mounts.dir(i)
+		}
+	} else {
+		for i := range roots {
+			roots[i] = cfg.Root
+		}
+	}
 	pw := filepath.Join(work, "htpasswd")
 	if err := writeHtpasswd(pw); err != nil {
 		return nil, err
@@ -128,11 +182,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	if logDir == "" {
 		logDir = work
 	}
-	args := []string{"--root", cfg.Root, "--passwords", pw, "--log-level", "warn"}
-	if cfg.Layout != "" {
-		args = append(args, "--layout", cfg.Layout)
+	args := make([][]string, len(roots))
+	for i, root := range roots {
+		args[i] = []string{"--root", root, "--passwords", pw, "--log-level", "warn"}
+		if cfg.Layout != "" {
+			args[i] = append(args[i], "--layout", cfg.Layout)
+		}
 	}
-	reps, err := startAll(ctx, cfg.Replicas, cfg.Binary, args, logDir)
+	reps, err := startAll(ctx, cfg.Binary, args, logDir)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +198,16 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 			r.kill()
 		}
 	}()
-	fmt.Fprintf(logw, "%d replicas on %s (layout %q); %d clients for %s, %d kills\n", len(reps), cfg.Root, cfg.Layout, cfg.Clients, cfg.Duration, cfg.Kills)
+	where := cfg.Root
+	if cfg.NetFS {
+		where = fmt.Sprintf("their own NFS-like mounts of %s (%s per round trip)", cfg.Root, cfg.Latency)
+	}
+	fmt.Fprintf(logw, "%d replicas on %s (layout %q); %d clients and %d writers in the root for %s, %d kills\n",
+		len(reps), where, cfg.Layout, cfg.Clients, cfg.Writers, cfg.Duration, cfg.Kills)
 
 	w := &workload{
 		reps:   reps,
+		rig:    mounts,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients}},
 		h:      &history{},
 	}
@@ -154,6 +217,21 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var wg sync.WaitGroup
+	outErrs := make([]error, cfg.Writers)
+	for i := range cfg.Writers {
+		o := &outsider{
+			id: i, root: cfg.Root, shared: cfg.Layout != "per-project", projects: w.projects, h: w.h,
+			rng:   rand.New(rand.NewPCG(uint64(1000+i), uint64(time.Now().UnixNano()))),
+			names: map[string][]*extName{}, made: map[string]int{},
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if outErrs[i] = o.run(runCtx); outErrs[i] != nil {
+				cancel() // the history no longer says what the root holds
+			}
+		}()
+	}
 	for i := range cfg.Clients {
 		wg.Add(1)
 		go func() {
@@ -178,8 +256,8 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	if killErr != nil {
-		return nil, killErr
+	if err := errors.Join(append(outErrs, killErr)...); err != nil {
+		return nil, err
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -200,6 +278,14 @@ func Run(ctx context.Context, cfg Config, logw io.Writer) (*Result, error) {
 	printSoak(logw, samples)
 	if err := stopAll(reps); err != nil {
 		return nil, err
+	}
+	if mounts != nil {
+		mounts.report(logw)
+	}
+	if cfg.History != "" {
+		if err := writeHistory(cfg.History, w.h.events); err != nil {
+			return nil, err
+		}
 	}
 	return Check(w.h.events), nil
 }
@@ -245,6 +331,7 @@ func (p *project) oldVersion(rng *rand.Rand) (string, bool) {
 
 type workload struct {
 	reps     []*replica
+	rig      *rig // the replicas' mounts, when on the NFS-like rig
 	projects []*project
 	client   *http.Client
 	h        *history
@@ -395,7 +482,7 @@ func (w *workload) download(ctx context.Context, rep int, project, file string, 
 	body := w.do(req, &e)
 	if e.Status == http.StatusOK {
 		sum := sha256.Sum256(body)
-		e.SHA256 = hex.EncodeToString(sum[:])
+		e.SHA256, e.Size = hex.EncodeToString(sum[:]), int64(len(body))
 	}
 	w.h.add(e)
 }
@@ -407,6 +494,7 @@ func parseListing(page string, body []byte) (map[string]Listed, error) {
 			Filename string            `json:"filename"`
 			URL      string            `json:"url"`
 			Hashes   map[string]string `json:"hashes"`
+			Size     int64             `json:"size"`
 			Yanked   any               `json:"yanked"`
 		} `json:"files"`
 	}
@@ -431,13 +519,16 @@ func parseListing(page string, body []byte) (map[string]Listed, error) {
 		case string:
 			yanked = true
 		}
-		out[f.Filename] = Listed{URL: u.String(), SHA256: f.Hashes["sha256"], Yanked: yanked}
+		out[f.Filename] = Listed{URL: u.String(), SHA256: f.Hashes["sha256"], Size: f.Size, Yanked: yanked}
 	}
 	return out, nil
 }
 
-// killer SIGKILLs a random replica n times, evenly over the run, and
-// restarts it on the same address after a moment down.
+// killer SIGKILLs a replica n times, evenly over the run, and restarts it
+// on the same address after a moment down. On the rig every second
+// restart is on a new mount, as a pod rescheduled onto another node is a
+// new NFS client; the others keep the mount, as a container restarted in
+// its pod does.
 func (w *workload) killer(ctx context.Context, n int, d time.Duration, logw io.Writer) error {
 	every := d / time.Duration(n+1)
 	for i := range n {
@@ -450,10 +541,35 @@ func (w *workload) killer(ctx context.Context, n int, d time.Duration, logw io.W
 		fmt.Fprintf(logw, "killing replica %d (SIGKILL)\n", r.id)
 		r.kill()
 		time.Sleep(500 * time.Millisecond)
+		if w.rig != nil && i%2 == 1 {
+			if err := w.rig.remount(r.id); err != nil {
+				return fmt.Errorf("remounting replica %d's root: %w", r.id, err)
+			}
+			fmt.Fprintf(logw, "replica %d's root remounted\n", r.id)
+		}
 		if err := r.start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("restarting replica %d: %w", r.id, err)
 		}
 		fmt.Fprintf(logw, "replica %d restarted\n", r.id)
+	}
+	return nil
+}
+
+// writeHistory writes events to path, one a line as JSON.
+func writeHistory(path string, events []Event) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing the history: %w", err)
+	}
+	enc := json.NewEncoder(f)
+	for i := range events {
+		if err := enc.Encode(&events[i]); err != nil {
+			f.Close()
+			return fmt.Errorf("writing the history to %s: %w", path, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing the history to %s: %w", path, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -99,6 +100,12 @@ type Client struct {
 	err    error
 }
 
+// ErrUnavailable is wrapped by Mount's error when this machine cannot mount
+// FUSE at all (no /dev/fuse, no right to mount, no fusermount), as opposed
+// to a mount that failed for a reason of its own. Tests skip on it, except
+// in CI (SkipIfUnavailable).
+var ErrUnavailable = errors.New("FUSE is not available")
+
 // Mount mounts backing at mountpoint (an existing directory) through a
 // loopback FUSE file system with opts. It needs /dev/fuse and the right to
 // mount: as root the mount(2) call is made directly, otherwise go-fuse runs
@@ -106,6 +113,9 @@ type Client struct {
 // caller is root (allow_other), so a server dropped to another user can use
 // it too.
 func Mount(backing, mountpoint string, opts Options) (*Client, error) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	backing, err := filepath.Abs(backing)
 	if err != nil {
 		return nil, err
@@ -129,6 +139,7 @@ func Mount(backing, mountpoint string, opts Options) (*Client, error) {
 		}),
 		c:      c,
 		kernel: map[uint64]version{},
+		names:  map[uint64]map[string]struct{}{},
 	}
 	server, err := fuse.NewServer(raw, mountpoint, &fuse.MountOptions{
 		FsName: backing,
@@ -148,6 +159,9 @@ func Mount(backing, mountpoint string, opts Options) (*Client, error) {
 		MaxWrite: 1 << 20,
 		Debug:    opts.Debug,
 	})
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, exec.ErrNotFound) {
+		return nil, fmt.Errorf("%w: mounting %s on %s: %w", ErrUnavailable, backing, mountpoint, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mounting %s on %s: %w", backing, mountpoint, err)
 	}

@@ -3,10 +3,8 @@ package netfs
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,26 +15,14 @@ import (
 // /dev/fuse or the right to mount, the test skips, but fails in CI.
 func mountClients(t *testing.T, n int, opts Options) (string, []*Client) {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("FUSE is required in CI: "+format, args...)
-		}
-		t.Skipf("FUSE not available: "+format, args...)
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		unavailable("%v", err)
-	}
 	backing := t.TempDir()
 	var clients []*Client
 	for i := range n {
 		mp := t.TempDir()
 		c, err := Mount(backing, mp, opts)
 		if err != nil {
-			if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, exec.ErrNotFound) {
-				unavailable("mounting client %d: %v", i, err)
-			}
-			t.Fatal(err)
+			SkipIfUnavailable(t, err)
+			t.Fatalf("mounting client %d: %v", i, err)
 		}
 		// Registered after TempDir's cleanup, so it runs before it.
 		t.Cleanup(func() {
@@ -322,5 +308,55 @@ func TestFileDataCache(t *testing.T) {
 				t.Errorf("ops %v; want OPEN 1, READ %d", s.Ops, tc.reads)
 			}
 		})
+	}
+}
+
+// TestNameReplacedThroughAnotherClient pins what a client sees of a name
+// another client moved away and then filled by renaming another file over
+// it: the cached name leads to the old file until the client sees the
+// directory change, and to the new file from then on, as an NFS client's
+// names are checked against their directory's change attribute.
+func TestNameReplacedThroughAnotherClient(t *testing.T) {
+	backing, clients := mountClients(t, 1, Options{})
+	c := clients[0]
+	writeFile(t, filepath.Join(backing, "a.whl"), "old bytes")
+	writeFile(t, filepath.Join(backing, "next.whl"), "new bytes")
+	read := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(c.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The client caches a.whl, its attributes and its pages.
+	if got := read("a.whl"); got != "old bytes" {
+		t.Fatalf("read %q", got)
+	}
+	if err := os.Rename(filepath.Join(backing, "a.whl"), filepath.Join(backing, "moved.whl")); err != nil {
+		t.Fatal(err)
+	}
+	// The old file, found under its new name, is the same node to the kernel.
+	if got := read("moved.whl"); got != "old bytes" {
+		t.Fatalf("moved.whl: read %q, want the old bytes", got)
+	}
+	if err := os.Rename(filepath.Join(backing, "next.whl"), filepath.Join(backing, "a.whl")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(c.Dir, "a.whl")); err != nil || st.Size() != int64(len("old bytes")) {
+		t.Errorf("before the directory is seen to change: stat %v, %v; want the cached attributes", st, err)
+	}
+	if _, err := forcedStatx(c.Dir); err != nil {
+		t.Fatal(err)
+	}
+	var want unix.Stat_t
+	if err := unix.Stat(filepath.Join(backing, "a.whl"), &want); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := forcedStatx(filepath.Join(c.Dir, "a.whl")); err != nil || st.Ino != want.Ino {
+		t.Errorf("forced statx of a.whl after the directory's: inode %d, %v; want the new file's, %d", st.Ino, err, want.Ino)
+	}
+	if got := read("a.whl"); got != "new bytes" {
+		t.Errorf("a.whl after the directory's forced statx: read %q, want the new bytes", got)
 	}
 }

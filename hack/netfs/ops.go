@@ -194,6 +194,9 @@ type rawFS struct {
 
 	mu     sync.Mutex
 	kernel map[uint64]version // by node id: the file as the kernel last heard of it
+	// names holds, by directory node id, the names in it the kernel may
+	// have cached: those it looked up or made.
+	names map[uint64]map[string]struct{}
 }
 
 // version tells whether a file changed between two opens.
@@ -207,6 +210,7 @@ func (f *rawFS) Lookup(cancel <-chan struct{}, h *fuse.InHeader, name string, ou
 	defer f.c.leave()
 	st := f.RawFileSystem.Lookup(cancel, h, name, out)
 	if st.Ok() && out.NodeId != 0 {
+		f.named(h.NodeId, name)
 		f.saw(out.NodeId, &out.Attr)
 	}
 	return st
@@ -237,13 +241,21 @@ func (f *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 func (f *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	f.c.enter(opMknod)
 	defer f.c.leave()
-	return f.RawFileSystem.Mknod(cancel, in, name, out)
+	st := f.RawFileSystem.Mknod(cancel, in, name, out)
+	if st.Ok() {
+		f.named(in.NodeId, name)
+	}
+	return st
 }
 
 func (f *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	f.c.enter(opMkdir)
 	defer f.c.leave()
-	return f.RawFileSystem.Mkdir(cancel, in, name, out)
+	st := f.RawFileSystem.Mkdir(cancel, in, name, out)
+	if st.Ok() {
+		f.named(in.NodeId, name)
+	}
+	return st
 }
 
 func (f *rawFS) Unlink(cancel <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
@@ -261,19 +273,31 @@ func (f *rawFS) Rmdir(cancel <-chan struct{}, h *fuse.InHeader, name string) fus
 func (f *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
 	f.c.enter(opRename)
 	defer f.c.leave()
-	return f.RawFileSystem.Rename(cancel, in, oldName, newName)
+	st := f.RawFileSystem.Rename(cancel, in, oldName, newName)
+	if st.Ok() {
+		f.named(in.Newdir, newName)
+	}
+	return st
 }
 
 func (f *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	f.c.enter(opLink)
 	defer f.c.leave()
-	return f.RawFileSystem.Link(cancel, in, name, out)
+	st := f.RawFileSystem.Link(cancel, in, name, out)
+	if st.Ok() {
+		f.named(in.NodeId, name)
+	}
+	return st
 }
 
 func (f *rawFS) Symlink(cancel <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
 	f.c.enter(opSymlink)
 	defer f.c.leave()
-	return f.RawFileSystem.Symlink(cancel, h, target, name, out)
+	st := f.RawFileSystem.Symlink(cancel, h, target, name, out)
+	if st.Ok() {
+		f.named(h.NodeId, name)
+	}
+	return st
 }
 
 func (f *rawFS) Readlink(cancel <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
@@ -317,6 +341,7 @@ func (f *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	defer f.c.leave()
 	st := f.RawFileSystem.Create(cancel, in, name, out)
 	if st.Ok() {
+		f.named(in.NodeId, name)
 		f.saw(out.NodeId, &out.Attr)
 	}
 	return st
@@ -358,14 +383,62 @@ func (f *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 }
 
 // saw records the attributes the kernel now holds for a node and reports
-// whether they are those it held before.
+// whether they are those it held before. A directory whose attributes
+// changed has the names cached in it dropped.
 func (f *rawFS) saw(node uint64, a *fuse.Attr) bool {
 	v := version{a.Mtime, a.Ctime, a.Size, a.Ino, a.Mtimensec, a.Ctimensec}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	same := f.kernel[node] == v
 	f.kernel[node] = v
+	var names map[string]struct{}
+	if !same && a.IsDir() {
+		names = f.names[node]
+		delete(f.names, node)
+	}
+	f.mu.Unlock()
+	f.drop(node, names)
 	return same
+}
+
+// named records that the kernel may have cached name in the directory dir.
+func (f *rawFS) named(dir uint64, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.names[dir] == nil {
+		f.names[dir] = map[string]struct{}{}
+	}
+	f.names[dir][name] = struct{}{}
+}
+
+// drop makes the kernel forget the names cached in dir, as an NFS client
+// does once it sees that a directory changed: each cached name carries the
+// directory's change attribute of when it was looked up, and a name whose
+// attribute is not the directory's any more is looked up again before it
+// is used. FUSE trusts a name until its timeout, so the rig tells the
+// kernel instead. Without this, a name another client replaced by a rename
+// would lead, for the whole timeout, to the file that held it before.
+//
+// It is done before the request that saw the change is answered, so the
+// next path lookup asks the server. The kernel takes the directory's lock
+// to drop a name; should a request ever be sent with that lock held, the
+// wait ends after a second rather than never, and the names go when the
+// lock is free.
+func (f *rawFS) drop(dir uint64, names map[string]struct{}) {
+	if len(names) == 0 || f.server == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for name := range names {
+			// ENOENT: the kernel no longer holds it; nothing to do.
+			f.server.EntryNotify(dir, name)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
 }
 
 // Init keeps the server, to tell the kernel when its attributes are stale.
@@ -455,10 +528,20 @@ func (f *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Sta
 	return f.RawFileSystem.Fallocate(cancel, in)
 }
 
+// OpenDir stands for the GETATTR an NFS client sends when a directory is
+// opened, so the directory's attributes are read beside it (not charged
+// again) and, if they changed, the names cached in it are dropped.
 func (f *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	f.c.enter(opOpendir)
 	defer f.c.leave()
-	return f.RawFileSystem.OpenDir(cancel, in, out)
+	st := f.RawFileSystem.OpenDir(cancel, in, out)
+	if st.Ok() {
+		var attr fuse.AttrOut
+		if f.RawFileSystem.GetAttr(cancel, &fuse.GetAttrIn{InHeader: in.InHeader}, &attr).Ok() {
+			f.saw(in.NodeId, &attr.Attr)
+		}
+	}
+	return st
 }
 
 func (f *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
