@@ -101,9 +101,6 @@ func (s *Server) routes() (http.Handler, error) {
 	p := s.cfg.BaseURL
 	handle := func(pattern, route string, h http.HandlerFunc) {
 		method, path, _ := strings.Cut(pattern, " ")
-		if method != "POST" && method != "PUT" && method != "DELETE" {
-			h = s.reading(h)
-		}
 		mux.Handle(method+" "+p+path, s.metrics.Instrument(route, h))
 	}
 	list, download := s.guard(auth.List), s.guard(auth.Download)
@@ -136,16 +133,6 @@ func (s *Server) routes() (http.Handler, error) {
 	// overlap the patterns above, so they are matched by hand.
 	handle(" /", "other", list(s.serveOther))
 	return chain(mux, s.recoverPanics, s.accessLog, securityHeaders), nil
-}
-
-// reading tells the store a read is in progress while h runs, so uploads
-// leave it a processor.
-func (s *Server) reading(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.store.ReadStarted()
-		defer s.store.ReadDone()
-		h(w, r)
-	}
 }
 
 // safeRegister turns the mux's panic on a conflicting pattern into an error.

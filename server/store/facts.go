@@ -153,6 +153,8 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b
 // costs a round trip or two deep, not one per file. When ctx ends, what
 // was not checked is nil too; the caller asks ctx.
 func (s *Store) FactsAll(ctx context.Context, files []*File) []*Facts {
+	s.readStarted()
+	defer s.readDone()
 	out := make([]*Facts, len(files))
 	parallel(len(files), func(i int) {
 		if ctx.Err() != nil {

@@ -102,6 +102,8 @@ func (o *Opened) sync() error {
 // ends. The open itself runs in one of the store's I/O slots, so a file
 // system that hangs holds at most as many goroutines as there are slots.
 func (s *Store) OpenContext(ctx context.Context, rel string) (*Opened, error) {
+	s.readStarted()
+	defer s.readDone()
 	bounded, cancel := s.bound(ctx)
 	defer cancel()
 	select {

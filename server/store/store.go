@@ -159,36 +159,6 @@ func New(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// ReadStarted marks a read in progress until ReadDone: uploads then leave
-// a processor to reads.
-func (s *Store) ReadStarted() {
-	s.reads.Add(1)
-	s.lastRead.Store(time.Now().UnixNano())
-}
-
-// readQuiet is how long after a read starts uploads still leave reads a
-// processor: a busy client's next request follows its last within it, and
-// the time a request waits before its handler starts is not counted.
-const readQuiet = 100 * time.Millisecond
-
-// ReadDone ends what ReadStarted began.
-func (s *Store) ReadDone() { s.reads.Add(-1) }
-
-// takeTurn waits for a turn to process a chunk of an upload and returns
-// the channel to give it back to.
-func (s *Store) takeTurn() chan struct{} {
-	if s.spare != nil && s.reads.Load() == 0 && time.Now().UnixNano()-s.lastRead.Load() > int64(readQuiet) {
-		select {
-		case s.turn <- struct{}{}:
-			return s.turn
-		case s.spare <- struct{}{}:
-			return s.spare
-		}
-	}
-	s.turn <- struct{}{}
-	return s.turn
-}
-
 // Close lets go of the root directories the store holds open for lookups,
 // so that a file system the server stops serving can be unmounted. A store
 // used after Close takes them again.
@@ -262,6 +232,8 @@ func (s *Store) checkRoots() error {
 // removed or replaced before the call is missing from the answer. It
 // checks every directory; a request about one project asks Project.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	s.readStarted()
+	defer s.readDone()
 	return s.round.do(ctx, s.revalidate)
 }
 
@@ -313,6 +285,8 @@ func (s *Store) checkAll(ctx context.Context, dirs []*dir) ([]*dirView, error) {
 // In the per-project layout that is what the roots' own listings say, so
 // it checks the roots and nothing else; otherwise it checks everything.
 func (s *Store) Index(ctx context.Context) (*Names, error) {
+	s.readStarted()
+	defer s.readDone()
 	if s.opts.Layout != LayoutPerProject {
 		snap, err := s.Snapshot(ctx)
 		if err != nil {
@@ -365,6 +339,8 @@ type projectFrom struct {
 // network file system that is one round trip deep, whatever the number of
 // projects. Otherwise it checks everything.
 func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
+	s.readStarted()
+	defer s.readDone()
 	if s.opts.Layout != LayoutPerProject {
 		snap, err := s.Snapshot(ctx)
 		if err != nil {

@@ -568,7 +568,7 @@ func TestTurns(t *testing.T) {
 	}
 	<-first
 
-	s.ReadStarted()
+	s.readStarted()
 	first = s.takeTurn()
 	waiting := taken()
 	select {
@@ -576,7 +576,7 @@ func TestTurns(t *testing.T) {
 		t.Fatal("an upload took the last processor from a read in progress")
 	case <-time.After(50 * time.Millisecond):
 	}
-	s.ReadDone()
+	s.readDone()
 	<-first
 	<-<-waiting
 }
