@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"pkgindex.dev/pkgindex/test/envtest"
 )
 
 // One API server serves every test of the package: a start costs seconds.
@@ -32,63 +32,29 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		envErr = errors.New("KUBEBUILDER_ASSETS is not set: run make delivery-test (it builds kube-apiserver and etcd with hack/envtest-bins.sh)")
+	e, err := envtest.Start()
+	if errors.Is(err, envtest.ErrUnavailable) {
+		envErr = err
 		return m.Run()
 	}
-	env := &envtest.Environment{}
-	if _, err := env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-		}
-	}()
-	dir, err := os.MkdirTemp("", "charts-test-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating a temporary directory:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if kubeconfig, err = writeKubeconfig(env, dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	kubeconfig = e.Kubeconfig
 	return m.Run()
 }
 
-// writeKubeconfig adds an administrator to the API server and writes a
-// kubeconfig for it.
-func writeKubeconfig(env *envtest.Environment, dir string) (string, error) {
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("adding a user to envtest: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", fmt.Errorf("making a kubeconfig: %w", err)
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("writing the kubeconfig: %w", err)
-	}
-	return path, nil
-}
-
 // needEnv skips a test that needs the API server when there is none, and
-// fails it in CI, where a skip would hide that nothing was checked.
+// fails it in CI.
 func needEnv(t *testing.T) {
 	t.Helper()
-	if envErr == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(envErr)
-	}
-	t.Skip(envErr)
+	envtest.Need(t, envErr)
 }
 
 // tool returns the path of a tool built into bin/ (helm, kubectl), taken

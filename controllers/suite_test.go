@@ -15,9 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
+	"pkgindex.dev/pkgindex/test/envtest"
 )
 
 // One API server and one operator serve every test of the package: a
@@ -29,7 +29,8 @@ var (
 	// k8s talks straight to the API server, bypassing any cache, so tests
 	// see what is stored.
 	k8s client.Client
-	// restConfig reaches the test API server.
+	// env is the test API server; restConfig reaches it.
+	env        *envtest.Env
 	restConfig *rest.Config
 	// reconciler is the operator's reconciler, for tests that call
 	// Reconcile directly.
@@ -44,32 +45,22 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		envErr = errors.New("KUBEBUILDER_ASSETS is not set: run make unit (it builds kube-apiserver and etcd with hack/envtest-bins.sh)")
+	e, err := envtest.Start(filepath.Join("..", "config", "crd", "bases"))
+	if errors.Is(err, envtest.ErrUnavailable) {
+		envErr = err
 		return m.Run()
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			envErr = fmt.Errorf("%s missing in KUBEBUILDER_ASSETS=%s: run hack/envtest-bins.sh", bin, assets)
-			return m.Run()
-		}
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
-	restConfig = cfg
+	env, restConfig = e, e.Config
+	cfg := e.Config
 
 	scheme, err := NewScheme()
 	if err != nil {
@@ -108,17 +99,10 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// needEnv skips a test without the API server, or fails it in CI, where
-// the binaries must have been built.
+// needEnv skips a test without the API server, or fails it in CI.
 func needEnv(t *testing.T) {
 	t.Helper()
-	if envErr == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("envtest unavailable in CI: %v", envErr)
-	}
-	t.Skipf("envtest unavailable: %v", envErr)
+	envtest.Need(t, envErr)
 }
 
 var namespaceSeq atomic.Int64

@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/blake2b"
@@ -246,9 +245,7 @@ func takeCPU(pid int) cpuSample {
 		fmt.Sscan(string(b), &ns)
 		s.server += time.Duration(ns)
 	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	s.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	s.client = ownCPU()
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		// cpu  user nice system idle iowait ...
 		var user, nice, system, idle, iowait float64

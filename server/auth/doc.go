@@ -25,9 +25,10 @@
 //
 // # Changes
 //
-// The file is the source of truth at every request. Its identity (device,
-// inode, size, modification and change times, following symbolic links) is
-// looked at once per checked request, and a changed file is read and parsed
+// The file is the source of truth at every request. Its identity (on Linux
+// device, inode, size, modification and change times; elsewhere size and
+// modification time alone; following symbolic links) is looked at once per
+// checked request, and a changed file is read and parsed
 // before that request is answered. A Kubernetes Secret volume updates by
 // swapping its "..data" symbolic link to a new directory, which gives the
 // path a new identity, so a new password works on the very next request.

@@ -15,16 +15,11 @@ func main() {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	// As PID 1 of a sandbox it also inherits orphans; with a shared process
 	// namespace they must not linger as zombies.
-	signal.Notify(sig, syscall.SIGCHLD)
+	notifyChild(sig)
 	for s := range sig {
-		if s != syscall.SIGCHLD {
+		if !isChild(s) {
 			return
 		}
-		for {
-			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
-			}
-		}
+		reap()
 	}
 }

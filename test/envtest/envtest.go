@@ -1,0 +1,60 @@
+// Package envtest starts the API server (kube-apiserver and etcd, built into
+// KUBEBUILDER_ASSETS by make envtest) that the operator's, the chart's and
+// the process tests run against, and says why when there is none.
+package envtest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/rest"
+)
+
+// ErrUnavailable is wrapped by Start's error when this machine cannot run
+// an API server (the binaries are not built, or the platform is not
+// supported): tests then skip, or fail in CI.
+var ErrUnavailable = errors.New("envtest unavailable")
+
+// Env is a running API server.
+type Env struct {
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Kubeconfig is the path of a kubeconfig file with an administrator
+	// (system:masters), for kubectl and for processes under test.
+	Kubeconfig string
+	stop       func() error
+}
+
+// Stop stops the API server and removes the kubeconfig.
+func (e *Env) Stop() error { return e.stop() }
+
+// Need skips a test that needs the API server when err says there is none,
+// and fails it in CI, where a skip would hide that nothing was checked.
+func Need(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true, so this test may not be skipped: %v", err)
+	}
+	t.Skip(err)
+}
+
+// assets returns the directory of kube-apiserver and etcd, or an error
+// wrapping ErrUnavailable that says how to build them.
+func assets() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is not set (make envtest builds kube-apiserver and etcd into bin/k8s/; make unit sets it)", ErrUnavailable)
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return "", fmt.Errorf("%w: %s missing in KUBEBUILDER_ASSETS=%s (make envtest builds it)", ErrUnavailable, bin, dir)
+		}
+	}
+	return dir, nil
+}
