@@ -106,7 +106,7 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	roots := &listFlag{vals: &c.Roots}
 	fs.Var(roots, "root", "directory of packages; repeatable; the first receives uploads (default ./packages)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
-	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, or none")
+	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512, or none")
 	fs.StringVar(&c.FallbackURL, "fallback-url", "", "redirect requests for unknown projects to this index (off: 404)")
 	disableFallback := fs.Bool("disable-fallback", false, "never redirect unknown projects (the default; pypiserver spelling)")
 	fs.IntVar(&c.CacheControl, "cache-control", 0, "Cache-Control max-age in seconds for package files (0: no header)")
@@ -242,7 +242,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if _, ok := store.Hashes[c.HashAlgo]; !ok && c.HashAlgo != "none" {
-		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512 or none", c.HashAlgo))
+		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512 or none", c.HashAlgo))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,32 @@ func TestRemoveByForm(t *testing.T) {
 			_, err := os.Stat(filepath.Join(f.root, "demo", demo.WheelName()))
 			if remains := err == nil; remains != tc.remain {
 				t.Errorf("file remains: %v, want %v", remains, tc.remain)
+			}
+		})
+	}
+}
+
+// TestHashAlgos serves a wheel with every --hash-algo pypiserver accepts:
+// the link carries the digest Python's hashlib gives for the file.
+func TestHashAlgos(t *testing.T) {
+	python := "python3"
+	if _, err := exec.LookPath(python); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is required in CI")
+		}
+		t.Skip("python3 not available")
+	}
+	root := t.TempDir()
+	spec := pkgtest.Spec{Name: "demo", Version: "1.0"}
+	pkgtest.Wheel(t, root, spec)
+	for _, algo := range []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake2b", "blake2s", "sha3_224", "sha3_256", "sha3_384", "sha3_512"} {
+		t.Run(algo, func(t *testing.T) {
+			out, err := exec.Command(python, "-c", "import hashlib, sys; print(hashlib.new(sys.argv[1], open(sys.argv[2], 'rb').read()).hexdigest())",
+				algo, filepath.Join(root, spec.WheelName())).Output()
+			must(t, err)
+			_, page := serveWith(t, "--root", root, "--hash-algo", algo).do(t, call{path: "/simple/demo/"})
+			if want := spec.WheelName() + "#" + algo + "=" + strings.TrimSpace(string(out)); !strings.Contains(page, want) {
+				t.Errorf("page lacks %s:\n%s", want, page)
 			}
 		})
 	}
