@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -73,5 +74,54 @@ func TestHashAlgos(t *testing.T) {
 				t.Errorf("page lacks %s:\n%s", want, page)
 			}
 		})
+	}
+}
+
+// TestUploadOfTheFileAlone is what `curl -F :action=file_upload -F
+// content=@x.whl` sends: the name and version come from the file name, and
+// fields that are sent are still checked. A gpg_signature part is kept as
+// the file's .asc, served and linked.
+func TestUploadOfTheFileAlone(t *testing.T) {
+	f := newWriteFixture(t)
+	alice := basic("alice", "s3cret")
+	bare := func(spec pkgtest.Spec, fields ...[2]string) sentForm {
+		return sentForm{fields: append([][2]string{{":action", "file_upload"}}, fields...), filename: spec.WheelName(), content: spec.WheelBytes()}
+	}
+	one, two := pkgtest.Spec{Name: "alone", Version: "1.0"}, pkgtest.Spec{Name: "alone", Version: "2.0"}
+	for _, tc := range []struct {
+		name string
+		form sentForm
+		code int
+		says string
+	}{
+		{"the file alone", bare(one), 200, "OK"},
+		{"a wrong version sent", bare(two, [2]string{"version", "3.0"}), 400, `is not version "3.0"`},
+		{"a wrong name sent", bare(two, [2]string{"name", "other"}), 400, `does not belong to project "other"`},
+		{"with a signature", bare(two, [2]string{"gpg_signature", "-----BEGIN PGP SIGNATURE-----\nsig\n-----END PGP SIGNATURE-----\n"}), 200, "OK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fm := tc.form
+			// A signature part is a file part in twine's form.
+			for i, kv := range fm.fields {
+				if kv[0] == "gpg_signature" {
+					fm.fields = append(fm.fields[:i:i], fm.fields[i+1:]...)
+					fm.trailing = append(fm.trailing, kv)
+				}
+			}
+			if code, body, _ := f.post(t, "/", alice, fm); code != tc.code || !strings.Contains(body, tc.says) {
+				t.Errorf("%d %q, want %d saying %s", code, body, tc.code, tc.says)
+			}
+		})
+	}
+	files := f.files(t)
+	if files["alone/"+one.WheelName()] == "" || files["alone/"+two.WheelName()+".asc"] == "" {
+		t.Fatalf("stored: %v", keys(files))
+	}
+	_, page, _ := f.send(t, http.MethodGet, "/simple/alone/", "", "", nil)
+	if !strings.Contains(page, two.WheelName()+`" data-gpg-sig="true"`) && !regexp.MustCompile(regexp.QuoteMeta(two.WheelName())+`#sha256=[0-9a-f]+"[^>]* data-gpg-sig="true"`).MatchString(page) {
+		t.Errorf("the signed file is not linked as signed:\n%s", page)
+	}
+	if code, sig, _ := f.send(t, http.MethodGet, "/packages/alone/"+two.WheelName()+".asc", "", "", nil); code != 200 || !strings.Contains(sig, "BEGIN PGP SIGNATURE") {
+		t.Errorf("signature download: %d %s", code, sig)
 	}
 }

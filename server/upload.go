@@ -227,9 +227,14 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 	if upload.upload == nil {
 		return errorf(http.StatusBadRequest, "Missing content: the upload has no file")
 	}
+	// A form of the file alone (curl -F content=@x.whl) is named by the
+	// file, as pypiserver does; fields that are sent must agree with it.
 	name, version := upload.field("name"), upload.field("version")
-	if name == "" || version == "" {
-		return errorf(http.StatusBadRequest, "Missing name or version field")
+	if name == "" {
+		name = upload.df.Project
+	}
+	if version == "" {
+		version = upload.df.Version
 	}
 	if dist.Normalize(name) != dist.Normalize(upload.df.Project) {
 		return errorf(http.StatusBadRequest, "File %s does not belong to project %q", upload.filename, truncate(name, 80))
