@@ -97,6 +97,7 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("GET /pypi/{project}/json", "pypi_json", list(s.servePyPIJSON))
 	handle("POST /{$}", "upload", s.serveLegacy)
 	handle("POST /legacy/{$}", "upload", s.serveLegacy)
+	handle("POST /RPC2", "rpc", list(s.serveRPC))
 	handle("GET /legacy/{$}", "upload", s.serveLegacyGet)
 	handle("GET /legacy", "upload", s.serveLegacyGet)
 	handle("POST /api/projects/{project}/releases/{version}/yank", "api", s.serveYank)
