@@ -29,24 +29,77 @@ func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusNotFound, "not found"))
 		return
 	}
-	redirect(w, r, s.cfg.BaseURL+"/simple/"+url.PathEscape(dist.Normalize(project))+"/")
+	redirect(w, r, s.pathPrefix(r)+"/simple/"+url.PathEscape(dist.Normalize(project))+"/")
 }
 
-// baseURL is the absolute URL the client reached the server's root at,
-// honouring the X-Forwarded-Proto and X-Forwarded-Host a reverse proxy sets.
+// baseURL is the absolute URL the client reached the server's root at.
+// Behind a proxy trusted with --trust-proxy (and no --server-base-url), it
+// is what X-Forwarded-Proto, X-Forwarded-Host (which may carry a path, as
+// pypiserver's nginx example sets it) and X-Forwarded-Prefix say; otherwise
+// those headers are ignored, so no client chooses the URLs others are given.
 func (s *Server) baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		scheme = p
+	host, prefix := r.Host, s.cfg.BaseURL
+	if s.forwarded() {
+		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h, path, _ := strings.Cut(firstValue(r.Header.Get("X-Forwarded-Host")), "/"); h != "" && validHost(h) && validPrefix(path) {
+			host, prefix = h, cleanPrefix(path)
+		}
+		if p := firstValue(r.Header.Get("X-Forwarded-Prefix")); p != "" && validPrefix(p) {
+			prefix = cleanPrefix(p)
+		}
 	}
-	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" && !strings.ContainsAny(h, "/\\ ") {
-		host = strings.TrimSpace(strings.Split(h, ",")[0])
+	return scheme + "://" + host + prefix
+}
+
+// forwarded reports whether a proxy's X-Forwarded-* headers are followed.
+func (s *Server) forwarded() bool { return s.cfg.TrustProxy && s.cfg.BaseURL == "" }
+
+// pathPrefix is the path the client reached the server's root at: the
+// base URL's path, or a trusted proxy's prefix.
+func (s *Server) pathPrefix(r *http.Request) string {
+	if !s.forwarded() {
+		return s.cfg.BaseURL
 	}
-	return scheme + "://" + host + s.cfg.BaseURL
+	u, err := url.Parse(s.baseURL(r))
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// firstValue is the first of a header's comma-separated values, as the
+// proxy nearest the client set it.
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+func validHost(h string) bool {
+	return !strings.ContainsFunc(h, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-:[]", r))
+	})
+}
+
+func validPrefix(p string) bool {
+	for seg := range strings.SplitSeq(strings.Trim(p, "/"), "/") {
+		if seg == "." || seg == ".." || strings.ContainsFunc(seg, needsEscape) {
+			return false
+		}
+	}
+	return true
+}
+
+func cleanPrefix(p string) string {
+	if p = strings.Trim(p, "/"); p == "" {
+		return ""
+	}
+	return "/" + p
 }
 
 // projectFor looks up a project for the JSON endpoints, redirecting

@@ -20,12 +20,15 @@ import (
 
 // Config is everything `pkgindex serve` is told.
 type Config struct {
-	Roots          []string
-	Listen         string
-	HashAlgo       string
-	FallbackURL    string // "" for none: unknown projects are 404
-	CacheControl   int    // max-age for package files, seconds; 0 for no header
-	BaseURL        string // path prefix the server is mounted under, "" or "/x"
+	Roots        []string
+	Listen       string
+	HashAlgo     string
+	FallbackURL  string // "" for none: unknown projects are 404
+	CacheControl int    // max-age for package files, seconds; 0 for no header
+	BaseURL      string // path prefix the server is mounted under, "" or "/x"
+	// TrustProxy follows a reverse proxy's X-Forwarded-Proto, -Host and
+	// -Prefix in the absolute URLs the server gives, when BaseURL is "".
+	TrustProxy     bool
 	Welcome        string // file with the welcome page template, or ""
 	HealthEndpoint string
 	LogFormat      string
@@ -140,6 +143,7 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	disableFallback := fs.Bool("disable-fallback", false, "never redirect unknown projects (the default; pypiserver spelling)")
 	fs.IntVar(&c.CacheControl, "cache-control", 0, "Cache-Control max-age in seconds for package files (0: no header)")
 	fs.StringVar(&c.BaseURL, "server-base-url", "/", "path prefix the index is served under")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "build absolute URLs from a reverse proxy's X-Forwarded-Proto, -Host and -Prefix (only without --server-base-url; any client can send them)")
 	fs.StringVar(&c.Welcome, "welcome", "", "HTML file for the welcome page (pypiserver placeholders work)")
 	fs.StringVar(&c.HealthEndpoint, "health-endpoint", c.HealthEndpoint, "extra path answering like /healthz (pypiserver spelling)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
