@@ -95,6 +95,7 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("GET /packages", "redirect", s.redirectSlash)
 	handle("GET /packages/{path...}", "download", download(s.serveFile))
 	handle("GET /pypi/{project}/json", "pypi_json", list(s.servePyPIJSON))
+	handle("GET /pypi/{project}/{version}/json", "pypi_json", list(s.servePyPIReleaseJSON))
 	handle("POST /{$}", "upload", s.serveLegacy)
 	handle("POST /legacy/{$}", "upload", s.serveLegacy)
 	handle("POST /RPC2", "rpc", list(s.serveRPC))

@@ -12,6 +12,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/simple"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // maxRPCBody bounds an XML-RPC request: a search is a few hundred bytes.
@@ -93,7 +94,7 @@ func (s *Server) search(r *http.Request, spec map[string]any, or bool) ([]search
 		newest := p.Files[len(p.Files)-1]
 		var summary string
 		if len(terms["summary"]) > 0 {
-			summary = s.store.Summary(newest)
+			summary = s.summaryOf(newest)
 		}
 		matched, all := false, true
 		for field, ts := range terms {
@@ -110,7 +111,7 @@ func (s *Server) search(r *http.Request, spec map[string]any, or bool) ([]search
 		}
 		if or && matched || !or && all && len(terms) > 0 {
 			if summary == "" {
-				summary = s.store.Summary(newest)
+				summary = s.summaryOf(newest)
 			}
 			hits = append(hits, searchHit{p.Name, p.LatestVersion(), summary})
 		}
@@ -412,4 +413,10 @@ func (p *rpcParser) typed(kind string, depth int) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown type %s", kind)
+}
+
+// summaryOf is the Summary of f's core metadata, "" when it has none.
+func (s *Server) summaryOf(f *store.File) string {
+	fields, _ := s.metadataFields(f)
+	return fields.Summary
 }
