@@ -2,6 +2,7 @@
 // operator that runs it. Subcommands:
 //
 //	pkgindex serve [flags] [root ...]   run the index server
+//	pkgindex run [flags] [root ...]     the same as pypiserver's pypi-server run (also as the binary named pypi-server)
 //	pkgindex yank|unyank|remove|status  change a running index (management API)
 //	pkgindex operator [flags]           run the Kubernetes operator
 //	pkgindex version                    print the version
@@ -16,6 +17,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,7 +37,20 @@ var version = "dev"
 const imageRepository = "ghcr.io/pkgindex/pkgindex"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(commandArgs(os.Args[0], os.Args[1:]), os.Stdout, os.Stderr))
+}
+
+// commandArgs are the arguments run takes: installed as pypi-server, the
+// binary is pypiserver's command, whose command lines and scripts then run
+// unchanged as `pkgindex run` (with or without pypiserver's own "run").
+func commandArgs(argv0 string, args []string) []string {
+	if strings.TrimSuffix(filepath.Base(argv0), ".exe") != "pypi-server" {
+		return args
+	}
+	if len(args) > 0 && (args[0] == "update" || args[0] == "-h" || args[0] == "--help") {
+		return args
+	}
+	return append([]string{"run"}, args...)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -44,7 +60,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return serve(args[1:], stdout, stderr)
+		return serve("pkgindex serve", server.ParseFlags, args[1:], stdout, stderr)
+	case "run":
+		return serve("pkgindex run", server.ParsePypiserverFlags, args[1:], stdout, stderr)
+	case "update":
+		fmt.Fprintln(stderr, "pkgindex: pypiserver's update command (checking PyPI for newer versions of what the index holds) is not supported")
+		return 2
 	case "yank", "unyank", "remove", "status":
 		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "operator":
@@ -66,6 +87,8 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the package index (pkgindex serve --help for its flags)
+  run       the same with pypiserver's defaults: pypi-server run's command line works unchanged
+            (the binary installed as pypi-server runs this)
   yank      mark a release yanked:      pkgindex yank --index URL PROJECT VERSION [--reason TEXT]
   unyank    undo a yank:                pkgindex unyank --index URL PROJECT VERSION
   remove    delete a release's files:   pkgindex remove --index URL PROJECT VERSION
@@ -78,16 +101,29 @@ or ask for it on a terminal.
 `)
 }
 
-func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, err := server.ParseFlags(args, os.Getenv, stderr)
+// parseFunc reads a server command line: serve's or pypiserver's.
+type parseFunc func(args []string, env func(string) string, stderr io.Writer) (server.Config, error)
+
+func serve(name string, parse parseFunc, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parse(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if cfg.Version {
+		fmt.Fprintln(stdout, "pkgindex", version)
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "pkgindex serve:", err)
+		fmt.Fprintln(stderr, name+":", err)
 		return 2
 	}
-	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	logTo, closeLog, err := logWriter(cfg, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return 2
+	}
+	defer closeLog()
+	log := logging.New(logTo, cfg.LogFormat, cfg.LogLevel)
 	for _, n := range cfg.Notes {
 		log.Info(n)
 	}
@@ -99,7 +135,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := server.New(cfg, log, version)
 	if err != nil {
-		fmt.Fprintln(stderr, "pkgindex serve:", err)
+		fmt.Fprintln(stderr, name+":", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -140,6 +176,27 @@ func operator(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// logWriter is where the log goes: --log-stream, and --log-file besides.
+func logWriter(cfg server.Config, stdout, stderr io.Writer) (io.Writer, func(), error) {
+	var ws []io.Writer
+	switch cfg.LogStream {
+	case "stderr":
+		ws = append(ws, stderr)
+	case "stdout":
+		ws = append(ws, stdout)
+	}
+	closeLog := func() {}
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		ws = append(ws, f)
+		closeLog = func() { f.Close() }
+	}
+	return io.MultiWriter(ws...), closeLog, nil
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

@@ -22,7 +22,7 @@ import (
 // processes built from this very code.
 func TestMain(m *testing.M) {
 	if os.Getenv("PKGINDEX_TEST_AS_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(run(commandArgs(os.Args[0], os.Args[1:]), os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

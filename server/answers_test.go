@@ -56,12 +56,7 @@ func TestSameFileInTwoRoots(t *testing.T) {
 			must(t, os.MkdirAll(filepath.Join(root2, tc.dir2), 0o755))
 			pkgtest.Wheel(t, filepath.Join(root1, tc.dir1), spec)
 			must(t, os.WriteFile(filepath.Join(root2, tc.dir2, spec.WheelName()), []byte("the second root's"), 0o644))
-			cfg, err := ParseFlags([]string{"--root", root1, "--root", root2}, noEnv, io.Discard)
-			must(t, err)
-			s, err := New(cfg, logr.Discard(), "test")
-			must(t, err)
-			srv := httptest.NewServer(s.Handler())
-			defer srv.Close()
+			srv := serveWith(t, "--root", root1, "--root", root2).srv
 			for _, accept := range []string{"text/html", "application/vnd.pypi.simple.v1+json"} {
 				req, _ := http.NewRequest("GET", srv.URL+"/simple/twice/", nil)
 				req.Header.Set("Accept", accept)
@@ -111,13 +106,7 @@ func TestMetadataBeyondLimits(t *testing.T) {
 	w.Write(bytes.Repeat([]byte("x"), meta.MaxSize))
 	must(t, zw.Close())
 	must(t, os.WriteFile(filepath.Join(root, "huge-1.0-py3-none-any.whl"), buf.Bytes(), 0o644))
-	cfg, err := ParseFlags([]string{"--root", root}, noEnv, io.Discard)
-	must(t, err)
-	s, err := New(cfg, logr.Discard(), "test")
-	must(t, err)
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	f := &fixture{srv: srv}
+	f := serveWith(t, "--root", root)
 	for range 2 {
 		resp, body := f.do(t, call{path: "/packages/huge-1.0-py3-none-any.whl.metadata"})
 		if resp.StatusCode != 404 || !strings.Contains(body, "beyond the index's limits") || !strings.Contains(body, "more than 8388608") {
@@ -127,4 +116,16 @@ func TestMetadataBeyondLimits(t *testing.T) {
 	if _, page := f.do(t, call{path: "/simple/huge/"}); !strings.Contains(page, "huge-1.0-py3-none-any.whl") || strings.Contains(page, "core-metadata") {
 		t.Errorf("the page offers metadata it will not serve:\n%s", page)
 	}
+}
+
+// serveWith serves what the flags say, for tests that need their own roots.
+func serveWith(t *testing.T, args ...string) *fixture {
+	t.Helper()
+	cfg, err := ParseFlags(args, noEnv, io.Discard)
+	must(t, err)
+	s, err := New(cfg, logr.Discard(), "test")
+	must(t, err)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,17 +20,26 @@ import (
 
 // Config is everything `pkgindex serve` is told.
 type Config struct {
-	Roots          []string
-	Listen         string
-	HashAlgo       string
-	FallbackURL    string // "" for none: unknown projects are 404
-	CacheControl   int    // max-age for package files, seconds; 0 for no header
-	BaseURL        string // path prefix the server is mounted under, "" or "/x"
+	Roots        []string
+	Listen       string
+	HashAlgo     string
+	FallbackURL  string // "" for none: unknown projects are 404
+	CacheControl int    // max-age for package files, seconds; 0 for no header
+	BaseURL      string // path prefix the server is mounted under, "" or "/x"
+	// TrustProxy follows a reverse proxy's X-Forwarded-Proto, -Host and
+	// -Prefix in the absolute URLs the server gives, when BaseURL is "".
+	TrustProxy     bool
 	Welcome        string // file with the welcome page template, or ""
 	HealthEndpoint string
 	LogFormat      string
 	LogLevel       string
-	Guard          time.Duration
+	// LogFile is a file the log is appended to besides LogStream, "" for
+	// none; LogStream is stderr, stdout or none.
+	LogFile   string
+	LogStream string
+	// Version asks for the version to be printed instead of serving.
+	Version bool
+	Guard   time.Duration
 	// Layout says where under the roots a project's files may lie.
 	Layout store.Layout
 	// StorageTimeout bounds how long a request waits for the package
@@ -87,12 +97,31 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// PyPIFallback is where pypiserver sends unknown projects by default, and
+// so does `pkgindex run`.
+const PyPIFallback = "https://pypi.org/simple/"
+
 // ParseFlags reads the serve command line and the PKGINDEX_* environment
 // (flags win). pypiserver's spellings are accepted where they mean the same:
 // roots as arguments, -p/--port, -i/-H/--interface/--host, --disable-fallback,
-// --hash-algo off, -v, and --backend/--server, which change nothing here.
+// --hash-algo off, -v/-vv/-vvv, the --log-* flags, --version, and
+// --backend/--server, which change nothing here.
 func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
+	return parseFlags("pkgindex serve", args, env, stderr)
+}
+
+// ParsePypiserverFlags reads a pypiserver command line (`pypi-server run
+// ...`) as ParseFlags does, with pypiserver's one different default: unknown
+// projects are redirected to PyPI's simple index unless --disable-fallback
+// or --fallback-url says otherwise.
+func ParsePypiserverFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
+	return parseFlags("pkgindex run", args, env, stderr)
+}
+
+func parseFlags(name string, args []string, env func(string) string, stderr io.Writer) (Config, error) {
+	pypiserver := name == "pkgindex run"
 	c := Config{
+		LogStream:      "stderr",
 		Listen:         ":8080",
 		HashAlgo:       "sha256",
 		LogFormat:      "text",
@@ -107,16 +136,20 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 		HeaderTimeout:  10 * time.Second,
 		UploadStall:    time.Minute,
 	}
-	fs := flag.NewFlagSet("pkgindex serve", flag.ContinueOnError)
+	if pypiserver {
+		c.FallbackURL = PyPIFallback
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	roots := &listFlag{vals: &c.Roots}
 	fs.Var(roots, "root", "directory of packages; repeatable; the first receives uploads (default ./packages)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
-	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, or none")
-	fs.StringVar(&c.FallbackURL, "fallback-url", "", "redirect requests for unknown projects to this index (off: 404)")
+	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512, or none")
+	fs.StringVar(&c.FallbackURL, "fallback-url", c.FallbackURL, "redirect requests for unknown projects to this index (off: 404)")
 	disableFallback := fs.Bool("disable-fallback", false, "never redirect unknown projects (the default; pypiserver spelling)")
 	fs.IntVar(&c.CacheControl, "cache-control", 0, "Cache-Control max-age in seconds for package files (0: no header)")
 	fs.StringVar(&c.BaseURL, "server-base-url", "/", "path prefix the index is served under")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "build absolute URLs from a reverse proxy's X-Forwarded-Proto, -Host and -Prefix (only without --server-base-url; any client can send them)")
 	fs.StringVar(&c.Welcome, "welcome", "", "HTML file for the welcome page (pypiserver placeholders work)")
 	fs.StringVar(&c.HealthEndpoint, "health-endpoint", c.HealthEndpoint, "extra path answering like /healthz (pypiserver spelling)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
@@ -137,9 +170,21 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.DurationVar(&c.UploadStall, "upload-stall-timeout", c.UploadStall, "time an upload may send nothing before it is cut (408)")
 	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
 	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
-	backend := fs.String("backend", "", "accepted for pypiserver compatibility; pkgindex has one backend")
+	backend := fs.String("backend", "", "auto, simple-dir or cached-dir: accepted for pypiserver compatibility; pkgindex has one backend")
 	serverMethod := fs.String("server", "", "accepted for pypiserver compatibility; ignored")
-	verbose := fs.Bool("v", false, "verbose: log level debug (pypiserver spelling)")
+	verbose := fs.Bool("v", false, "verbose: log level debug (pypiserver spelling; -vv and -vvv too)")
+	fs.Var(boolAlias{verbose}, "vv", "alias of -v")
+	fs.Var(boolAlias{verbose}, "vvv", "alias of -v")
+	fs.StringVar(&c.LogFile, "log-file", "", "also append the log to this file (pypiserver spelling)")
+	fs.StringVar(&c.LogStream, "log-stream", c.LogStream, "where the log goes: stderr, stdout or none (pypiserver spelling)")
+	var ignoredFormats []string
+	for _, f := range []string{"log-frmt", "log-req-frmt", "log-res-frmt", "log-err-frmt"} {
+		fs.Func(f, "accepted for pypiserver compatibility; ignored (see --log-format)", func(string) error {
+			ignoredFormats = append(ignoredFormats, "--"+f)
+			return nil
+		})
+	}
+	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	for _, alias := range [][2]string{{"p", "port"}, {"i", "host"}, {"H", "host"}, {"interface", "host"},
 		{"P", "passwords"}, {"a", "authenticate"}, {"o", "overwrite"}} {
 		fs.Var(fs.Lookup(alias[1]).Value, alias[0], "alias of --"+alias[1])
@@ -150,7 +195,9 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	fs.VisitAll(func(f *flag.Flag) {
 		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		v := env(name)
-		if v == "" || len(f.Name) == 1 {
+		// One-letter aliases and -vv and -vvv have their long names' variables;
+		// PKGINDEX_VERSION is too likely a build's own to be read as --version.
+		if v == "" || len(f.Name) <= 3 || f.Name == "version" {
 			return
 		}
 		vals := []string{v}
@@ -220,8 +267,19 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 	case "0", "no", "off", "false", "n", "f":
 		c.HashAlgo = "none"
 	}
-	if *backend != "" {
+	switch *backend {
+	case "":
+	case "auto", "simple-dir", "cached-dir":
 		c.Notes = append(c.Notes, "--backend "+*backend+" ignored: every answer is revalidated against the directories and the digests are cached")
+	default:
+		return c, fmt.Errorf("--backend %q: want auto, simple-dir or cached-dir (pypiserver's backends; pkgindex has one, which is both)", *backend)
+	}
+	if len(ignoredFormats) > 0 {
+		slices.Sort(ignoredFormats)
+		c.Notes = append(c.Notes, strings.Join(slices.Compact(ignoredFormats), ", ")+" ignored: the log is structured (--log-format text or json)")
+	}
+	if pypiserver && c.FallbackURL == PyPIFallback {
+		c.Notes = append(c.Notes, "unknown projects are redirected to "+PyPIFallback+", as pypiserver does (--disable-fallback answers 404 instead)")
 	}
 	if *serverMethod != "" {
 		c.Notes = append(c.Notes, "--server "+*serverMethod+" ignored: pkgindex has its own HTTP server")
@@ -253,7 +311,7 @@ func (c *Config) validate() error {
 		}
 	}
 	if _, ok := store.Hashes[c.HashAlgo]; !ok && c.HashAlgo != "none" {
-		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512 or none", c.HashAlgo))
+		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512 or none", c.HashAlgo))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
@@ -284,6 +342,11 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
+	switch c.LogStream {
+	case "stderr", "stdout", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--log-stream %q: want stderr, stdout or none", c.LogStream))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -309,6 +372,22 @@ func (c *Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// boolAlias is another name of a bool flag, set by its presence.
+type boolAlias struct{ b *bool }
+
+func (a boolAlias) String() string {
+	if a.b == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*a.b)
+}
+func (a boolAlias) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	*a.b = b
+	return err
+}
+func (a boolAlias) IsBoolFlag() bool { return true }
 
 // splitList splits comma-separated values of a repeatable flag.
 func splitList(vals []string) []string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -64,6 +65,85 @@ func TestStartWarnings(t *testing.T) {
 			got := strings.Join(cfg.Warnings, "\n")
 			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPypiserverFlags are pypiserver's spellings: accepted with their
+// meaning where they have one, said at start where they have none, refused
+// where pypiserver would refuse them too.
+func TestPypiserverFlags(t *testing.T) {
+	root := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		parse func([]string, func(string) string, io.Writer) (Config, error)
+		args  []string
+		env   func(string) string
+		check func(Config) string // what is wrong, or ""
+		err   string
+	}{
+		{"run redirects to PyPI", ParsePypiserverFlags, nil, noEnv, func(c Config) string {
+			if c.FallbackURL != PyPIFallback || !strings.Contains(strings.Join(c.Notes, "\n"), "redirected to "+PyPIFallback) {
+				return "no fallback to PyPI, or not said"
+			}
+			return ""
+		}, ""},
+		{"run with --disable-fallback", ParsePypiserverFlags, []string{"--disable-fallback"}, noEnv, func(c Config) string {
+			if c.FallbackURL != "" || len(c.Notes) > 0 {
+				return "fallback still on"
+			}
+			return ""
+		}, ""},
+		{"run with --fallback-url", ParsePypiserverFlags, []string{"--fallback-url", "https://mirror.example/simple/"}, noEnv, func(c Config) string {
+			if c.FallbackURL != "https://mirror.example/simple/" || len(c.Notes) > 0 {
+				return "fallback " + c.FallbackURL
+			}
+			return ""
+		}, ""},
+		{"serve keeps its default", ParseFlags, nil, noEnv, func(c Config) string {
+			if c.FallbackURL != "" {
+				return "serve falls back to " + c.FallbackURL
+			}
+			return ""
+		}, ""},
+		{"-vvv", ParseFlags, []string{"-vvv"}, noEnv, func(c Config) string { return map[bool]string{false: "not debug"}[c.LogLevel == "debug"] }, ""},
+		{"-vv", ParseFlags, []string{"-vv"}, noEnv, func(c Config) string { return map[bool]string{false: "not debug"}[c.LogLevel == "debug"] }, ""},
+		{"log formats are ignored, and said so", ParseFlags, []string{"--log-frmt", "%(message)s", "--log-err-frmt", "%s", "--log-frmt", "x"}, noEnv, func(c Config) string {
+			if n := strings.Join(c.Notes, "\n"); !strings.Contains(n, "--log-err-frmt, --log-frmt ignored") {
+				return "notes: " + n
+			}
+			return ""
+		}, ""},
+		{"log file and stream", ParseFlags, []string{"--log-file", "x.log", "--log-stream", "none"}, noEnv, func(c Config) string {
+			if c.LogFile != "x.log" || c.LogStream != "none" {
+				return c.LogFile + " " + c.LogStream
+			}
+			return ""
+		}, ""},
+		{"--version", ParseFlags, []string{"--version"}, noEnv, func(c Config) string { return map[bool]string{false: "not set"}[c.Version] }, ""},
+		{"a build's PKGINDEX_VERSION is not --version", ParseFlags, nil, func(k string) string {
+			return map[string]string{"PKGINDEX_VERSION": "v1.2.3"}[k]
+		}, func(c Config) string { return map[bool]string{true: "set"}[c.Version] }, ""},
+		{"pypiserver's backends", ParseFlags, []string{"--backend", "simple-dir"}, noEnv, nil, ""},
+		{"other backends", ParseFlags, []string{"--backend", "redis"}, noEnv, nil, `--backend "redis": want auto, simple-dir or cached-dir`},
+		{"bad log stream", ParseFlags, []string{"--log-stream", "syslog"}, noEnv, nil, `--log-stream "syslog": want stderr, stdout or none`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := tc.parse(append([]string{"--root", root}, tc.args...), tc.env, io.Discard)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				if msg := tc.check(cfg); msg != "" {
+					t.Error(msg)
+				}
 			}
 		})
 	}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -37,8 +39,12 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "application/x-www-form-urlencoded" {
+		s.serveRemoveForm(w, r, user)
+		return
+	}
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		s.fail(w, r, errorf(http.StatusBadRequest, "Expected a multipart/form-data upload"))
+		s.fail(w, r, errorf(http.StatusBadRequest, "Expected a multipart/form-data upload, or an application/x-www-form-urlencoded removal"))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON {
@@ -221,9 +227,14 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 	if upload.upload == nil {
 		return errorf(http.StatusBadRequest, "Missing content: the upload has no file")
 	}
+	// A form of the file alone (curl -F content=@x.whl) is named by the
+	// file, as pypiserver does; fields that are sent must agree with it.
 	name, version := upload.field("name"), upload.field("version")
-	if name == "" || version == "" {
-		return errorf(http.StatusBadRequest, "Missing name or version field")
+	if name == "" {
+		name = upload.df.Project
+	}
+	if version == "" {
+		version = upload.df.Version
 	}
 	if dist.Normalize(name) != dist.Normalize(upload.df.Project) {
 		return errorf(http.StatusBadRequest, "File %s does not belong to project %q", upload.filename, truncate(name, 80))
@@ -281,11 +292,38 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 	return nil
 }
 
+// serveRemoveForm is pypiserver's removal as scripts send it: a urlencoded
+// form of ":action=remove_pkg", name and version.
+func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user string) {
+	b, err := readLimited(r.Body, maxAPIBody, "body")
+	if err == nil {
+		var q url.Values
+		if q, err = url.ParseQuery(string(b)); err != nil {
+			err = errorf(http.StatusBadRequest, "Malformed form body")
+		} else if action := q.Get(":action"); action != "remove_pkg" {
+			err = errorf(http.StatusBadRequest, "Unsupported :action %q in a urlencoded form: only remove_pkg is sent so", html.EscapeString(truncate(action, 40)))
+		} else {
+			err = s.removeRelease(r, user, q.Get("name"), q.Get("version"))
+		}
+	}
+	if err != nil {
+		s.metrics.UploadRefused()
+		s.log.Info("write refused", "user", user, "action", "remove_pkg", "reason", err.Error())
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "OK\n")
+}
+
 // removeRelease is pypiserver's remove_pkg: every file of one version of a
-// project goes.
+// project goes. The name and version are echoed HTML-escaped, as
+// pypiserver's pages would show them.
 func (s *Server) removeRelease(r *http.Request, user, name, version string) error {
-	if name == "" || version == "" {
-		return errorf(http.StatusBadRequest, "Missing name or version field")
+	for _, f := range [][2]string{{"name", name}, {"version", version}} {
+		if f[1] == "" {
+			return errorf(http.StatusBadRequest, "Missing %s field", f[0])
+		}
 	}
 	files, err := s.releaseFiles(r, name, version)
 	if err != nil {
@@ -303,7 +341,7 @@ func (s *Server) removeRelease(r *http.Request, user, name, version string) erro
 
 // releaseFiles are the files of one version of a project, as listed now.
 func (s *Server) releaseFiles(r *http.Request, name, version string) ([]*store.File, error) {
-	notFound := errorf(http.StatusNotFound, "%s (%s) not found", truncate(name, 80), truncate(version, 40))
+	notFound := errorf(http.StatusNotFound, "%s (%s) not found", html.EscapeString(truncate(name, 80)), html.EscapeString(truncate(version, 40)))
 	if !dist.ValidProject(name) {
 		return nil, notFound
 	}

@@ -8,6 +8,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/gzip"
 	"errors"
@@ -36,6 +37,14 @@ type Fields struct {
 	Version        string
 	Summary        string
 	RequiresPython string
+	// What PyPI's JSON API shows besides.
+	RequiresDist []string
+	License      string // License-Expression, or the older License
+	Author       string
+	AuthorEmail  string
+	HomePage     string
+	ProjectURLs  map[string]string // Project-URL's "label, URL", by label
+	Classifiers  []string
 }
 
 // Wheel returns the bytes of the wheel's .dist-info/METADATA. Per PEP 427
@@ -173,10 +182,27 @@ func Parse(b []byte) (Fields, error) {
 	if err != nil && len(h) == 0 {
 		return Fields{}, fmt.Errorf("parsing core metadata: %w", err)
 	}
-	return Fields{
+	f := Fields{
 		Name:           h.Get("Name"),
 		Version:        h.Get("Version"),
 		Summary:        h.Get("Summary"),
 		RequiresPython: strings.TrimSpace(h.Get("Requires-Python")),
-	}, nil
+		RequiresDist:   h.Values("Requires-Dist"),
+		License:        cmp.Or(h.Get("License-Expression"), h.Get("License")),
+		Author:         h.Get("Author"),
+		AuthorEmail:    h.Get("Author-Email"),
+		HomePage:       h.Get("Home-Page"),
+		Classifiers:    h.Values("Classifier"),
+	}
+	for _, pu := range h.Values("Project-Url") {
+		label, u, ok := strings.Cut(pu, ",")
+		if !ok {
+			continue
+		}
+		if f.ProjectURLs == nil {
+			f.ProjectURLs = map[string]string{}
+		}
+		f.ProjectURLs[strings.TrimSpace(label)] = strings.TrimSpace(u)
+	}
+	return f, nil
 }

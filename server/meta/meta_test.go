@@ -3,6 +3,7 @@ package meta
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 
 	"pkgindex.dev/pkgindex/server/dist"
@@ -41,7 +42,7 @@ func TestWheelAndSdist(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := Fields{Name: "Demo.Pkg", Version: "1.0", Summary: "a demo", RequiresPython: ">=3.9"}
-			if fields != want {
+			if !reflect.DeepEqual(fields, want) {
 				t.Errorf("Parse = %+v, want %+v", fields, want)
 			}
 		})
@@ -73,5 +74,20 @@ func TestParseContinuationAndBody(t *testing.T) {
 	}
 	if f.Name != "x" || f.Summary != "one two" || f.RequiresPython != ">=3.8" {
 		t.Errorf("Parse = %+v", f)
+	}
+}
+
+func TestParsePyPIFields(t *testing.T) {
+	md := []byte("Metadata-Version: 2.4\nName: x\nVersion: 1\nAuthor: Ada\nAuthor-email: ada@example.com\nLicense: MIT old\nLicense-Expression: MIT\n" +
+		"Requires-Dist: a>=1\nRequires-Dist: b; extra == \"t\"\nProject-URL: Source, https://example.com/src\nProject-URL: broken\nClassifier: X :: Y\n\nbody\n")
+	f, err := Parse(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Fields{Name: "x", Version: "1", Author: "Ada", AuthorEmail: "ada@example.com", License: "MIT",
+		RequiresDist: []string{"a>=1", `b; extra == "t"`}, ProjectURLs: map[string]string{"Source": "https://example.com/src"},
+		Classifiers: []string{"X :: Y"}}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("Parse = %+v\nwant %+v", f, want)
 	}
 }

@@ -25,6 +25,9 @@ type Spec struct {
 	Version        string
 	RequiresPython string
 	Summary        string
+	// Headers are more lines of the metadata's header ("Requires-Dist:
+	// x>=1"), in order.
+	Headers []string
 	// Data, when set, is one more file of the wheel, stored uncompressed:
 	// it makes a wheel of any size.
 	Data []byte
@@ -39,6 +42,9 @@ func (s Spec) Metadata() []byte {
 	}
 	if s.RequiresPython != "" {
 		fmt.Fprintf(&b, "Requires-Python: %s\n", s.RequiresPython)
+	}
+	for _, h := range s.Headers {
+		b.WriteString(h + "\n")
 	}
 	return []byte(b.String())
 }

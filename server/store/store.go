@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha3"
 	"crypto/sha512"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/crypto/blake2b"
+	"golang.org/x/crypto/blake2s"
 )
 
 // Hashes are the digest algorithms the index can put in its links, by the
@@ -29,6 +32,14 @@ var Hashes = map[string]func() hash.Hash{
 	"sha256": sha256.New,
 	"sha384": sha512.New384,
 	"sha512": sha512.New,
+	// hashlib's blake2b and blake2s at their default digest sizes, 64
+	// and 32 bytes.
+	"blake2b":  func() hash.Hash { h, _ := blake2b.New512(nil); return h },
+	"blake2s":  func() hash.Hash { h, _ := blake2s.New256(nil); return h },
+	"sha3_224": func() hash.Hash { return sha3.New224() },
+	"sha3_256": func() hash.Hash { return sha3.New256() },
+	"sha3_384": func() hash.Hash { return sha3.New384() },
+	"sha3_512": func() hash.Hash { return sha3.New512() },
 }
 
 // Options configure a Store.
