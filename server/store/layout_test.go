@@ -252,4 +252,5 @@ func TestProjectRecords(t *testing.T) {
 	if n, want := third.Stats.FactsRecorded.Load(), uint64(len(want)-11); n != want {
 		t.Errorf("%d facts from records, want %d (all but p1's ten and the replaced file)", n, want)
 	}
+	waitRecords(t, third)
 }

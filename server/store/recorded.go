@@ -128,6 +128,7 @@ type records struct {
 	read    map[recordKey]*loadedRecord
 	pending map[recordKey][]*File
 	writing bool
+	writer  sync.WaitGroup // the writing goroutine, for Close
 	off     atomic.Bool // the first root refused a write: record nothing more
 }
 
@@ -214,6 +215,7 @@ func (s *Store) noteHashed(f *File, fa *Facts) {
 	delete(s.records.read, k) // read again after the write, with these
 	if !s.records.writing {
 		s.records.writing = true
+		s.records.writer.Add(1)
 		go s.writeRecords()
 	}
 }
@@ -223,6 +225,7 @@ func (s *Store) noteHashed(f *File, fa *Facts) {
 // is several round trips. It runs behind the hashing it records, so
 // requests never wait for it.
 func (s *Store) writeRecords() {
+	defer s.records.writer.Done()
 	for {
 		s.records.mu.Lock()
 		batch := s.records.pending

@@ -170,10 +170,12 @@ func New(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close lets go of the root directories the store holds open for lookups,
-// so that a file system the server stops serving can be unmounted. A store
-// used after Close takes them again.
+// Close waits for the records of facts being written, and lets go of the
+// root directories the store holds open for lookups, so that a file system
+// the server stops serving can be unmounted. A store used after Close
+// takes them again.
 func (s *Store) Close() error {
+	s.records.writer.Wait()
 	for _, r := range s.roots {
 		r.base.close()
 	}
