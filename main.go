@@ -27,6 +27,7 @@ import (
 	"pkgindex.dev/pkgindex/server"
 	"pkgindex.dev/pkgindex/server/admin"
 	"pkgindex.dev/pkgindex/server/logging"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -133,7 +134,12 @@ func serve(name string, parse parseFunc, args []string, stdout, stderr io.Writer
 	if limit := server.TuneGC(os.Getenv, "/sys/fs/cgroup"); limit > 0 {
 		log.Info("Go memory limit set from the cgroup's", "bytes", limit)
 	}
-	srv, err := server.New(cfg, log, version)
+	st, err := store.New(cfg.StoreOptions(log))
+	if err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return 2
+	}
+	srv, err := server.New(cfg, st, log, version)
 	if err != nil {
 		fmt.Fprintln(stderr, name+":", err)
 		return 2

@@ -123,7 +123,7 @@ func serveWith(t *testing.T, args ...string) *fixture {
 	t.Helper()
 	cfg, err := ParseFlags(args, noEnv, io.Discard)
 	must(t, err)
-	s, err := New(cfg, logr.Discard(), "test")
+	s, err := New(cfg, testStore(t, cfg), logr.Discard(), "test")
 	must(t, err)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -43,12 +43,17 @@ type Server struct {
 	handler   http.Handler
 }
 
-// New builds a server from a validated Config.
-func New(cfg Config, log logr.Logger, version string) (*Server, error) {
-	st, err := store.New(store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Layout: cfg.Layout, Timeout: cfg.StorageTimeout, Log: log.WithName("store")})
-	if err != nil {
-		return nil, err
-	}
+// StoreOptions are the options of the store a server with this Config
+// serves.
+func (cfg Config) StoreOptions(log logr.Logger) store.Options {
+	return store.Options{Roots: cfg.Roots, HashAlgo: cfg.HashAlgo, Guard: cfg.Guard, Layout: cfg.Layout,
+		Timeout: cfg.StorageTimeout, Log: log.WithName("store")}
+}
+
+// New builds a server from a validated Config, serving st (made from
+// cfg.StoreOptions, or any store the caller chooses to share).
+func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server, error) {
+	var err error
 	s := &Server{cfg: cfg, log: log, store: st, version: version, metrics: metrics.New(&st.Stats), wheels: meta.NewIndex()}
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {

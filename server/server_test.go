@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // fixture is a served directory with a few projects in both layouts.
@@ -58,7 +59,7 @@ func newFixture(t *testing.T, mutate ...func(*Config)) *fixture {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	s, err := New(cfg, logr.Discard(), "test")
+	s, err := New(cfg, testStore(t, cfg), logr.Discard(), "test")
 	must(t, err)
 	f := &fixture{root: root, root2: root2, srv: httptest.NewServer(s.Handler())}
 	t.Cleanup(f.srv.Close)
@@ -319,4 +320,14 @@ func TestWelcomeTemplate(t *testing.T) {
 	if body != want {
 		t.Errorf("welcome = %q, want %q", body, want)
 	}
+}
+
+// testStore makes the store a server with cfg serves.
+func testStore(t testing.TB, cfg Config) *store.Store {
+	t.Helper()
+	st, err := store.New(cfg.StoreOptions(logr.Discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -44,7 +44,7 @@ func FuzzUpload(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(cfg, logr.Discard(), "test")
+	s, err := New(cfg, testStore(f, cfg), logr.Discard(), "test")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func newWriteFixture(t testing.TB, mutate ...func(*Config)) *writeFixture {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	s, err := New(cfg, logr.Discard(), "test")
+	s, err := New(cfg, testStore(t, cfg), logr.Discard(), "test")
 	must(t, err)
 	f := &writeFixture{root: root, srv: httptest.NewServer(s.Handler())}
 	t.Cleanup(f.srv.Close)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"pkgindex.dev/pkgindex/server"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // A server on a file system that slows down keeps answering; one on a file
@@ -35,7 +36,11 @@ func TestSlowAndHungStorage(t *testing.T) {
 	cfg, err := server.ParseFlags([]string{"--root", c.Dir, "--layout", "per-project", "--storage-timeout", "1s"},
 		func(string) string { return "" }, io.Discard)
 	must(err)
-	s, err := server.New(cfg, logr.Discard(), "test")
+	st, err := store.New(cfg.StoreOptions(logr.Discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(cfg, st, logr.Discard(), "test")
 	must(err)
 	srv := httptest.NewServer(s.Handler())
 	defer s.Close()

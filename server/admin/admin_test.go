@@ -16,6 +16,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server"
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // newIndex serves a root holding demo 1.0 and 2.0, with alice allowed to
@@ -38,7 +39,11 @@ func newIndex(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(cfg, logr.Discard(), "test")
+	st, err := store.New(cfg.StoreOptions(logr.Discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.New(cfg, st, logr.Discard(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -281,29 +281,6 @@ func coreMetadata(r io.ReaderAt, size int64, df dist.File) ([]byte, error) {
 	return nil, nil
 }
 
-// Summary reads the one-line summary from f's core metadata, as the file
-// is now. It is not cached: only PyPI-style JSON shows it.
-func (s *Store) Summary(f *File) string {
-	fh, err := f.root.base.open(f.Rel)
-	if err != nil {
-		return ""
-	}
-	defer fh.Close()
-	id, err := fileIdentity(fh)
-	if err != nil || !id.isRegular() {
-		return ""
-	}
-	md, err := coreMetadata(fh, id.size, f.Dist())
-	if err != nil || md == nil {
-		return ""
-	}
-	fields, err := meta.Parse(md)
-	if err != nil {
-		return ""
-	}
-	return fields.Summary
-}
-
 // Sidecar reads a small file kept beside f (its yank reason, provenance or
 // signature), as it is now.
 func (s *Store) Sidecar(f *File, suffix string) ([]byte, error) {
