@@ -129,7 +129,7 @@ type records struct {
 	pending map[recordKey][]*File
 	writing bool
 	writer  sync.WaitGroup // the writing goroutine, for Close
-	off     atomic.Bool // the first root refused a write: record nothing more
+	off     atomic.Bool    // the first root refused a write: record nothing more
 }
 
 // maxRecordsKept bounds the project records kept in memory; a cold start
