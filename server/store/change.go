@@ -93,7 +93,7 @@ func (s *Store) Remove(f *File) error {
 		}
 		return fmt.Errorf("removing %s: %w", f.Rel, err)
 	}
-	leftovers := []string{s.factsFile(f.Rel)}
+	var leftovers []string
 	for _, suf := range sidecarSuffixes {
 		leftovers = append(leftovers, f.Path()+suf)
 	}

@@ -226,12 +226,6 @@ func (s *Store) computeFacts(f *File, seen identity) (*Facts, error) {
 	if !id.isRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", fh.name)
 	}
-	if fa := s.recorded(f, id); fa != nil {
-		s.Stats.FactsRecorded.Add(1)
-		fa.trusted = id.settled(start, s.opts.Guard)
-		f.facts.Store(fa)
-		return fa, nil
-	}
 	var digest, mdDigest []byte
 	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()

@@ -3,11 +3,11 @@ package store
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"syscall"
 
@@ -103,7 +103,13 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 	// The record is written after the file is published, so it can only
 	// ever describe a published file; a reader that comes in between
 	// computes the facts itself.
-	if err := u.s.writeAtomic(u.s.factsFile(rel), u.record(st, filename)); err != nil {
+	// A reader finds the record under the project the file name says.
+	project := u.project
+	if df, err := dist.Parse(filename); err == nil {
+		project = df.Normalized()
+	}
+	key := recordKey{path.Dir("/" + rel)[1:], project}
+	if err := u.s.mergeRecord(key, map[string]recordedFacts{filename: u.record(st, filename)}); err != nil {
 		u.s.opts.Log.Error(err, "recording the facts of an uploaded file", "file", rel)
 	}
 	return &Published{Rel: rel, Replaced: replaced}, nil
@@ -111,7 +117,7 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 
 // record is the facts record of the published file, whose identity the
 // temporary file's stat gave (a link keeps inode, size and mtime).
-func (u *Upload) record(st os.FileInfo, filename string) []byte {
+func (u *Upload) record(st os.FileInfo, filename string) recordedFacts {
 	sys := st.Sys().(*syscall.Stat_t)
 	rec := recordedFacts{
 		Ino: sys.Ino, Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
@@ -132,8 +138,7 @@ func (u *Upload) record(st os.FileInfo, filename string) []byte {
 			}
 		}
 	}
-	b, _ := json.Marshal(rec)
-	return b
+	return rec
 }
 
 // Exists reports whether a file of the project with the given name is

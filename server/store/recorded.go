@@ -10,13 +10,12 @@ import (
 	"sync/atomic"
 )
 
-// A file published by an upload gets a record of what the read path would
-// otherwise compute from it (digests, whether it has core metadata and that
-// metadata's digest, Requires-Python), so no replica hashes or unzips it
-// again. The record is kept in the store's directory, at
-// .pkgindex/facts/<path of the file>.json, and names the identity of the
-// file it describes: a file replaced or rewritten since no longer matches
-// and is read as usual.
+// What the read path computes from a file (digests, whether it has core
+// metadata and that metadata's digest, Requires-Python) is recorded on the
+// volume, so that no replica hashes or unzips it again: by the upload that
+// published the file, or by the replica that hashed it. A record names the
+// identity of the file it describes: a file replaced or rewritten since no
+// longer matches and is read as usual.
 
 // recordedFacts is the on-disk form.
 type recordedFacts struct {
@@ -30,34 +29,6 @@ type recordedFacts struct {
 	Metadata       bool              `json:"metadata"`
 	MetadataDigest map[string]string `json:"metadata_digests,omitempty"`
 	RequiresPython string            `json:"requires_python,omitempty"`
-}
-
-// factsRel is where the record of the file at rel lives, below its root.
-func factsRel(rel string) string { return StateDir + "/facts/" + rel + ".json" }
-
-// factsFile is the record of the file at rel of the first root.
-func (s *Store) factsFile(rel string) string {
-	return filepath.Join(s.roots[0].path, filepath.FromSlash(factsRel(rel)))
-}
-
-// recorded returns the facts recorded for f if they describe the file as
-// it is (id) in the store's algorithm, else nil.
-func (s *Store) recorded(f *File, id identity) *Facts {
-	algo := s.opts.HashAlgo
-	fh, err := f.root.base.open(factsRel(f.Rel))
-	if err != nil {
-		return nil
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, 64<<10))
-	if err != nil {
-		return nil
-	}
-	var rec recordedFacts
-	if json.Unmarshal(b, &rec) != nil {
-		return nil
-	}
-	return rec.facts(id, algo)
 }
 
 // facts turns the record into the facts of a file that is now as id says,
@@ -279,23 +250,30 @@ func (s *Store) recordOf(fa *Facts) recordedFacts {
 	return rec
 }
 
-// writeProjectRecord merges the facts of files into the record of k,
-// keeping the entries of other files as they are, and replaces it in one
-// step. It is not flushed to disk: a record lost in a crash is a cache
-// lost, and a replica computes it again.
+// writeProjectRecord merges the facts of files into the record of k.
 func (s *Store) writeProjectRecord(k recordKey, files []*File) error {
+	entries := make(map[string]recordedFacts, len(files))
+	for _, f := range files {
+		if fa := f.facts.Load(); fa != nil {
+			entries[f.Filename()] = s.recordOf(fa)
+		}
+	}
+	return s.mergeRecord(k, entries)
+}
+
+// mergeRecord merges entries into the record of k, keeping the entries of
+// other files as they are, and replaces it in one step. It is not flushed
+// to disk: a record lost in a crash is a cache lost, and a replica
+// computes it again. Two replicas merging into one record at once may lose
+// an entry the same way.
+func (s *Store) mergeRecord(k recordKey, entries map[string]recordedFacts) error {
 	rec := s.readProjectRecord(k)
 	if rec == nil || rec.Files == nil {
 		rec = &projectRecord{Files: map[string]recordedFacts{}}
 	}
-	for _, f := range files {
-		fa := f.facts.Load()
-		if fa == nil {
-			continue
-		}
-		name, e := f.Filename(), s.recordOf(fa)
+	for name, e := range entries {
 		old, ok := rec.Files[name]
-		if ok && old.Ino == e.Ino && old.Size == e.Size && old.MtimeNs == e.MtimeNs && old.CtimeNs == e.CtimeNs {
+		if ok && old.Ino == e.Ino && old.Size == e.Size && old.MtimeNs == e.MtimeNs {
 			// The same file: keep the digests of other algorithms.
 			for algo, d := range old.Digests {
 				if _, mine := e.Digests[algo]; !mine {
@@ -314,6 +292,9 @@ func (s *Store) writeProjectRecord(k recordKey, files []*File) error {
 	if err != nil {
 		return err
 	}
+	s.records.mu.Lock()
+	delete(s.records.read, k) // read again, with these
+	s.records.mu.Unlock()
 	s.Stats.FactsRecordWrites.Add(1)
 	return s.replaceFile(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b, false)
 }
