@@ -191,7 +191,7 @@ func TestUploadBadInput(t *testing.T) {
 		t.Fatalf("first upload: %d %s", code, body)
 	}
 	published := f.files(t)
-	if len(published) != 2 || published["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) || published[".pkgindex/facts/demo-pkg/"+demo.WheelName()+".json"] == "" {
+	if len(published) != 2 || published["demo-pkg/"+demo.WheelName()] != string(demo.WheelBytes()) || published[".pkgindex/facts/demo-pkg/.demo-pkg.facts"] == "" {
 		t.Fatalf("after the first upload: %v", keys(published))
 	}
 	other := pkgtest.Spec{Name: "other", Version: "2.0"}
@@ -295,7 +295,7 @@ func TestDigestsAfterTheFile(t *testing.T) {
 	if code, status, _ := f.post(t, "/", alice, fm); code != 200 {
 		t.Fatalf("right digests after the file: %q", status)
 	}
-	rec := f.files(t)[".pkgindex/facts/late/"+spec.WheelName()+".json"]
+	rec := f.files(t)[".pkgindex/facts/late/.late.facts"]
 	for algo, sum := range sums {
 		if !strings.Contains(rec, `"`+algo+`":"`+sum+`"`) {
 			t.Errorf("the facts record lacks the %s the client sent: %s", algo, rec)

@@ -93,6 +93,9 @@ func (s *Store) Remove(f *File) error {
 		}
 		return fmt.Errorf("removing %s: %w", f.Rel, err)
 	}
+	if err := s.forgetRecorded(f); err != nil {
+		s.opts.Log.Error(err, "removing the facts of a removed file", "path", f.Path())
+	}
 	var leftovers []string
 	for _, suf := range sidecarSuffixes {
 		leftovers = append(leftovers, f.Path()+suf)

@@ -3,7 +3,11 @@ package store
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -297,4 +301,36 @@ func (s *Store) mergeRecord(k recordKey, entries map[string]recordedFacts) error
 	s.records.mu.Unlock()
 	s.Stats.FactsRecordWrites.Add(1)
 	return s.replaceFile(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b, false)
+}
+
+// forgetRecorded removes f's entry from its project record, and the record
+// when nothing else is in it, so that a removed file leaves nothing behind.
+func (s *Store) forgetRecorded(f *File) error {
+	if f.root != s.roots[0] {
+		return nil
+	}
+	k := recordKeyOf(f)
+	rec := s.readProjectRecord(k)
+	if rec == nil {
+		return nil
+	}
+	if _, ok := rec.Files[f.Filename()]; !ok {
+		return nil
+	}
+	delete(rec.Files, f.Filename())
+	s.records.mu.Lock()
+	delete(s.records.read, k)
+	s.records.mu.Unlock()
+	path := filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel()))
+	if len(rec.Files) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", path, err)
+		}
+		return nil
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.replaceFile(path, b, false)
 }
