@@ -192,7 +192,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		pages = append(pages, fmt.Sprintf("%ssimple/project-%04d/", r1.url, i))
 	}
 	progress("replica 1: %d connections over %d project pages for %v", cfg.conns, len(pages), cfg.duration)
-	ld := runLoad(ctx, clients[0], pages, cfg.conns, cfg.duration)
+	ld := runLoad(ctx, clients[0], pages, cfg.conns, cfg.duration, r1.cmd.Process.Pid)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -322,14 +322,20 @@ func report(w io.Writer, cfg config, version string, endpoints []*endpoint, ld l
 		cfg.samples, cfg.latency, cfg.requests)
 
 	fmt.Fprintf(w, "### Concurrent clients\n\n")
-	fmt.Fprintf(w, "| workload | requests/s | p50 | p99 | errors | round trips per request | most file system requests in flight |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| workload | requests/s | p50 | p99 | errors | round trips per request | most file system requests in flight | server CPU per request | rig and clients CPU per request | machine busy |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	perReq := 0.0
 	if ld.requests > 0 {
 		perReq = float64(ld.roundTrip) / float64(ld.requests)
 	}
-	fmt.Fprintf(w, "| %d connections, project pages of %d projects in turn, %v | %.0f | %s | %s | %d | %.1f | %d |\n\n",
+	perCPU := func(d time.Duration) string {
+		if ld.requests == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(ld.requests))
+	}
+	fmt.Fprintf(w, "| %d connections, project pages of %d projects in turn, %v | %.0f | %s | %s | %d | %.1f | %d | %s | %s | %.0f%% |\n\n",
 		ld.conns, pages, ld.duration, float64(ld.requests)/ld.duration.Seconds(), ms(quantile(ld.times, .5)), ms(quantile(ld.times, .99)),
-		ld.errors, perReq, ld.inFlight)
+		ld.errors, perReq, ld.inFlight, perCPU(ld.serverCPU), perCPU(ld.benchCPU), 100*ld.busy)
 
 	fmt.Fprintf(w, "### Cold replicas\n\n")
 	fmt.Fprintf(w, "| replica | URL printed | first /simple/ answered (round trips) | first GET /packages/ (round trips) | files digested (from upload records) | bytes read to digest | peak RssAnon+RssShmem |\n|---|---:|---:|---:|---:|---:|---:|\n")

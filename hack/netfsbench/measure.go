@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,11 +188,49 @@ type load struct {
 	times     []time.Duration
 	roundTrip uint64
 	inFlight  int64
+	// Processor time over the run: the server's, and this process's (the
+	// rig's daemon and the clients), to tell what bounds the throughput.
+	serverCPU, benchCPU time.Duration
+	// busy is the share of the machine's processors in use over the run.
+	busy float64
+}
+
+// cpuTime is the processor time (user and system) process pid has used.
+func cpuTime(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// machineBusy reads the processors' busy and total jiffies.
+func machineBusy() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 // runLoad has conns clients request urls in turn, each on its own
 // connection, for d; requests still running at the end are not counted.
-func runLoad(ctx context.Context, c *netfs.Client, urls []string, conns int, d time.Duration) load {
+func runLoad(ctx context.Context, c *netfs.Client, urls []string, conns int, d time.Duration, serverPID int) load {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, DisableCompression: true}}
@@ -199,6 +239,9 @@ func runLoad(ctx context.Context, c *netfs.Client, urls []string, conns int, d t
 	c.Reset()
 	var mu sync.Mutex
 	l := load{conns: conns, duration: d}
+	server := strconv.Itoa(serverPID)
+	srv0, self0 := cpuTime(server), cpuTime("self")
+	busy0, total0 := machineBusy()
 	var wg sync.WaitGroup
 	for w := range conns {
 		wg.Go(func() {
@@ -223,6 +266,10 @@ func runLoad(ctx context.Context, c *netfs.Client, urls []string, conns int, d t
 		})
 	}
 	wg.Wait()
+	l.serverCPU, l.benchCPU = cpuTime(server)-srv0, cpuTime("self")-self0
+	if busy1, total1 := machineBusy(); total1 > total0 {
+		l.busy = float64(busy1-busy0) / float64(total1-total0)
+	}
 	s := c.Stats()
 	l.requests = len(l.times)
 	l.roundTrip = s.RoundTrips

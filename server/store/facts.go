@@ -145,7 +145,7 @@ func (fa *Facts) RequiresPython() string {
 	return unsafe.String(&fa.rp[0], fa.rpLen)
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // FactsAll returns the facts of each of files as it is now, nil for one
 // that vanished or cannot be read (logged): pages leave such files out.

@@ -456,7 +456,7 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 // hashSlots the files read whole at once for their facts.
 const (
 	ioSlots   = 64
-	hashSlots = 16
+	hashSlots = 32
 )
 
 // parallel calls fn(i) for every i below n, on up to ioSlots goroutines.
