@@ -47,8 +47,8 @@ serve: build ## run the index on ./packages (ROOT=dir LISTEN=addr to change)
 test: lint fuzz unit test-e2e ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing, e2e where it can run
 
 .PHONY: unit
-unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's against envtest), and the server's again on its portable path
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(KUSTOMIZE) go test -race -count=1 ./...
+unit: envtest ## go tests with the race detector (the operator's against envtest), and the server's again on its portable path
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -race -count=1 ./...
 	go test -race -count=1 -tags portable ./server/...
 
 .PHONY: envtest
