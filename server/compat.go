@@ -123,14 +123,7 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 	latest := p.LatestVersion()
 	var info map[string]any
 	var urls []pypiFile
-	for _, f := range p.Files {
-		fa, err := s.store.Facts(r.Context(), f)
-		if err != nil {
-			if r.Context().Err() != nil {
-				return
-			}
-			continue
-		}
+	for f, fa := range s.withFacts(r.Context(), p.Files) {
 		pf := pypiFile{
 			Filename:          f.Filename(),
 			URL:               base + "/packages/" + escapePath(f.Rel),
@@ -174,6 +167,9 @@ func (s *Server) servePyPIJSON(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
+	}
+	if r.Context().Err() != nil {
+		return
 	}
 	if info == nil {
 		info = map[string]any{"name": p.Name, "version": latest}

@@ -93,16 +93,12 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 	}
 	var entries []entry
 	for _, p := range snap.Projects() {
-		for _, f := range p.Files {
-			fa, err := s.store.Facts(r.Context(), f)
-			if err != nil {
-				if r.Context().Err() != nil {
-					return
-				}
-				continue
-			}
+		for f, fa := range s.withFacts(r.Context(), p.Files) {
 			entries = append(entries, entry{f, fa})
 		}
+	}
+	if r.Context().Err() != nil {
+		return
 	}
 	// pypiserver's order: by directory, then project and version.
 	slices.SortStableFunc(entries, func(a, b entry) int {

@@ -161,15 +161,7 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		return page, nil
 	}
 	algo := s.store.HashAlgo()
-	for _, f := range p.Files {
-		fa, err := s.store.Facts(ctx, f)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			s.log.Info("leaving a file out of its project page", "path", f.Path(), "reason", err.Error())
-			continue
-		}
+	for f, fa := range s.withFacts(ctx, p.Files) {
 		sf := simple.File{
 			Filename:       f.Filename(),
 			URL:            escapePath(f.Rel),
@@ -188,6 +180,10 @@ func (s *Server) projectPage(ctx context.Context, p *store.Project, prefix strin
 		}
 		sf.Provenance = f.HasProvenance()
 		page.Files = append(page.Files, sf)
+	}
+	if err := ctx.Err(); err != nil {
+		putPage(page)
+		return nil, err
 	}
 	return page, nil
 }
