@@ -221,7 +221,7 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("--root %s: not a directory", r))
 		}
 	}
-	if _, ok := store.Hashes[c.HashAlgo]; !ok && c.HashAlgo != "none" {
+	if _, ok := store.Hashes()[c.HashAlgo]; !ok && c.HashAlgo != "none" {
 		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512 or none", c.HashAlgo))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {

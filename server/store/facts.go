@@ -188,7 +188,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 		return fa, nil
 	}
 	var digest, mdDigest []byte
-	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+	if newHash := hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()
 		bp := copyBufs.Get().(*[]byte)
 		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, 0, id.size), *bp)
@@ -210,7 +210,7 @@ func (s *Store) computeFacts(f *File) (*Facts, error) {
 			rp = fields.RequiresPython
 		}
 		if hasMetadata {
-			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+			if newHash := hashes[s.opts.HashAlgo]; newHash != nil {
 				h := newHash()
 				h.Write(md)
 				mdDigest = h.Sum(nil)

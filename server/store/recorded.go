@@ -55,7 +55,7 @@ func (s *Store) recorded(f *File, id identity) *Facts {
 	if algo != "none" {
 		var err error
 		d, err = hex.DecodeString(rec.Digests[algo])
-		if err != nil || len(d) != Hashes[algo]().Size() {
+		if err != nil || len(d) != hashes[algo]().Size() {
 			return nil
 		}
 		if rec.Metadata {
