@@ -5,14 +5,11 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // contentTypes by file ending; the first match wins.
 var contentTypes = []struct {
