@@ -54,11 +54,11 @@ func Need(t testing.TB, err error) {
 func assets() (string, error) {
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is not set (make envtest builds kube-apiserver and etcd into bin/k8s/; make unit sets it)", ErrUnavailable)
+		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is not set; to run it: make unit (it builds kube-apiserver and etcd into bin/k8s/ and sets it)", ErrUnavailable)
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return "", fmt.Errorf("%w: %s missing in KUBEBUILDER_ASSETS=%s (make envtest builds it)", ErrUnavailable, bin, dir)
+			return "", fmt.Errorf("%w: %s missing in KUBEBUILDER_ASSETS=%s; to run it: make envtest", ErrUnavailable, bin, dir)
 		}
 	}
 	return dir, nil

@@ -30,7 +30,7 @@ func tmpfs(t *testing.T, size string) string {
 		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
 			t.Fatalf("mount tmpfs: %v %s", err, out)
 		}
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+		t.Skipf("cannot mount a tmpfs here: %v %s; to run it: sudo go test ./test/faults", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
@@ -211,7 +211,7 @@ func TestPasswordFileProblems(t *testing.T) {
 // of the page is served, and downloading it is a 403, never a 500.
 func TestPermissionDeniedOnOneFile(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to start the server as another user")
+		t.Skip("needs root to start the server as another user; to run it: sudo go test ./test/faults")
 	}
 	const nobody = 65534
 	bin := filepath.Join(t.TempDir(), "pkgindex")

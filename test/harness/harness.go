@@ -164,9 +164,22 @@ func Tool(t testing.TB, name string, args ...string) []string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is required in CI: %v", strings.Join(cmd, " "), err)
 		}
-		t.Skipf("%s not available: %v", strings.Join(cmd, " "), err)
+		t.Skipf("%s not available: %v; to run it: %s", strings.Join(cmd, " "), err, installs(name, args))
 	}
 	return cmd
+}
+
+// installs is the command that installs a tool Tool looks for, as .ci/run
+// does on Debian.
+func installs(name string, args []string) string {
+	pkg := map[string]string{"twine": "twine", "poetry": "python3-poetry", "pdm": "python3-pdm"}[name]
+	if name == "python3" && len(args) > 1 && args[1] == "pip" {
+		pkg = "python3-pip"
+	}
+	if pkg == "" {
+		return "install " + name
+	}
+	return "apt-get install " + pkg
 }
 
 // Get fetches u with the Accept header given (none when empty) and returns
