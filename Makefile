@@ -43,13 +43,19 @@ serve: build ## run the index on ./packages (ROOT=dir LISTEN=addr to change)
 	@mkdir -p $(ROOT)
 	$(BIN)/pkgindex serve --root $(ROOT) --listen $(LISTEN)
 
+# Each step of make test that can skip notes what it skipped here, with
+# why and the command that makes it run; make test's last line names them.
+SKIPPED := $(BIN)/skipped
+
 .PHONY: test
-test: lint fuzz unit test-e2e ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing, e2e where it can run
+test: lint fuzz unit test-e2e ## everything CI runs: lint, all tests (real pip) with -race, short fuzzing, e2e where it can run; the last line names what skipped
+	@go run ./hack/testreport -summary $(SKIPPED)/unit.txt $(SKIPPED)/portable.txt $(SKIPPED)/e2e.txt
 
 .PHONY: unit
-unit: envtest $(KUSTOMIZE) ## go tests with the race detector (the operator's against envtest), and the server's again on its portable path
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) KUSTOMIZE=$(KUSTOMIZE) go test -race -count=1 ./...
-	go test -race -count=1 -tags portable ./server/...
+unit: envtest ## go tests with the race detector (the operator's against envtest), and the server's again on its portable path
+	@mkdir -p $(SKIPPED)
+	set -o pipefail; KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -race -count=1 -json ./... | go run ./hack/testreport -skipped $(SKIPPED)/unit.txt
+	set -o pipefail; go test -race -count=1 -tags portable -json ./server/... | go run ./hack/testreport -label "-tags portable" -skipped $(SKIPPED)/portable.txt
 
 .PHONY: envtest
 envtest: ## build kube-apiserver and etcd for envtest into bin/k8s/ (once; the script reuses them)
@@ -239,6 +245,8 @@ e2e: e2e-bins tools e2e-images ## end to end on a real single-node cluster (as r
 
 .PHONY: test-e2e
 test-e2e: ## make e2e where this machine can run it (root, containerd, runc, CNI plugins); in CI it must
-	@if hack/e2e.sh --check; then $(MAKE) --no-print-directory e2e; \
-	elif [ "$${CI:-}" = true ]; then echo "e2e: CI=true, so the end-to-end test may not be skipped"; exit 1; \
-	else echo "e2e: skipped here (make e2e to run it anyway)"; fi
+	@mkdir -p $(SKIPPED); rm -f $(SKIPPED)/e2e.txt
+	@if why=$$(hack/e2e.sh --check 2>&1); then $(MAKE) --no-print-directory e2e; \
+	elif [ "$${CI:-}" = true ]; then echo "e2e: CI=true, so the end-to-end test may not be skipped: $$why"; exit 1; \
+	else echo "e2e: skipped: $$why"; \
+	  printf 'e2e (hack/e2e.sh)\t%s\tsudo make e2e (after apt-get install containerd runc containernetworking-plugins iptables conntrack)\n' "$$why" >$(SKIPPED)/e2e.txt; fi

@@ -1,12 +1,14 @@
 package charts
 
 import (
+	"bytes"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -23,9 +25,9 @@ func TestKustomize(t *testing.T) {
 		// validates.
 		check func(t *testing.T, docs [][]byte)
 	}{
-		{dir: "default", check: checkManager},
+		{dir: "default", check: checkDefault},
 		{dir: "prometheus"},
-		{dir: "samples", namespace: "team-a"},
+		{dir: "samples", namespace: "team-a", check: checkSample},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			out, _, err := run(nil, kubectl(t), "kustomize", filepath.Join("..", "config", tc.dir))
@@ -41,6 +43,39 @@ func TestKustomize(t *testing.T) {
 			}
 			applyDryRun(t, out, args...)
 		})
+	}
+}
+
+// checkDefault checks that the default install has every kind of object
+// the operator needs, each namespaced one in pkgindex-system, and a sound
+// operator Deployment.
+func checkDefault(t *testing.T, docs [][]byte) {
+	t.Helper()
+	kinds := map[string]int{}
+	for _, doc := range docs {
+		var obj metav1.PartialObjectMetadata
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("rendered object %q: %v", doc, err)
+		}
+		kinds[obj.Kind]++
+		if obj.Namespace != "" && obj.Namespace != "pkgindex-system" {
+			t.Errorf("%s %s is in namespace %s, want pkgindex-system", obj.Kind, obj.Name, obj.Namespace)
+		}
+	}
+	for _, kind := range []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Deployment", "Namespace"} {
+		if kinds[kind] == 0 {
+			t.Errorf("no %s in config/default (kinds: %v)", kind, kinds)
+		}
+	}
+	checkManager(t, docs)
+}
+
+// checkSample checks that the sample is one PackageIndex.
+func checkSample(t *testing.T, docs [][]byte) {
+	t.Helper()
+	var obj metav1.PartialObjectMetadata
+	if len(docs) != 1 || yaml.Unmarshal(docs[0], &obj) != nil || obj.Kind != "PackageIndex" {
+		t.Errorf("config/samples renders %d objects, want one PackageIndex:\n%s", len(docs), bytes.Join(docs, []byte("\n---\n")))
 	}
 }
 

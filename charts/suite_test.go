@@ -67,7 +67,7 @@ func tool(t *testing.T, env, file string) string {
 		path = filepath.Join("..", "bin", file)
 	}
 	if _, err := os.Stat(path); err != nil {
-		msg := fmt.Sprintf("%s not found at %s (make tools builds it into bin/; or set %s)", file, path, env)
+		msg := fmt.Sprintf("%s not found at %s (or set %s); to run it: make tools", file, path, env)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"pkgindex.dev/pkgindex/server"
 	"slices"
 	"strings"
 	"testing"
@@ -330,32 +329,6 @@ func TestOwnsReplicas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ownsReplicas(tc.fields); got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-// The arguments every golden case gives index pods are ones the server
-// accepts: a flag renamed in one place and not the other would otherwise
-// show only as pods crash-looping in a cluster.
-func TestServerAcceptsTheArguments(t *testing.T) {
-	s := crdSchema(t)
-	for name, idx := range goldenCases() {
-		t.Run(name, func(t *testing.T) {
-			args := serverArgs(defaulted(t, s, idx))
-			if args[0] != "serve" {
-				t.Fatalf("arguments start with %q, want serve", args[0])
-			}
-			var errOut bytes.Buffer
-			// The paths the pod would have do not exist here: only flag
-			// errors count.
-			_, err := server.ParseFlags(args[1:], func(string) string { return "" }, &errOut)
-			if err != nil {
-				for _, line := range strings.Split(err.Error(), "\n") {
-					if !strings.HasPrefix(line, "--root ") && !strings.HasPrefix(line, "--passwords ") {
-						t.Errorf("pkgindex serve %s: %s %s", strings.Join(args[1:], " "), line, errOut.String())
-					}
-				}
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
+	"pkgindex.dev/pkgindex/server/flags"
 )
 
 // preStopSeconds is how long a stopping server pod keeps serving before
@@ -30,17 +31,17 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	s := idx.Spec.Server
 	args := []string{
 		"serve",
-		"--root=" + dataDir,
-		"--listen=:" + strconv.Itoa(serverPort),
+		flags.Arg(flags.Root, dataDir),
+		flags.Arg(flags.Listen, ":"+strconv.Itoa(serverPort)),
 	}
 	if s.HashAlgorithm != "" {
-		args = append(args, "--hash-algo="+string(s.HashAlgorithm))
+		args = append(args, flags.Arg(flags.HashAlgo, string(s.HashAlgorithm)))
 	}
 	if s.LogFormat != "" {
-		args = append(args, "--log-format="+string(s.LogFormat))
+		args = append(args, flags.Arg(flags.LogFormat, string(s.LogFormat)))
 	}
 	if s.LogLevel != "" {
-		args = append(args, "--log-level="+string(s.LogLevel))
+		args = append(args, flags.Arg(flags.LogLevel, string(s.LogLevel)))
 	}
 	// An object the API server did not default (a builder test, an older
 	// CRD) runs in the layout the CRD defaults to.
@@ -50,16 +51,16 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	}
 	args = append(args, "--layout="+string(layout))
 	if s.FallbackURL != "" {
-		args = append(args, "--fallback-url="+s.FallbackURL)
+		args = append(args, flags.Arg(flags.FallbackURL, s.FallbackURL))
 	}
 	if s.CacheControl != nil {
-		args = append(args, "--cache-control="+strconv.Itoa(int(*s.CacheControl)))
+		args = append(args, flags.Arg(flags.CacheControl, strconv.Itoa(int(*s.CacheControl))))
 	}
 	if s.MaxUploadSize != nil {
-		args = append(args, "--max-upload-size="+strconv.FormatInt(s.MaxUploadSize.Value(), 10))
+		args = append(args, flags.Arg(flags.MaxUploadSize, strconv.FormatInt(s.MaxUploadSize.Value(), 10)))
 	}
 	if s.Overwrite {
-		args = append(args, "--overwrite")
+		args = append(args, flags.On(flags.Overwrite))
 	}
 	if a := s.Auth; a != nil {
 		actions := make([]string, 0, len(a.Actions))
@@ -70,8 +71,8 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 			actions = append(actions, string(v1alpha1.AuthUpdate))
 		}
 		args = append(args,
-			"--passwords="+authDir+"/"+authKey(a),
-			"--authenticate="+strings.Join(actions, ","))
+			flags.Arg(flags.Passwords, authDir+"/"+authKey(a)),
+			flags.Arg(flags.Authenticate, strings.Join(actions, ",")))
 	}
 	return args
 }

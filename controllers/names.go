@@ -49,12 +49,16 @@ const (
 // because the API requires a size: EFS is elastic and ignores it.
 var efsCapacity = resource.MustParse("1Ti")
 
-// DefaultMountOptions are the EFS mount options when none are given: AWS's
-// recommended NFS options, plus lookupcache=positive so a file another
-// replica just uploaded is not answered with a cached "no such file".
-var DefaultMountOptions = []string{
-	"nfsvers=4.1", "rsize=1048576", "wsize=1048576", "hard", "timeo=600", "retrans=2", "noresvport",
-	"lookupcache=positive",
+// DefaultMountOptions returns the EFS mount options used when none are
+// given: AWS's recommended NFS options, plus lookupcache=positive so a file
+// another replica just uploaded is not answered with a cached "no such
+// file". Each call gives a new slice, since every PersistentVolume built
+// holds its own.
+func DefaultMountOptions() []string {
+	return []string{
+		"nfsvers=4.1", "rsize=1048576", "wsize=1048576", "hard", "timeo=600", "retrans=2", "noresvport",
+		"lookupcache=positive",
+	}
 }
 
 // Options are the operator-wide inputs to the builders.

@@ -73,7 +73,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	if got := pv.Spec.CSI.VolumeAttributes["encryptInTransit"]; got != "true" {
 		t.Errorf("encryptInTransit %q, want the default true", got)
 	}
-	if !slices.Equal(pv.Spec.MountOptions, DefaultMountOptions) {
+	if !slices.Equal(pv.Spec.MountOptions, DefaultMountOptions()) {
 		t.Errorf("mountOptions %q", pv.Spec.MountOptions)
 	}
 	if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {

@@ -30,7 +30,7 @@ func mountOptions(idx *v1alpha1.PackageIndex) []string {
 	if len(idx.Spec.Storage.MountOptions) > 0 {
 		return idx.Spec.Storage.MountOptions
 	}
-	return DefaultMountOptions
+	return DefaultMountOptions()
 }
 
 // volumeLabels mark a PersistentVolume as belonging to idx; a cluster-scoped

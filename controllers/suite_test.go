@@ -121,16 +121,8 @@ func newNamespace(t *testing.T) string {
 // eventually retries check until it returns nil or the time is up.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := envtest.Poll(30*time.Second, check); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
+	"pkgindex.dev/pkgindex/server/flags"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -142,32 +143,32 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	roots := &listFlag{vals: &c.Roots}
-	fs.Var(roots, "root", "directory of packages; repeatable; the first receives uploads (default ./packages)")
-	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
-	fs.StringVar(&c.HashAlgo, "hash-algo", c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512, or none")
-	fs.StringVar(&c.FallbackURL, "fallback-url", c.FallbackURL, "redirect requests for unknown projects to this index (off: 404)")
-	disableFallback := fs.Bool("disable-fallback", false, "never redirect unknown projects (the default; pypiserver spelling)")
-	fs.IntVar(&c.CacheControl, "cache-control", 0, "Cache-Control max-age in seconds for package files (0: no header)")
-	fs.StringVar(&c.BaseURL, "server-base-url", "/", "path prefix the index is served under")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "build absolute URLs from a reverse proxy's X-Forwarded-Proto, -Host and -Prefix (only without --server-base-url; any client can send them)")
-	fs.StringVar(&c.Welcome, "welcome", "", "HTML file for the welcome page (pypiserver placeholders work)")
-	fs.StringVar(&c.HealthEndpoint, "health-endpoint", c.HealthEndpoint, "extra path answering like /healthz (pypiserver spelling)")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
-	fs.DurationVar(&c.Guard, "timestamp-guard", c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
-	layout := fs.String("layout", "any", "where a project's files lie: any (pypiserver's: anywhere under a root; every request checks every directory) or per-project (the root and <root>/<project>/; a request checks those only)")
-	fs.DurationVar(&c.StorageTimeout, "storage-timeout", c.StorageTimeout, "a request waiting longer for the package directories to answer gets 503 (a slow or hung network file system)")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
-	fs.StringVar(&c.Passwords, "passwords", "", "htpasswd file for authentication (bcrypt, SHA1, apr1-MD5 entries); '.' for none at all")
-	fs.Var(&c.Authenticate, "authenticate", "actions that need credentials: comma-separated update, download, list; '.' for none")
-	fs.BoolVar(&c.AllowPlaintext, "allow-plaintext-passwords", false, "accept htpasswd entries whose password is stored as plain text")
+	fs.Var(roots, flags.Root, "directory of packages; repeatable; the first receives uploads (default ./packages)")
+	fs.StringVar(&c.Listen, flags.Listen, c.Listen, "address to listen on")
+	fs.StringVar(&c.HashAlgo, flags.HashAlgo, c.HashAlgo, "digest in links: md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512, or none")
+	fs.StringVar(&c.FallbackURL, flags.FallbackURL, c.FallbackURL, "redirect requests for unknown projects to this index (off: 404)")
+	disableFallback := fs.Bool(flags.DisableFallback, false, "never redirect unknown projects (the default; pypiserver spelling)")
+	fs.IntVar(&c.CacheControl, flags.CacheControl, 0, "Cache-Control max-age in seconds for package files (0: no header)")
+	fs.StringVar(&c.BaseURL, flags.ServerBaseURL, "/", "path prefix the index is served under")
+	fs.BoolVar(&c.TrustProxy, flags.TrustProxy, false, "build absolute URLs from a reverse proxy's X-Forwarded-Proto, -Host and -Prefix (only without --server-base-url; any client can send them)")
+	fs.StringVar(&c.Welcome, flags.Welcome, "", "HTML file for the welcome page (pypiserver placeholders work)")
+	fs.StringVar(&c.HealthEndpoint, flags.HealthEndpoint, c.HealthEndpoint, "extra path answering like /healthz (pypiserver spelling)")
+	fs.StringVar(&c.LogFormat, flags.LogFormat, c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, flags.LogLevel, c.LogLevel, "log level: debug, info, warn or error")
+	fs.DurationVar(&c.Guard, flags.TimestampGuard, c.Guard, "directories and files changed this recently are re-read, not trusted by timestamp")
+	layout := fs.String(flags.Layout, "any", "where a project's files lie: any (pypiserver's: anywhere under a root; every request checks every directory) or per-project (the root and <root>/<project>/; a request checks those only)")
+	fs.DurationVar(&c.StorageTimeout, flags.StorageTimeout, c.StorageTimeout, "a request waiting longer for the package directories to answer gets 503 (a slow or hung network file system)")
+	fs.DurationVar(&c.ShutdownGrace, flags.ShutdownGrace, c.ShutdownGrace, "time in-flight requests get to finish on SIGTERM")
+	fs.StringVar(&c.Passwords, flags.Passwords, "", "htpasswd file for authentication (bcrypt, SHA1, apr1-MD5 entries); '.' for none at all")
+	fs.Var(&c.Authenticate, flags.Authenticate, "actions that need credentials: comma-separated update, download, list; '.' for none")
+	fs.BoolVar(&c.AllowPlaintext, flags.AllowPlaintextPasswords, false, "accept htpasswd entries whose password is stored as plain text")
 	writers := &listFlag{vals: &c.Writers}
-	fs.Var(writers, "writers", "users allowed to upload, remove, yank and set project status (comma-separated; default: every user of the password file)")
-	fs.BoolVar(&c.Overwrite, "overwrite", false, "let an upload replace an existing file of the same name")
-	maxUpload := fs.String("max-upload-size", "100MiB", "largest file an upload may carry (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
-	fs.DurationVar(&c.TempMaxAge, "temp-max-age", c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
-	fs.DurationVar(&c.HeaderTimeout, "header-timeout", c.HeaderTimeout, "time a client may take to send a request's headers")
-	fs.DurationVar(&c.UploadStall, "upload-stall-timeout", c.UploadStall, "time an upload may send nothing before it is cut (408)")
+	fs.Var(writers, flags.Writers, "users allowed to upload, remove, yank and set project status (comma-separated; default: every user of the password file)")
+	fs.BoolVar(&c.Overwrite, flags.Overwrite, false, "let an upload replace an existing file of the same name")
+	maxUpload := fs.String(flags.MaxUploadSize, "100MiB", "largest file an upload may carry (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
+	fs.DurationVar(&c.TempMaxAge, flags.TempMaxAge, c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
+	fs.DurationVar(&c.HeaderTimeout, flags.HeaderTimeout, c.HeaderTimeout, "time a client may take to send a request's headers")
+	fs.DurationVar(&c.UploadStall, flags.UploadStallTimeout, c.UploadStall, "time an upload may send nothing before it is cut (408)")
 	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
 	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
 	backend := fs.String("backend", "", "auto, simple-dir or cached-dir: accepted for pypiserver compatibility; pkgindex has one backend")
@@ -186,7 +187,7 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	}
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	for _, alias := range [][2]string{{"p", "port"}, {"i", "host"}, {"H", "host"}, {"interface", "host"},
-		{"P", "passwords"}, {"a", "authenticate"}, {"o", "overwrite"}} {
+		{"P", flags.Passwords}, {"a", flags.Authenticate}, {"o", flags.Overwrite}} {
 		fs.Var(fs.Lookup(alias[1]).Value, alias[0], "alias of --"+alias[1])
 	}
 
@@ -201,7 +202,7 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 			return
 		}
 		vals := []string{v}
-		if f.Name == "root" {
+		if f.Name == flags.Root {
 			vals = strings.Split(v, string(os.PathListSeparator))
 		}
 		for _, v := range vals {
@@ -238,7 +239,7 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	if *port != 0 || *host != "" {
 		h, p, err := net.SplitHostPort(c.Listen)
 		if err != nil {
-			return c, fmt.Errorf("--listen %q: %w", c.Listen, err)
+			return c, fmt.Errorf("--%s %q: %w", flags.Listen, c.Listen, err)
 		}
 		if *port != 0 {
 			p = strconv.Itoa(*port)
@@ -250,11 +251,11 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	}
 	size, err := parseSize(*maxUpload)
 	if err != nil {
-		return c, fmt.Errorf("--max-upload-size %q: %w", *maxUpload, err)
+		return c, fmt.Errorf("--%s %q: %w", flags.MaxUploadSize, *maxUpload, err)
 	}
 	c.MaxUploadSize = size
 	if c.Layout, err = store.ParseLayout(*layout); err != nil {
-		return c, fmt.Errorf("--layout: %w", err)
+		return c, fmt.Errorf("--%s: %w", flags.Layout, err)
 	}
 	c.Writers = splitList(c.Writers)
 	if *disableFallback {
@@ -305,42 +306,42 @@ func (c *Config) validate() error {
 		st, err := os.Stat(r)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("--root %s: %w", r, err))
+			errs = append(errs, fmt.Errorf("--%s %s: %w", flags.Root, r, err))
 		case !st.IsDir():
-			errs = append(errs, fmt.Errorf("--root %s: not a directory", r))
+			errs = append(errs, fmt.Errorf("--%s %s: not a directory", flags.Root, r))
 		}
 	}
-	if _, ok := store.Hashes[c.HashAlgo]; !ok && c.HashAlgo != "none" {
-		errs = append(errs, fmt.Errorf("--hash-algo %q: want md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512 or none", c.HashAlgo))
+	if _, ok := store.Hashes()[c.HashAlgo]; !ok && c.HashAlgo != "none" {
+		errs = append(errs, fmt.Errorf("--%s %q: want md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512 or none", flags.HashAlgo, c.HashAlgo))
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
+		errs = append(errs, fmt.Errorf("--%s %q: %w", flags.Listen, c.Listen, err))
 	}
 	if c.FallbackURL != "" && !strings.HasPrefix(c.FallbackURL, "http://") && !strings.HasPrefix(c.FallbackURL, "https://") {
-		errs = append(errs, fmt.Errorf("--fallback-url %q: want an http:// or https:// URL", c.FallbackURL))
+		errs = append(errs, fmt.Errorf("--%s %q: want an http:// or https:// URL", flags.FallbackURL, c.FallbackURL))
 	}
 	if c.CacheControl < 0 {
-		errs = append(errs, fmt.Errorf("--cache-control %d: want seconds, 0 or more", c.CacheControl))
+		errs = append(errs, fmt.Errorf("--%s %d: want seconds, 0 or more", flags.CacheControl, c.CacheControl))
 	}
 	base := "/" + strings.Trim(c.BaseURL, "/")
 	if base != path.Clean(base) || strings.ContainsAny(base, "{}? #%") {
-		errs = append(errs, fmt.Errorf("--server-base-url %q: want a plain path such as /pypi", c.BaseURL))
+		errs = append(errs, fmt.Errorf("--%s %q: want a plain path such as /pypi", flags.ServerBaseURL, c.BaseURL))
 	}
 	c.BaseURL = strings.TrimSuffix(base, "/")
 	if c.Welcome != "" {
 		if _, err := os.Stat(c.Welcome); err != nil {
-			errs = append(errs, fmt.Errorf("--welcome: %w", err))
+			errs = append(errs, fmt.Errorf("--%s: %w", flags.Welcome, err))
 		}
 	}
 	if !strings.HasPrefix(c.HealthEndpoint, "/") {
-		errs = append(errs, fmt.Errorf("--health-endpoint %q: want a path starting with '/', such as /%s", c.HealthEndpoint, c.HealthEndpoint))
+		errs = append(errs, fmt.Errorf("--%s %q: want a path starting with '/', such as /%s", flags.HealthEndpoint, c.HealthEndpoint, c.HealthEndpoint))
 	} else if !healthPath.MatchString(c.HealthEndpoint) {
-		errs = append(errs, fmt.Errorf("--health-endpoint %q: want a path of letters, digits, '/', '_' and '-'", c.HealthEndpoint))
+		errs = append(errs, fmt.Errorf("--%s %q: want a path of letters, digits, '/', '_' and '-'", flags.HealthEndpoint, c.HealthEndpoint))
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+		errs = append(errs, fmt.Errorf("--%s %q: want text or json", flags.LogFormat, c.LogFormat))
 	}
 	switch c.LogStream {
 	case "stderr", "stdout", "none":
@@ -350,25 +351,25 @@ func (c *Config) validate() error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+		errs = append(errs, fmt.Errorf("--%s %q: want debug, info, warn or error", flags.LogLevel, c.LogLevel))
 	}
 	if c.StorageTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--storage-timeout %s: want more than 0", c.StorageTimeout))
+		errs = append(errs, fmt.Errorf("--%s %s: want more than 0", flags.StorageTimeout, c.StorageTimeout))
 	}
 	if c.Guard < 0 {
-		errs = append(errs, fmt.Errorf("--timestamp-guard %s: want 0 or more", c.Guard))
+		errs = append(errs, fmt.Errorf("--%s %s: want 0 or more", flags.TimestampGuard, c.Guard))
 	}
 	if c.MaxUploadSize <= 0 {
-		errs = append(errs, fmt.Errorf("--max-upload-size %d: want more than 0", c.MaxUploadSize))
+		errs = append(errs, fmt.Errorf("--%s %d: want more than 0", flags.MaxUploadSize, c.MaxUploadSize))
 	}
 	if c.HeaderTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--header-timeout %s: want more than 0", c.HeaderTimeout))
+		errs = append(errs, fmt.Errorf("--%s %s: want more than 0", flags.HeaderTimeout, c.HeaderTimeout))
 	}
 	if c.UploadStall <= 0 {
-		errs = append(errs, fmt.Errorf("--upload-stall-timeout %s: want more than 0", c.UploadStall))
+		errs = append(errs, fmt.Errorf("--%s %s: want more than 0", flags.UploadStallTimeout, c.UploadStall))
 	}
 	if c.TempMaxAge < time.Minute {
-		errs = append(errs, fmt.Errorf("--temp-max-age %s: want a minute or more, longer than any upload takes", c.TempMaxAge))
+		errs = append(errs, fmt.Errorf("--%s %s: want a minute or more, longer than any upload takes", flags.TempMaxAge, c.TempMaxAge))
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
+	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -100,16 +101,7 @@ func writeWithReason(w http.ResponseWriter, r *http.Request, code int, msg strin
 	}
 	defer conn.Close()
 	// Tell the middleware (metrics, access log) what the answer was.
-	for rw := w; rw != nil; {
-		if n, ok := rw.(interface{ NoteStatus(int) }); ok {
-			n.NoteStatus(code)
-		}
-		u, ok := rw.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			break
-		}
-		rw = u.Unwrap()
-	}
+	recorder.Hijacked(w, code)
 	reason := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return ' '

@@ -20,6 +20,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/flags"
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
@@ -64,7 +65,7 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 	}
 	if cfg.Welcome != "" {
 		if s.welcome, err = os.ReadFile(cfg.Welcome); err != nil {
-			return nil, fmt.Errorf("--welcome: %w", err)
+			return nil, fmt.Errorf("--%s: %w", flags.Welcome, err)
 		}
 	}
 	s.handler, err = s.routes()
@@ -133,7 +134,7 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)
 	if h := s.cfg.HealthEndpoint; h != "/healthz" {
 		if err := safeRegister(func() { handle("GET "+h, "healthz", s.serveHealth) }); err != nil {
-			return nil, fmt.Errorf("--health-endpoint %s: %w", h, err)
+			return nil, fmt.Errorf("--%s %s: %w", flags.HealthEndpoint, h, err)
 		}
 	}
 	// pypiserver's single-segment routes (/<project>/json, /<project>/)
@@ -158,7 +159,7 @@ func safeRegister(fn func()) (err error) {
 func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("--%s %s: %w", flags.Listen, s.cfg.Listen, err)
 	}
 	ln = moreListener{ln}
 	srv := &http.Server{

@@ -192,7 +192,7 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 	// The digests a client sends come before its file (twine, poetry and
 	// pdm all send them so); only those are computed as the bytes arrive.
 	var digests []string
-	for _, algo := range store.UploadDigests {
+	for _, algo := range store.UploadDigests() {
 		if upload.field(algo+"_digest") != "" {
 			digests = append(digests, algo)
 		}
@@ -243,7 +243,7 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 		return errorf(http.StatusBadRequest, "File %s is not version %q", upload.filename, truncate(version, 80))
 	}
 	sent := false
-	for _, algo := range store.UploadDigests {
+	for _, algo := range store.UploadDigests() {
 		want := strings.ToLower(strings.TrimSpace(upload.field(algo + "_digest")))
 		if want == "" {
 			continue

@@ -274,12 +274,12 @@ func TestDigestsAfterTheFile(t *testing.T) {
 	fm := twineForm(spec, true).without("md5_digest").without("sha256_digest")
 	body := spec.WheelBytes()
 	sums := map[string]string{}
-	for _, algo := range store.UploadDigests {
+	for _, algo := range store.UploadDigests() {
 		h := store.NewDigest(algo)
 		h.Write(body)
 		sums[algo] = hex.EncodeToString(h.Sum(nil))
 	}
-	for _, algo := range store.UploadDigests {
+	for _, algo := range store.UploadDigests() {
 		wrong := fm
 		wrong.trailing = [][2]string{{algo + "_digest", strings.Repeat("0", len(sums[algo]))}}
 		if code, status, _ := f.post(t, "/", alice, wrong); code != 400 || !strings.Contains(status, "Digest mismatch: the "+algo) {
@@ -289,7 +289,7 @@ func TestDigestsAfterTheFile(t *testing.T) {
 	if got := f.files(t); len(got) != 0 {
 		t.Fatalf("refused uploads left %v", keys(got))
 	}
-	for _, algo := range store.UploadDigests {
+	for _, algo := range store.UploadDigests() {
 		fm.trailing = append(fm.trailing, [2]string{algo + "_digest", sums[algo]})
 	}
 	if code, status, _ := f.post(t, "/", alice, fm); code != 200 {

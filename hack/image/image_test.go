@@ -53,7 +53,7 @@ func testOptions(bin string) Options {
 // operator relies on, and that its entrypoint runs.
 func TestImage(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the image's binary runs on linux only")
+		t.Skip("the image's binary runs on linux only; to run it: go test ./hack/image on linux")
 	}
 	o := testOptions(buildBinary(t))
 	if _, err := os.Stat(o.CACerts); err != nil {
@@ -187,7 +187,7 @@ func podmanLoad(t *testing.T, archive, tag string) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("podman not found; CI needs it (apt-get install podman)")
 		}
-		t.Skip("podman not found: skipping podman load (apt-get install podman)")
+		t.Skip("podman not found, so the archive was not loaded; to run it: apt-get install podman")
 	}
 	out, err := exec.Command(podman, "load", "-i", archive).CombinedOutput()
 	if err != nil {

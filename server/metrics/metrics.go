@@ -4,9 +4,6 @@
 package metrics
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -107,61 +105,14 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rw := &recorder{ResponseWriter: w, code: http.StatusOK}
+		rw := recorder.New(w)
 		h.ServeHTTP(rw, r)
 		obs.Observe(time.Since(start).Seconds())
-		if c, ok := codes[rw.code]; ok {
+		if c, ok := codes[rw.Code]; ok {
 			c.Inc()
 		} else {
-			m.requests.WithLabelValues(route, strconv.Itoa(rw.code)).Inc()
+			m.requests.WithLabelValues(route, strconv.Itoa(rw.Code)).Inc()
 		}
-		m.sent.Add(float64(rw.bytes))
+		m.sent.Add(float64(rw.Bytes))
 	})
 }
-
-// recorder notes the status and size of a response. It forwards ReadFrom
-// so that file downloads keep using sendfile.
-type recorder struct {
-	http.ResponseWriter
-	code        int
-	bytes       int64
-	wroteHeader bool
-}
-
-// NoteStatus records the status of an answer written on a hijacked
-// connection, which WriteHeader never sees.
-func (r *recorder) NoteStatus(code int) { r.code, r.wroteHeader = code, true }
-
-func (r *recorder) WriteHeader(code int) {
-	if !r.wroteHeader {
-		r.code, r.wroteHeader = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.wroteHeader = true
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
-	r.wroteHeader = true
-	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
-	r.bytes += n
-	return n, err
-}
-
-func (r *recorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(r.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -39,7 +40,7 @@ func TestInstrument(t *testing.T) {
 			return
 		}
 		defer conn.Close()
-		w.(interface{ NoteStatus(int) }).NoteStatus(409)
+		recorder.Hijacked(w, 409)
 		buf.WriteString("HTTP/1.1 409 Taken\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 		buf.Flush()
 	})))

@@ -227,7 +227,7 @@ func (s *Store) computeFacts(f *File, seen identity) (*Facts, error) {
 		return nil, fmt.Errorf("%s: not a regular file", fh.name)
 	}
 	var digest, mdDigest []byte
-	if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+	if newHash := hashes[s.opts.HashAlgo]; newHash != nil {
 		h := newHash()
 		bp := copyBufs.Get().(*[]byte)
 		n, err := io.CopyBuffer(h, io.NewSectionReader(fh, 0, id.size), *bp)
@@ -249,7 +249,7 @@ func (s *Store) computeFacts(f *File, seen identity) (*Facts, error) {
 			rp = fields.RequiresPython
 		}
 		if hasMetadata {
-			if newHash := Hashes[s.opts.HashAlgo]; newHash != nil {
+			if newHash := hashes[s.opts.HashAlgo]; newHash != nil {
 				h := newHash()
 				h.Write(md)
 				mdDigest = h.Sum(nil)

@@ -131,7 +131,7 @@ func (u *Upload) record(st os.FileInfo, filename string) recordedFacts {
 		if df, err := dist.Parse(filename); err == nil && df.Kind == dist.Wheel {
 			rec.Metadata = true
 			rec.MetadataDigest = map[string]string{}
-			for algo, h := range Hashes {
+			for algo, h := range hashes {
 				d := h()
 				d.Write(u.meta)
 				rec.MetadataDigest[algo] = hex.EncodeToString(d.Sum(nil))

@@ -46,7 +46,7 @@ func (rec *recordedFacts) facts(id identity, algo string) *Facts {
 	if algo != "none" {
 		var err error
 		d, err = hex.DecodeString(rec.Digests[algo])
-		if err != nil || len(d) != Hashes[algo]().Size() {
+		if err != nil || len(d) != hashes[algo]().Size() {
 			return nil
 		}
 		if rec.Metadata {

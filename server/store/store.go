@@ -23,9 +23,18 @@ import (
 	"golang.org/x/crypto/blake2s"
 )
 
-// Hashes are the digest algorithms the index can put in its links, by the
-// names hashlib gives them (and so the Simple API uses).
-var Hashes = map[string]func() hash.Hash{
+// Hashes returns the digest algorithms the index can put in its links, by
+// the names hashlib gives them (and so the Simple API uses), in a map of
+// the caller's own.
+func Hashes() map[string]func() hash.Hash {
+	m := make(map[string]func() hash.Hash, len(hashes))
+	for name, h := range hashes {
+		m[name] = h
+	}
+	return m
+}
+
+var hashes = map[string]func() hash.Hash{
 	"md5":    md5.New,
 	"sha1":   sha1.New,
 	"sha224": sha256.New224,
@@ -145,7 +154,7 @@ func New(opts Options) (*Store, error) {
 	if opts.HashAlgo == "" {
 		opts.HashAlgo = "sha256"
 	}
-	if _, ok := Hashes[opts.HashAlgo]; !ok && opts.HashAlgo != "none" {
+	if _, ok := hashes[opts.HashAlgo]; !ok && opts.HashAlgo != "none" {
 		return nil, fmt.Errorf("unknown hash algorithm %q", opts.HashAlgo)
 	}
 	if opts.Guard < 0 {

@@ -154,7 +154,7 @@ func TestEveryChangeIsSeenAtOnce(t *testing.T) {
 }
 
 func sha(b []byte) string {
-	h := Hashes["sha256"]()
+	h := hashes["sha256"]()
 	h.Write(b)
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
@@ -540,7 +540,7 @@ func TestFactsLayout(t *testing.T) {
 		fa, err := s.Facts(context.Background(), snap.Project("w").Files[0])
 		must(t, err)
 		var want, wantMD []byte
-		if h := Hashes[algo]; h != nil {
+		if h := hashes[algo]; h != nil {
 			d := h()
 			d.Write(spec.WheelBytes())
 			want = d.Sum(nil)

@@ -59,10 +59,12 @@ type digest struct {
 	h    hash.Hash
 }
 
-// UploadDigests are the digests an upload can compute, by the names the
-// upload form gives them (its fields are "<name>_digest"), besides the
-// store's own algorithm.
-var UploadDigests = []string{"md5", "sha256", "blake2_256"}
+// UploadDigests returns the digests an upload can compute, by the names
+// the upload form gives them (its fields are "<name>_digest"), besides the
+// store's own algorithm, in a slice of the caller's own.
+func UploadDigests() []string { return append([]string(nil), uploadDigests...) }
+
+var uploadDigests = []string{"md5", "sha256", "blake2_256"}
 
 // NewDigest returns a new hash for one of UploadDigests or Hashes; nil for
 // any other name.
@@ -71,7 +73,7 @@ func NewDigest(algo string) hash.Hash {
 		h, _ := blake2b.New256(nil)
 		return h
 	}
-	if f := Hashes[algo]; f != nil {
+	if f := hashes[algo]; f != nil {
 		return f()
 	}
 	return nil

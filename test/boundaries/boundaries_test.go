@@ -102,9 +102,16 @@ var rules = []rule{
 		direct: true,
 	},
 	{
-		name:   "the operator runs without the server's code (its tests may use it)",
-		of:     func(p pkg) bool { return under(p.ImportPath, "controllers") && p.ForTest == "" },
-		banned: func(dep string) bool { return under(dep, "server") },
+		name: "the operator runs without the server's code (its tests may use it); it shares only the flags' names",
+		of:   func(p pkg) bool { return under(p.ImportPath, "controllers") && p.ForTest == "" },
+		banned: func(dep string) bool {
+			return under(dep, "server") && dep != module+"/server/flags"
+		},
+	},
+	{
+		name:   "server/flags, which the operator shares, imports nothing",
+		of:     func(p pkg) bool { return p.ImportPath == module+"/server/flags" },
+		banned: func(dep string) bool { return true },
 	},
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -32,11 +33,15 @@ type Env struct {
 func (e *Env) Stop() error { return e.stop() }
 
 // Need skips a test that needs the API server when err says there is none,
-// and fails it in CI, where a skip would hide that nothing was checked.
+// and fails it in CI, where a skip would hide that nothing was checked; any
+// other error fails it.
 func Need(t testing.TB, err error) {
 	t.Helper()
 	if err == nil {
 		return
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatal(err)
 	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true, so this test may not be skipped: %v", err)
@@ -49,12 +54,26 @@ func Need(t testing.TB, err error) {
 func assets() (string, error) {
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is not set (make envtest builds kube-apiserver and etcd into bin/k8s/; make unit sets it)", ErrUnavailable)
+		return "", fmt.Errorf("%w: KUBEBUILDER_ASSETS is not set; to run it: make unit (it builds kube-apiserver and etcd into bin/k8s/ and sets it)", ErrUnavailable)
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return "", fmt.Errorf("%w: %s missing in KUBEBUILDER_ASSETS=%s (make envtest builds it)", ErrUnavailable, bin, dir)
+			return "", fmt.Errorf("%w: %s missing in KUBEBUILDER_ASSETS=%s; to run it: make envtest", ErrUnavailable, bin, dir)
 		}
 	}
 	return dir, nil
+}
+
+// Poll calls check every tenth of a second until it returns nil, which Poll
+// then returns, or until timeout has passed, when it returns check's last
+// error: what the API server holds changes as controllers act.
+func Poll(timeout time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -7,7 +7,7 @@ import "fmt"
 // signalProcess twice, kubernetes-sigs/controller-runtime#3586), so the
 // operator's tests skip there rather than keep the module from vetting.
 func Start(...string) (*Env, error) {
-	return nil, fmt.Errorf("%w: controller-runtime's envtest does not build for windows", ErrUnavailable)
+	return nil, fmt.Errorf("%w: controller-runtime's envtest does not build for windows; to run it: make unit on linux or darwin", ErrUnavailable)
 }
 
 // InstallCRDs is never reached: Start gives no Env here.

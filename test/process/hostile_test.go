@@ -1,4 +1,4 @@
-package main
+package process
 
 import (
 	"bufio"
@@ -7,14 +7,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/test/harness"
 )
 
 // rawRequest sends request bytes exactly as given (no client cleans the
@@ -71,12 +70,12 @@ func closedWithin(conn net.Conn, d time.Duration, keep func() error) (string, bo
 func TestSlowClients(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	base := startServer(t, "--root", root, "--passwords", pw, "--header-timeout", "1s", "--upload-stall-timeout", "1s")
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	base := harness.StartServer(t, "--root", root, "--passwords", pw, "--header-timeout", "1s", "--upload-stall-timeout", "1s")
 
 	t.Run("headers", func(t *testing.T) {
 		conn, err := net.Dial("tcp", hostOf(base))
-		must(t, err)
+		harness.Must(t, err)
 		defer conn.Close()
 		io.WriteString(conn, "GET /simple/ HTTP/1.1\r\nHost: x\r\n")
 		i := 0
@@ -88,18 +87,18 @@ func TestSlowClients(t *testing.T) {
 		if !closed {
 			t.Fatal("a client trickling headers kept its connection for 5s with a 1s header timeout")
 		}
-		if code, _ := get(t, base+"/healthz", ""); code != 200 {
+		if code, _ := harness.Get(t, base+"/healthz", ""); code != 200 {
 			t.Errorf("healthz after a slow client: %d", code)
 		}
 	})
 	t.Run("upload body", func(t *testing.T) {
 		conn, err := net.Dial("tcp", hostOf(base))
-		must(t, err)
+		harness.Must(t, err)
 		defer conn.Close()
 		body := "--b\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n--b\r\n" +
 			"Content-Disposition: form-data; name=\"content\"; filename=\"slow-1.0.tar.gz\"\r\n\r\nsome bytes"
 		fmt.Fprintf(conn, "POST /legacy/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n%s",
-			basicCred("alice", "s3cret"), body)
+			harness.BasicCred("alice", "s3cret"), body)
 		got, closed := closedWithin(conn, 5*time.Second, nil)
 		if !closed {
 			t.Fatal("a stalled upload kept its connection for 5s with a 1s stall timeout")
@@ -107,7 +106,7 @@ func TestSlowClients(t *testing.T) {
 		if !strings.HasPrefix(got, "HTTP/1.1 408 ") {
 			t.Errorf("stalled upload answered %q, want 408", firstLine(got))
 		}
-		visible, temps := visibleFiles(t, root)
+		visible, temps := harness.VisibleFiles(t, root)
 		if len(visible)+len(temps) != 0 {
 			t.Errorf("a stalled upload left %v %v", visible, temps)
 		}
@@ -119,7 +118,7 @@ func firstLine(s string) string { l, _, _ := strings.Cut(s, "\r\n"); return l }
 // TestOversizedHeaders: headers beyond the limit are a 431, not a memory
 // cost.
 func TestOversizedHeaders(t *testing.T) {
-	base := startServer(t, "--root", t.TempDir())
+	base := harness.StartServer(t, "--root", t.TempDir())
 	for _, tc := range []struct {
 		name    string
 		headers string
@@ -144,58 +143,16 @@ func TestOversizedHeaders(t *testing.T) {
 	}
 }
 
-// rss is a process's resident memory in KiB.
-func rss(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	must(t, err)
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
-
 // TestManyConnections holds many half-sent requests open at once: the
-// server's memory stays bounded, it goes on answering, and the header
-// timeout frees the connections.
+// server goes on answering, and the header timeout frees the connections.
+// What each held connection costs in memory is BenchmarkHeldConnections'.
 func TestManyConnections(t *testing.T) {
 	root := t.TempDir()
 	pkgtest.Wheel(t, root, pkgtest.Spec{Name: "demo", Version: "1.0"})
-	cmd, base := startProcess(t, "--root", root, "--header-timeout", "3s")
-	get(t, base+"/simple/demo/", "") // warm up
-	before := rss(t, cmd.Process.Pid)
-	const n = 2000
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for range n {
-		c, err := net.Dial("tcp", hostOf(base))
-		if err != nil {
-			t.Fatalf("connection %d: %v", len(conns), err)
-		}
-		io.WriteString(c, "GET /simple/demo/ HTTP/1.1\r\nHost: x\r\nX-Half: ")
-		conns = append(conns, c)
-	}
-	if code, body := get(t, base+"/simple/demo/", ""); code != 200 || !strings.Contains(body, "demo-1.0") {
-		t.Errorf("with %d connections held: %d", n, code)
-	}
-	during := rss(t, cmd.Process.Pid)
-	t.Logf("RSS %d KiB before, %d KiB with %d connections held (%.1f KiB each)", before, during, n, float64(during-before)/n)
-	// About 16 KiB each (a goroutine and its read buffer); the test binary
-	// runs the server, so under the race detector every byte costs more.
-	limit := 32
-	if raceEnabled {
-		limit = 128
-	}
-	if each := (during - before) / n; each > limit {
-		t.Errorf("RSS grew by %d KiB per idle connection, want under %d KiB", each, limit)
+	base := harness.StartServer(t, "--root", root, "--header-timeout", "3s")
+	conns := holdConnections(t, base, 2000)
+	if code, body := harness.Get(t, base+"/simple/demo/", ""); code != 200 || !strings.Contains(body, "demo-1.0") {
+		t.Errorf("with %d connections held: %d", len(conns), code)
 	}
 	// The header timeout closes them all.
 	time.Sleep(4 * time.Second)
@@ -207,8 +164,29 @@ func TestManyConnections(t *testing.T) {
 		}
 	}
 	if open > 0 {
-		t.Errorf("%d of %d half-sent requests still open after the header timeout", open, n)
+		t.Errorf("%d of %d half-sent requests still open after the header timeout", open, len(conns))
 	}
+}
+
+// holdConnections opens n connections to the server at base, each with a
+// request whose headers never end, closed when the test ends.
+func holdConnections(t testing.TB, base string, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for range n {
+		c, err := net.Dial("tcp", hostOf(base))
+		if err != nil {
+			t.Fatalf("connection %d: %v", len(conns), err)
+		}
+		io.WriteString(c, "GET /simple/demo/ HTTP/1.1\r\nHost: x\r\nX-Half: ")
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 func isTimeout(err error) bool {
@@ -222,16 +200,16 @@ func isTimeout(err error) bool {
 func TestPathTraversal(t *testing.T) {
 	outside := t.TempDir()
 	root := filepath.Join(outside, "root")
-	must(t, os.MkdirAll(filepath.Join(root, "demo"), 0o755))
+	harness.Must(t, os.MkdirAll(filepath.Join(root, "demo"), 0o755))
 	pkgtest.Wheel(t, filepath.Join(root, "demo"), pkgtest.Spec{Name: "demo", Version: "1.0"})
 	// A distribution file beside the root, and a secret, that no request
 	// may reach.
 	secret := pkgtest.Sdist(t, outside, pkgtest.Spec{Name: "secret", Version: "1.0", Summary: "TOPSECRET"})
-	must(t, os.WriteFile(filepath.Join(outside, "passwd"), []byte("TOPSECRET\n"), 0o644))
+	harness.Must(t, os.WriteFile(filepath.Join(outside, "passwd"), []byte("TOPSECRET\n"), 0o644))
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	base := startServer(t, "--root", root, "--passwords", pw)
-	authz := "Authorization: Basic " + basicCred("alice", "s3cret") + "\r\n"
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	base := harness.StartServer(t, "--root", root, "--passwords", pw)
+	authz := "Authorization: Basic " + harness.BasicCred("alice", "s3cret") + "\r\n"
 
 	var paths []string
 	for _, dots := range []string{"..", "%2e%2e", "%2E%2E", ".%2e", "%2e.", "..%2f..", "..%5c..", "%252e%252e", "..;"} {
@@ -296,21 +274,21 @@ func TestPathTraversal(t *testing.T) {
 func TestCredentialsNeverLogged(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "Pa55-right"})
+	harness.Htpasswd(t, pw, [2]string{"alice", "Pa55-right"})
 	logPath := filepath.Join(t.TempDir(), "log")
 	logf, err := os.Create(logPath)
-	must(t, err)
-	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--root", root, "--passwords", pw,
+	harness.Must(t, err)
+	cmd := harness.Command(t, "serve", "--listen", "127.0.0.1:0", "--root", root, "--passwords", pw,
 		"--authenticate", "update,download,list", "--log-level", "debug")
 	cmd.Stderr = logf
-	scmd, base := startCommand(t, cmd)
+	scmd, base := harness.StartCommand(t, cmd)
 
 	spec := pkgtest.Spec{Name: "cred", Version: "1.0"}
 	secrets := []string{"Pa55-right", "Pa55-wrong", "Pa55-unknown"}
 	for _, cred := range [][2]string{{"alice", "Pa55-right"}, {"alice", "Pa55-wrong"}, {"mallory", "Pa55-unknown"}} {
-		authz := "Basic " + basicCred(cred[0], cred[1])
-		secrets = append(secrets, basicCred(cred[0], cred[1]))
-		upload(t, base, authz, "cred", "1.0", spec.WheelName(), spec.WheelBytes())
+		authz := "Basic " + harness.BasicCred(cred[0], cred[1])
+		secrets = append(secrets, harness.BasicCred(cred[0], cred[1]))
+		harness.Upload(t, base, authz, "cred", "1.0", spec.WheelName(), spec.WheelBytes())
 		for _, c := range []struct{ method, path string }{
 			{"GET", "/simple/"}, {"GET", "/simple/cred/"}, {"GET", "/packages/cred/" + spec.WheelName()},
 			{"POST", "/api/projects/cred/releases/1.0/yank"}, {"PUT", "/api/projects/cred/status"},
@@ -319,7 +297,7 @@ func TestCredentialsNeverLogged(t *testing.T) {
 			req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(`{"status":"active"}`))
 			req.Header.Set("Authorization", authz)
 			resp, err := http.DefaultClient.Do(req)
-			must(t, err)
+			harness.Must(t, err)
 			resp.Body.Close()
 		}
 		// Credentials in the URL, as some clients put them.
@@ -329,19 +307,19 @@ func TestCredentialsNeverLogged(t *testing.T) {
 		}
 	}
 	// Malformed Authorization values are not echoed either.
-	for _, v := range []string{"Basic Pa55-garbage", "Bearer Pa55-token", "Basic " + basicCred("alice", "")} {
+	for _, v := range []string{"Basic Pa55-garbage", "Bearer Pa55-token", "Basic " + harness.BasicCred("alice", "")} {
 		secrets = append(secrets, strings.Fields(v)[1])
 		req, _ := http.NewRequest("GET", base+"/simple/", nil)
 		req.Header.Set("Authorization", v)
 		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
+		harness.Must(t, err)
 		resp.Body.Close()
 	}
 	scmd.Process.Signal(os.Interrupt)
 	scmd.Wait()
 	logf.Close()
 	b, err := os.ReadFile(logPath)
-	must(t, err)
+	harness.Must(t, err)
 	log := string(b)
 	if !strings.Contains(log, "/simple/cred/") || !strings.Contains(log, "uploaded") {
 		t.Fatalf("the log does not show the requests, so it proves nothing:\n%.2000s", log)

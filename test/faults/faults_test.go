@@ -1,11 +1,14 @@
-package main
+//go:build unix
+
+// Package faults runs pkgindex processes against the faults of a Unix file
+// system and of its password file: a full or a read-only mount, a file of
+// another user, a password file missing, malformed or broken while in use.
+package faults
 
 import (
 	"bytes"
 	"errors"
 	"io"
-	"io/fs"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +18,7 @@ import (
 	"testing"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/test/harness"
 )
 
 // tmpfs mounts a tmpfs of the given size (mount's spelling, e.g. "2m") on
@@ -26,7 +30,7 @@ func tmpfs(t *testing.T, size string) string {
 		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
 			t.Fatalf("mount tmpfs: %v %s", err, out)
 		}
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+		t.Skipf("cannot mount a tmpfs here: %v %s; to run it: sudo go test ./test/faults", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
@@ -36,55 +40,13 @@ func tmpfs(t *testing.T, size string) string {
 	return dir
 }
 
-// upload sends one file the way twine does and returns the status line,
-// which carries the server's reason.
-func upload(t *testing.T, base, authz, name, version, filename string, content []byte) (int, string) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField(":action", "file_upload")
-	mw.WriteField("name", name)
-	mw.WriteField("version", version)
-	w, _ := mw.CreateFormFile("content", filename)
-	w.Write(content)
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/legacy/", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", authz)
-	resp, err := http.DefaultClient.Do(req)
-	must(t, err)
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, resp.Status
-}
-
-// visibleFiles lists the regular files below root outside the store's
-// hidden directory, and the temporary files inside it.
-func visibleFiles(t *testing.T, root string) (visible, temps []string) {
-	t.Helper()
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		switch {
-		case strings.HasPrefix(rel, ".pkgindex/tmp/"):
-			temps = append(temps, rel)
-		case !strings.HasPrefix(rel, "."):
-			visible = append(visible, rel)
-		}
-		return nil
-	})
-	return visible, temps
-}
-
 // fill writes a hidden file until the file system is full and returns its
 // path.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, ".filler")
 	f, err := os.Create(p)
-	must(t, err)
+	harness.Must(t, err)
 	defer f.Close()
 	chunk := make([]byte, 64<<10)
 	for {
@@ -103,25 +65,25 @@ func fill(t *testing.T, dir string) string {
 func TestDiskFull(t *testing.T) {
 	root := tmpfs(t, "2m")
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	authz := "Basic " + basicCred("alice", "s3cret")
-	base := startServer(t, "--root", root, "--passwords", pw)
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	authz := "Basic " + harness.BasicCred("alice", "s3cret")
+	base := harness.StartServer(t, "--root", root, "--passwords", pw)
 
 	first := pkgtest.Spec{Name: "full", Version: "1.0"}
-	if code, status := upload(t, base, authz, "full", "1.0", first.WheelName(), first.WheelBytes()); code != 200 {
+	if code, status := harness.Upload(t, base, authz, "full", "1.0", first.WheelName(), first.WheelBytes()); code != 200 {
 		t.Fatalf("first upload: %s", status)
 	}
 	check := func(when string, wantFiles int) {
 		t.Helper()
-		visible, temps := visibleFiles(t, root)
+		visible, temps := harness.VisibleFiles(t, root)
 		if len(visible) != wantFiles || len(temps) != 0 {
 			t.Errorf("%s: files %v, temporary files %v; want %d files and no temporary ones", when, visible, temps, wantFiles)
 		}
-		code, body := get(t, base+"/simple/full/", "")
+		code, body := harness.Get(t, base+"/simple/full/", "")
 		if code != 200 || !strings.Contains(body, first.WheelName()) {
 			t.Errorf("%s: project page %d\n%s", when, code, body)
 		}
-		if code, _ := get(t, base+"/packages/full/"+first.WheelName(), ""); code != 200 {
+		if code, _ := harness.Get(t, base+"/packages/full/"+first.WheelName(), ""); code != 200 {
 			t.Errorf("%s: download %d", when, code)
 		}
 	}
@@ -129,7 +91,7 @@ func TestDiskFull(t *testing.T) {
 	// Larger than the whole file system: refused part way through.
 	big := pkgtest.Spec{Name: "full", Version: "2.0"}
 	content := append(bytes.Repeat([]byte{'x'}, 3<<20), big.WheelBytes()...)
-	code, status := upload(t, base, authz, "full", "2.0", big.WheelName(), content)
+	code, status := harness.Upload(t, base, authz, "full", "2.0", big.WheelName(), content)
 	if code != http.StatusInsufficientStorage || !strings.Contains(status, "no space left") {
 		t.Errorf("upload larger than the disk: %q, want 507 saying there is no space", status)
 	}
@@ -138,12 +100,12 @@ func TestDiskFull(t *testing.T) {
 	// A full disk refuses even a small file, and then frees up.
 	filler := fill(t, root)
 	small := pkgtest.Spec{Name: "full", Version: "3.0"}
-	if code, status := upload(t, base, authz, "full", "3.0", small.WheelName(), small.WheelBytes()); code != http.StatusInsufficientStorage {
+	if code, status := harness.Upload(t, base, authz, "full", "3.0", small.WheelName(), small.WheelBytes()); code != http.StatusInsufficientStorage {
 		t.Errorf("upload to a full disk: %q, want 507", status)
 	}
 	check("with the disk full", 1)
-	must(t, os.Remove(filler))
-	if code, status := upload(t, base, authz, "full", "3.0", small.WheelName(), small.WheelBytes()); code != 200 {
+	harness.Must(t, os.Remove(filler))
+	if code, status := harness.Upload(t, base, authz, "full", "3.0", small.WheelName(), small.WheelBytes()); code != 200 {
 		t.Errorf("upload once space is freed: %q", status)
 	}
 	check("after space was freed", 2)
@@ -153,19 +115,19 @@ func TestDiskFull(t *testing.T) {
 // changes are refused with a clear 503, reads go on working.
 func TestReadOnlyRoot(t *testing.T) {
 	root := tmpfs(t, "4m")
-	must(t, os.MkdirAll(filepath.Join(root, "ro"), 0o755))
+	harness.Must(t, os.MkdirAll(filepath.Join(root, "ro"), 0o755))
 	spec := pkgtest.Spec{Name: "ro", Version: "1.0"}
 	pkgtest.Wheel(t, filepath.Join(root, "ro"), spec)
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	authz := "Basic " + basicCred("alice", "s3cret")
-	base := startServer(t, "--root", root, "--passwords", pw)
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	authz := "Basic " + harness.BasicCred("alice", "s3cret")
+	base := harness.StartServer(t, "--root", root, "--passwords", pw)
 	if out, err := exec.Command("mount", "-o", "remount,ro", root).CombinedOutput(); err != nil {
 		t.Fatalf("remount read-only: %v %s", err, out)
 	}
 
 	next := pkgtest.Spec{Name: "ro", Version: "2.0"}
-	code, status := upload(t, base, authz, "ro", "2.0", next.WheelName(), next.WheelBytes())
+	code, status := harness.Upload(t, base, authz, "ro", "2.0", next.WheelName(), next.WheelBytes())
 	if code != http.StatusServiceUnavailable || !strings.Contains(status, "read-only") {
 		t.Errorf("upload to a read-only root: %q, want 503 saying it is read-only", status)
 	}
@@ -176,20 +138,20 @@ func TestReadOnlyRoot(t *testing.T) {
 		req, _ := http.NewRequest(c.method, base+c.path, nil)
 		req.Header.Set("Authorization", authz)
 		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
+		harness.Must(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "read-only") {
 			t.Errorf("%s %s on a read-only root: %d %s", c.method, c.path, resp.StatusCode, body)
 		}
 	}
-	if code, body := get(t, base+"/simple/ro/", ""); code != 200 || !strings.Contains(body, spec.WheelName()) || strings.Contains(body, "data-yanked") {
+	if code, body := harness.Get(t, base+"/simple/ro/", ""); code != 200 || !strings.Contains(body, spec.WheelName()) || strings.Contains(body, "data-yanked") {
 		t.Errorf("project page on a read-only root: %d\n%s", code, body)
 	}
-	if code, _ := get(t, base+"/packages/ro/"+spec.WheelName(), ""); code != 200 {
+	if code, _ := harness.Get(t, base+"/packages/ro/"+spec.WheelName(), ""); code != 200 {
 		t.Errorf("download from a read-only root: %d", code)
 	}
-	if code, _ := get(t, base+"/readyz", ""); code != 200 {
+	if code, _ := harness.Get(t, base+"/readyz", ""); code != 200 {
 		t.Errorf("a read-only root that serves reads is not ready: %d", code)
 	}
 }
@@ -200,29 +162,28 @@ func TestReadOnlyRoot(t *testing.T) {
 func TestPasswordFileProblems(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad")
-	must(t, os.WriteFile(bad, []byte("this is not htpasswd\nalice:plaintext\n"), 0o600))
+	harness.Must(t, os.WriteFile(bad, []byte("this is not htpasswd\nalice:plaintext\n"), 0o600))
 	for _, tc := range []struct{ name, path string }{
 		{"missing", filepath.Join(dir, "missing")},
 		{"malformed", bad},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr strings.Builder
-			code := run([]string{"serve", "--listen", "127.0.0.1:0", "--root", t.TempDir(), "--passwords", tc.path}, io.Discard, &stderr)
-			if code == 0 || !strings.Contains(stderr.String(), "--passwords") {
-				t.Errorf("start with a %s password file: exit %d, %q; want an error naming --passwords", tc.name, code, stderr.String())
+			code, _, stderr := harness.Run(t, "serve", "--listen", "127.0.0.1:0", "--root", t.TempDir(), "--passwords", tc.path)
+			if code == 0 || !strings.Contains(stderr, "--passwords") {
+				t.Errorf("start with a %s password file: exit %d, %q; want an error naming --passwords", tc.name, code, stderr)
 			}
 		})
 	}
 
 	t.Run("reload", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "htpasswd")
-		htpasswd(t, pw, [2]string{"alice", "s3cret"})
-		base := startServer(t, "--root", t.TempDir(), "--passwords", pw)
+		harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+		base := harness.StartServer(t, "--root", t.TempDir(), "--passwords", pw)
 		status := func(user, pass string) int {
 			req, _ := http.NewRequest("PUT", base+"/api/projects/demo/status", strings.NewReader(`{"status":"active"}`))
-			req.Header.Set("Authorization", "Basic "+basicCred(user, pass))
+			req.Header.Set("Authorization", "Basic "+harness.BasicCred(user, pass))
 			resp, err := http.DefaultClient.Do(req)
-			must(t, err)
+			harness.Must(t, err)
 			resp.Body.Close()
 			return resp.StatusCode
 		}
@@ -232,8 +193,8 @@ func TestPasswordFileProblems(t *testing.T) {
 		for _, content := range []string{"garbage without a colon\n", "", "alice:plaintext\n"} {
 			// A new file (a new inode), as an editor or a Secret update makes it.
 			tmp := pw + ".new"
-			must(t, os.WriteFile(tmp, []byte(content), 0o600))
-			must(t, os.Rename(tmp, pw))
+			harness.Must(t, os.WriteFile(tmp, []byte(content), 0o600))
+			harness.Must(t, os.Rename(tmp, pw))
 			if c := status("alice", "s3cret"); c != 200 {
 				t.Errorf("after the file became %q: the previous password gets %d, want 200", content, c)
 			}
@@ -250,44 +211,44 @@ func TestPasswordFileProblems(t *testing.T) {
 // of the page is served, and downloading it is a 403, never a 500.
 func TestPermissionDeniedOnOneFile(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to start the server as another user")
+		t.Skip("needs root to start the server as another user; to run it: sudo go test ./test/faults")
 	}
 	const nobody = 65534
-	bin := filepath.Join(t.TempDir(), "pkgindex.test")
-	data, err := os.ReadFile(os.Args[0])
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
+	bin := filepath.Join(t.TempDir(), "pkgindex")
+	data, err := os.ReadFile(harness.Binary(t))
+	harness.Must(t, err)
+	harness.Must(t, os.WriteFile(bin, data, 0o755))
 	root := t.TempDir()
 	for _, d := range []string{filepath.Dir(bin), filepath.Dir(filepath.Dir(bin)), filepath.Dir(root)} {
-		must(t, os.Chmod(d, 0o755))
+		harness.Must(t, os.Chmod(d, 0o755))
 	}
-	must(t, os.MkdirAll(filepath.Join(root, "perm"), 0o755))
+	harness.Must(t, os.MkdirAll(filepath.Join(root, "perm"), 0o755))
 	ok := pkgtest.Spec{Name: "perm", Version: "1.0"}
 	locked := pkgtest.Spec{Name: "perm", Version: "2.0"}
 	pkgtest.Wheel(t, filepath.Join(root, "perm"), ok)
 	lockedPath := pkgtest.Wheel(t, filepath.Join(root, "perm"), locked)
-	must(t, os.Chmod(lockedPath, 0o600)) // root's, unreadable to nobody
+	harness.Must(t, os.Chmod(lockedPath, 0o600)) // root's, unreadable to nobody
 	for _, p := range []string{root, filepath.Join(root, "perm")} {
-		must(t, os.Chown(p, nobody, nobody))
+		harness.Must(t, os.Chown(p, nobody, nobody))
 	}
 
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--root", root, "--passwords", ".", "--authenticate", ".")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	_, base := startCommand(t, cmd)
+	_, base := harness.StartCommand(t, cmd)
 
 	for _, accept := range []string{"text/html", "application/vnd.pypi.simple.v1+json"} {
-		code, body := get(t, base+"/simple/perm/", accept)
+		code, body := harness.Get(t, base+"/simple/perm/", accept)
 		if code != 200 || !strings.Contains(body, ok.WheelName()) || strings.Contains(body, locked.WheelName()) {
 			t.Errorf("project page (%s) beside an unreadable file: %d, want 200 listing only %s\n%s", accept, code, ok.WheelName(), body)
 		}
 	}
-	if code, _ := get(t, base+"/packages/perm/"+ok.WheelName(), ""); code != 200 {
+	if code, _ := harness.Get(t, base+"/packages/perm/"+ok.WheelName(), ""); code != 200 {
 		t.Errorf("download of the readable file: %d", code)
 	}
-	if code, _ := get(t, base+"/packages/perm/"+locked.WheelName(), ""); code != http.StatusForbidden {
+	if code, _ := harness.Get(t, base+"/packages/perm/"+locked.WheelName(), ""); code != http.StatusForbidden {
 		t.Errorf("download of the unreadable file: %d, want 403", code)
 	}
-	if code, _ := get(t, base+"/simple/", ""); code != 200 {
+	if code, _ := harness.Get(t, base+"/simple/", ""); code != 200 {
 		t.Errorf("index beside an unreadable file: %d", code)
 	}
 }

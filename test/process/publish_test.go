@@ -1,8 +1,7 @@
-package main
+package process
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -16,33 +15,16 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/test/harness"
 )
-
-// htpasswd writes a password file with bcrypt entries.
-func htpasswd(t *testing.T, path string, users ...[2]string) {
-	t.Helper()
-	var b strings.Builder
-	for _, u := range users {
-		h, err := bcrypt.GenerateFromPassword([]byte(u[1]), bcrypt.MinCost)
-		must(t, err)
-		fmt.Fprintf(&b, "%s:%s\n", u[0], h)
-	}
-	must(t, os.WriteFile(path, []byte(b.String()), 0o600))
-}
-
-func basicCred(user, pw string) string {
-	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pw))
-}
 
 // dists writes a wheel and an sdist of spec into a fresh dist/ directory of
 // a project directory, with the pyproject.toml poetry and pdm read.
 func dists(t *testing.T, spec pkgtest.Spec) string {
 	t.Helper()
 	proj := t.TempDir()
-	must(t, os.MkdirAll(filepath.Join(proj, "dist"), 0o755))
+	harness.Must(t, os.MkdirAll(filepath.Join(proj, "dist"), 0o755))
 	pkgtest.Wheel(t, filepath.Join(proj, "dist"), spec)
 	pkgtest.Sdist(t, filepath.Join(proj, "dist"), spec)
 	toml := fmt.Sprintf(`[project]
@@ -63,7 +45,7 @@ python = ">=3.7"
 requires = ["poetry-core"]
 build-backend = "poetry.core.masonry.api"
 `, spec.Name, spec.Version)
-	must(t, os.WriteFile(filepath.Join(proj, "pyproject.toml"), []byte(toml), 0o644))
+	harness.Must(t, os.WriteFile(filepath.Join(proj, "pyproject.toml"), []byte(toml), 0o644))
 	return proj
 }
 
@@ -82,7 +64,7 @@ func runIn(t *testing.T, dir string, env []string, argv ...string) string {
 // pipInstall installs req through an index and imports it.
 func pipInstall(t *testing.T, base, req, module, version string) {
 	t.Helper()
-	pip := tool(t, "python3", "-m", "pip")
+	pip := harness.Tool(t, "python3", "-m", "pip")
 	target := t.TempDir()
 	runIn(t, "", nil, append(pip, "install", "--no-cache-dir", "--disable-pip-version-check", "--no-deps",
 		"--index-url", base+"/simple/", "--target", target, req)...)
@@ -100,12 +82,12 @@ func pipInstall(t *testing.T, base, req, module, version string) {
 func TestPublishWithRealClients(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	a := startServer(t, "--root", root, "--passwords", pw)
-	b := startServer(t, "--root", root, "--passwords", pw)
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	a := harness.StartServer(t, "--root", root, "--passwords", pw)
+	b := harness.StartServer(t, "--root", root, "--passwords", pw)
 
 	t.Run("twine", func(t *testing.T) {
-		twine := tool(t, "twine")
+		twine := harness.Tool(t, "twine")
 		proj := dists(t, pkgtest.Spec{Name: "twine-demo", Version: "1.0"})
 		// Wrong password first: refused, and nothing is published.
 		cmd := exec.Command(twine[0], "upload", "--non-interactive", "--disable-progress-bar",
@@ -114,7 +96,7 @@ func TestPublishWithRealClients(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
 			t.Fatalf("twine with a wrong password: %v\n%s", err, out)
 		}
-		if code, _ := get(t, b+"/simple/twine-demo/", ""); code != 404 {
+		if code, _ := harness.Get(t, b+"/simple/twine-demo/", ""); code != 404 {
 			t.Fatalf("a refused upload is listed: %d", code)
 		}
 		runIn(t, proj, nil, "twine", "upload", "--non-interactive", "--disable-progress-bar",
@@ -129,7 +111,7 @@ func TestPublishWithRealClients(t *testing.T) {
 		}
 	})
 	t.Run("poetry", func(t *testing.T) {
-		tool(t, "poetry")
+		harness.Tool(t, "poetry")
 		proj := dists(t, pkgtest.Spec{Name: "poetry-demo", Version: "0.1.0"})
 		runIn(t, proj, []string{
 			"POETRY_REPOSITORIES_PKGINDEX_URL=" + a + "/legacy/",
@@ -141,15 +123,15 @@ func TestPublishWithRealClients(t *testing.T) {
 	t.Run("pip with credentials", func(t *testing.T) {
 		// A third replica that protects reads too: pip sends the
 		// credentials in the index URL, and without them gets 401.
-		c := startServer(t, "--root", root, "--passwords", pw, "--authenticate", "update,download,list")
-		if code, _ := get(t, c+"/simple/", ""); code != 401 {
+		c := harness.StartServer(t, "--root", root, "--passwords", pw, "--authenticate", "update,download,list")
+		if code, _ := harness.Get(t, c+"/simple/", ""); code != 401 {
 			t.Fatalf("anonymous read of a protected index: %d", code)
 		}
 		u := strings.Replace(c, "http://", "http://alice:s3cret@", 1)
 		pipInstall(t, u, "twine-demo==1.0", "twine_demo", "1.0")
 	})
 	t.Run("pdm", func(t *testing.T) {
-		tool(t, "pdm")
+		harness.Tool(t, "pdm")
 		proj := dists(t, pkgtest.Spec{Name: "pdm-demo", Version: "0.2.0"})
 		runIn(t, proj, []string{"PDM_CHECK_UPDATE=false", "PDM_HOME=" + t.TempDir(), "PDM_CACHE_DIR=" + t.TempDir()},
 			"pdm", "publish", "--no-build", "-r", b+"/legacy/", "-u", "alice", "-P", "s3cret")
@@ -174,7 +156,7 @@ func slowUpload(t *testing.T, base, authz string, spec pkgtest.Spec, content []b
 	tail := head.Bytes()
 	total := len(headBytes) + len(content) + len(tail)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	must(t, err)
+	harness.Must(t, err)
 	t.Cleanup(func() { conn.Close() })
 	half, answer := make(chan struct{}), make(chan string, 1)
 	go func() {
@@ -201,15 +183,15 @@ func slowUpload(t *testing.T, base, authz string, spec pkgtest.Spec, content []b
 func TestKilledMidUpload(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	authz := "Basic " + basicCred("alice", "s3cret")
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	authz := "Basic " + harness.BasicCred("alice", "s3cret")
 	spec := pkgtest.Spec{Name: "big", Version: "1.0"}
 	content := spec.WheelBytes()
 	// A few megabytes, of which the server sees the first half before it
 	// dies.
 	content = append(bytes.Repeat([]byte{0}, 4<<20), content...)
 
-	cmd, base := startProcess(t, "--root", root, "--passwords", pw)
+	cmd, base := harness.StartProcess(t, "--root", root, "--passwords", pw)
 	release := make(chan struct{})
 	half, _ := slowUpload(t, base, authz, spec, content, release)
 	select {
@@ -218,7 +200,7 @@ func TestKilledMidUpload(t *testing.T) {
 		t.Fatal("upload did not start")
 	}
 	time.Sleep(200 * time.Millisecond) // let the server write what it got
-	must(t, cmd.Process.Kill())
+	harness.Must(t, cmd.Process.Kill())
 	cmd.Wait()
 	close(release)
 
@@ -236,15 +218,15 @@ func TestKilledMidUpload(t *testing.T) {
 		t.Error("the killed server had written nothing: the test did not kill it mid-upload")
 	}
 
-	base = startServer(t, "--root", root, "--passwords", pw)
-	if code, body := get(t, base+"/simple/big/", ""); code != 404 {
+	base = harness.StartServer(t, "--root", root, "--passwords", pw)
+	if code, body := harness.Get(t, base+"/simple/big/", ""); code != 404 {
 		t.Fatalf("after restart the partial upload is listed: %d %s", code, body)
 	}
 	// The retry: a complete, valid wheel.
-	if code, status := upload(t, base, authz, "big", "1.0", spec.WheelName(), spec.WheelBytes()); code != 200 {
+	if code, status := harness.Upload(t, base, authz, "big", "1.0", spec.WheelName(), spec.WheelBytes()); code != 200 {
 		t.Fatalf("retry after the crash: %s", status)
 	}
-	if code, body := get(t, base+"/simple/big/", ""); code != 200 || !strings.Contains(body, spec.WheelName()) {
+	if code, body := harness.Get(t, base+"/simple/big/", ""); code != 200 || !strings.Contains(body, spec.WheelName()) {
 		t.Fatalf("the retried upload is not listed: %d %s", code, body)
 	}
 }
@@ -255,9 +237,9 @@ func TestKilledMidUpload(t *testing.T) {
 func TestConcurrentUploadsOfOneFile(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	authz := "Basic " + basicCred("alice", "s3cret")
-	bases := []string{startServer(t, "--root", root, "--passwords", pw), startServer(t, "--root", root, "--passwords", pw)}
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	authz := "Basic " + harness.BasicCred("alice", "s3cret")
+	bases := []string{harness.StartServer(t, "--root", root, "--passwords", pw), harness.StartServer(t, "--root", root, "--passwords", pw)}
 	for round := range 5 {
 		spec := pkgtest.Spec{Name: "race", Version: fmt.Sprintf("1.%d", round)}
 		content := spec.WheelBytes()
@@ -301,17 +283,17 @@ func TestConcurrentUploadsOfOneFile(t *testing.T) {
 func TestPasswordFileSwappedLikeASecret(t *testing.T) {
 	vol := t.TempDir()
 	v1 := filepath.Join(vol, "..2026_11_28_10_00_00.000000001")
-	must(t, os.Mkdir(v1, 0o755))
-	htpasswd(t, filepath.Join(v1, "htpasswd"), [2]string{"alice", "old"})
-	must(t, os.Symlink(filepath.Base(v1), filepath.Join(vol, "..data")))
-	must(t, os.Symlink("..data/htpasswd", filepath.Join(vol, "htpasswd")))
-	base := startServer(t, "--root", t.TempDir(), "--passwords", filepath.Join(vol, "htpasswd"))
+	harness.Must(t, os.Mkdir(v1, 0o755))
+	harness.Htpasswd(t, filepath.Join(v1, "htpasswd"), [2]string{"alice", "old"})
+	harness.Must(t, os.Symlink(filepath.Base(v1), filepath.Join(vol, "..data")))
+	harness.Must(t, os.Symlink("..data/htpasswd", filepath.Join(vol, "htpasswd")))
+	base := harness.StartServer(t, "--root", t.TempDir(), "--passwords", filepath.Join(vol, "htpasswd"))
 
 	status := func(pw string) int {
 		req, _ := http.NewRequest("PUT", base+"/api/projects/demo/status", strings.NewReader(`{"status":"active"}`))
-		req.Header.Set("Authorization", "Basic "+basicCred("alice", pw))
+		req.Header.Set("Authorization", "Basic "+harness.BasicCred("alice", pw))
 		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
+		harness.Must(t, err)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
@@ -319,11 +301,11 @@ func TestPasswordFileSwappedLikeASecret(t *testing.T) {
 		t.Fatalf("old password before the swap: %d", c)
 	}
 	v2 := filepath.Join(vol, "..2026_11_28_10_05_00.000000002")
-	must(t, os.Mkdir(v2, 0o755))
-	htpasswd(t, filepath.Join(v2, "htpasswd"), [2]string{"alice", "new"})
-	must(t, os.Symlink(filepath.Base(v2), filepath.Join(vol, "..data_tmp")))
-	must(t, os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")))
-	must(t, os.RemoveAll(v1))
+	harness.Must(t, os.Mkdir(v2, 0o755))
+	harness.Htpasswd(t, filepath.Join(v2, "htpasswd"), [2]string{"alice", "new"})
+	harness.Must(t, os.Symlink(filepath.Base(v2), filepath.Join(vol, "..data_tmp")))
+	harness.Must(t, os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")))
+	harness.Must(t, os.RemoveAll(v1))
 	if c := status("new"); c != 200 {
 		t.Errorf("new password right after the swap: %d", c)
 	}
@@ -337,11 +319,11 @@ func TestPasswordFileSwappedLikeASecret(t *testing.T) {
 func TestAdminCommands(t *testing.T) {
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "htpasswd")
-	htpasswd(t, pw, [2]string{"alice", "s3cret"})
-	must(t, os.MkdirAll(filepath.Join(root, "demo"), 0o755))
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	harness.Must(t, os.MkdirAll(filepath.Join(root, "demo"), 0o755))
 	spec := pkgtest.Spec{Name: "demo", Version: "1.0"}
 	pkgtest.Wheel(t, filepath.Join(root, "demo"), spec)
-	base := startServer(t, "--root", root, "--passwords", pw)
+	base := harness.StartServer(t, "--root", root, "--passwords", pw)
 	t.Setenv("PKGINDEX_PASSWORD", "s3cret")
 	for _, c := range []struct {
 		args []string
@@ -357,13 +339,12 @@ func TestAdminCommands(t *testing.T) {
 		{[]string{"remove", "--index", base, "--user", "alice", "demo", "1.0"}, 0, "removed demo-1.0-py3-none-any.whl", ""},
 		{[]string{"remove", "demo", "1.0"}, 2, "", ""},
 	} {
-		var out, errOut bytes.Buffer
-		code := run(c.args, &out, &errOut)
-		if code != c.code || !strings.Contains(out.String()+errOut.String(), c.out) {
-			t.Errorf("pkgindex %s: exit %d, %q %q; want %d with %q", strings.Join(c.args, " "), code, out.String(), errOut.String(), c.code, c.out)
+		code, out, errOut := harness.Run(t, c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.out) {
+			t.Errorf("pkgindex %s: exit %d, %q %q; want %d with %q", strings.Join(c.args, " "), code, out, errOut, c.code, c.out)
 		}
 		if c.page != "" {
-			if _, page := get(t, base+"/simple/demo/", ""); !strings.Contains(page, c.page) {
+			if _, page := harness.Get(t, base+"/simple/demo/", ""); !strings.Contains(page, c.page) {
 				t.Errorf("after pkgindex %s the page lacks %s:\n%s", c.args[0], c.page, page)
 			}
 		}

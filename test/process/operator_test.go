@@ -1,4 +1,4 @@
-package main
+package process
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +16,11 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 	"pkgindex.dev/pkgindex/controllers"
+	"pkgindex.dev/pkgindex/test/envtest"
+	"pkgindex.dev/pkgindex/test/harness"
 )
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -38,47 +38,23 @@ func freeAddr(t *testing.T) string {
 // API server: flags, leader election, the health and metrics endpoints,
 // reconciling, and a clean stop on SIGTERM.
 func TestOperatorProcess(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run make unit")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set: run make unit, which builds kube-apiserver and etcd")
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
+	e, err := envtest.Start(filepath.Join("..", "..", "config", "crd", "bases"))
+	envtest.Need(t, err)
 	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
+		if err := e.Stop(); err != nil {
+			t.Error(err)
 		}
 	})
-	user, err := env.AddUser(envtest.User{Name: "operator", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, kubeconfigPath := e.Config, e.Kubeconfig
 
 	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(os.Args[0], "operator",
+	cmd := harness.Command(t, "operator",
 		"--image=registry.example/pkgindex:process",
 		"--leader-election-namespace=default",
 		"--metrics-bind-address="+metricsAddr,
 		"--health-probe-bind-address="+probeAddr,
 		"--log-format=text")
-	cmd.Env = append(os.Environ(), "PKGINDEX_TEST_AS_MAIN=1", "KUBECONFIG="+kubeconfigPath)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfigPath)
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -105,16 +81,8 @@ func TestOperatorProcess(t *testing.T) {
 
 	wait := func(what string, check func() error) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := check()
-			if err == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				fail("%s: %v", what, err)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if err := envtest.Poll(30*time.Second, check); err != nil {
+			fail("%s: %v", what, err)
 		}
 	}
 	httpGet := func(url string) (string, error) {

@@ -198,14 +198,7 @@ func (s *Server) pypiJSON(w http.ResponseWriter, r *http.Request, version string
 	var source *store.File // whose metadata is the info: a wheel if there is one
 	var spelled string
 	urls := []pypiFile{}
-	for _, f := range p.Files {
-		fa, err := s.store.Facts(r.Context(), f)
-		if err != nil {
-			if r.Context().Err() != nil {
-				return
-			}
-			continue
-		}
+	for f, fa := range s.withFacts(r.Context(), p.Files) {
 		pf := s.pypiFile(f, fa, base)
 		v := f.Version()
 		releases[v] = append(releases[v], pf)
@@ -215,6 +208,9 @@ func (s *Server) pypiJSON(w http.ResponseWriter, r *http.Request, version string
 				source, spelled = f, v
 			}
 		}
+	}
+	if r.Context().Err() != nil {
+		return
 	}
 	if source == nil {
 		if version != "" {

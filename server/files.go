@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"pkgindex.dev/pkgindex/server/dist"
@@ -14,8 +13,6 @@ import (
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // contentTypes by file ending; the first match wins.
 var contentTypes = []struct {
@@ -115,16 +112,13 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		files = append(files, p.Files...)
 	}
 	// Every file is checked, and a cold replica hashes what it has no
-	// facts for: in parallel, as a project page does.
-	facts := s.store.FactsAll(r.Context(), files)
+	// facts for, all at once rather than a project at a time.
+	entries := make([]entry, 0, len(files))
+	for f, fa := range s.withFacts(r.Context(), files) {
+		entries = append(entries, entry{f, fa})
+	}
 	if r.Context().Err() != nil {
 		return
-	}
-	entries := make([]entry, 0, len(files))
-	for i, f := range files {
-		if facts[i] != nil {
-			entries = append(entries, entry{f, facts[i]})
-		}
 	}
 	// pypiserver's order: by directory, then project and version.
 	slices.SortStableFunc(entries, func(a, b entry) int {
