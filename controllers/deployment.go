@@ -49,7 +49,7 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	if layout == "" {
 		layout = v1alpha1.LayoutPerProject
 	}
-	args = append(args, "--layout="+string(layout))
+	args = append(args, flags.Arg(flags.Layout, string(layout)))
 	if s.FallbackURL != "" {
 		args = append(args, flags.Arg(flags.FallbackURL, s.FallbackURL))
 	}

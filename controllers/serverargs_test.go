@@ -79,6 +79,10 @@ func TestServerFieldsReachTheConfig(t *testing.T) {
 			func(c server.Config) any { return c.LogFormat }, "json", []string{"LogFormat"}},
 		{"logLevel", func(s *v1alpha1.ServerSpec) { s.LogLevel = "debug" },
 			func(c server.Config) any { return c.LogLevel }, "debug", []string{"LogLevel"}},
+		// The builder writes per-project, the CRD's default, for an object
+		// left undefaulted, so the field is seen by setting the other one.
+		{"layout", func(s *v1alpha1.ServerSpec) { s.Layout = v1alpha1.LayoutAny },
+			func(c server.Config) any { return c.Layout.String() }, "any", []string{"Layout"}},
 		// The Secret is mounted at authDir; with auth set, the server reads
 		// the password file there and protects updates.
 		{"auth.secretName", func(s *v1alpha1.ServerSpec) { s.Auth = &v1alpha1.AuthSpec{SecretName: "users"} },
