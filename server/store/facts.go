@@ -156,7 +156,7 @@ func (s *Store) FactsAll(ctx context.Context, files []*File) []*Facts {
 	s.readStarted()
 	defer s.readDone()
 	out := make([]*Facts, len(files))
-	parallel(len(files), func(i int) {
+	s.parallel(len(files), func(i int) {
 		if ctx.Err() != nil {
 			return
 		}

@@ -115,6 +115,9 @@ type Store struct {
 	// network file system each check is a round trip, but a server with
 	// thousands of blocked threads is not faster, only larger.
 	io chan struct{}
+	// workers holds a token for every goroutine parallel runs besides its
+	// caller's.
+	workers chan struct{}
 	// hashSlots holds a token for every file being read whole for its facts.
 	hashSlots chan struct{}
 	// names and projects are what the per-project layout last assembled,
@@ -161,8 +164,8 @@ func New(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("negative timestamp guard %s", opts.Guard)
 	}
 	s := &Store{opts: opts, chunks: make(chan struct{}, sharedChunks), io: make(chan struct{}, ioSlots),
-		hashSlots: make(chan struct{}, hashSlots),
-		projects:  map[string]*projectFrom{}}
+		hashSlots: make(chan struct{}, hashSlots), workers: make(chan struct{}, ioSlots),
+		projects: map[string]*projectFrom{}}
 	s.turn = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	if runtime.GOMAXPROCS(0) > 1 {
 		s.spare = make(chan struct{}, 1)
@@ -293,7 +296,7 @@ func (s *Store) revalidate() (*Snapshot, error) {
 func (s *Store) checkAll(ctx context.Context, dirs []*dir) ([]*dirView, error) {
 	out := make([]*dirView, len(dirs))
 	errs := make([]error, len(dirs))
-	parallel(len(dirs), func(i int) {
+	s.parallel(len(dirs), func(i int) {
 		out[i], errs[i] = s.checkDir(ctx, dirs[i])
 		if errs[i] != nil && dirs[i].depth == 0 {
 			errs[i] = fmt.Errorf("checking root %s: %w", dirs[i].abs, errs[i])
@@ -376,7 +379,7 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 	}
 	parts := make([]part, len(s.roots))
 	errs := make([]error, len(s.roots))
-	parallel(len(s.roots), func(i int) {
+	s.parallel(len(s.roots), func(i int) {
 		parts[i], errs[i] = func() (part, error) {
 			top := s.roots[i].top
 			// The check of the project's directory starts with the
@@ -468,28 +471,37 @@ const (
 	hashSlots = 32
 )
 
-// parallel calls fn(i) for every i below n, on up to ioSlots goroutines.
-func parallel(n int, fn func(i int)) {
-	if n == 1 {
-		fn(0)
-		return
+// parallel calls fn(i) for every i below n: on the caller's goroutine,
+// and on as many more as the store's worker tokens allow, up to ioSlots in
+// all. A token is taken only if one is free, so the goroutines of every
+// request together stay within ioSlots, however many requests come at once
+// and however many files each checks: a page of 500 files on an idle
+// server takes 64 workers, 32 pages at once share them.
+func (s *Store) parallel(n int, fn func(i int)) {
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
 	}
-	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range min(n, ioSlots) {
+	var wg sync.WaitGroup
+spawn:
+	for range min(n, ioSlots) - 1 {
+		select {
+		case s.workers <- struct{}{}:
+		default:
+			break spawn
+		}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
+			defer func() { <-s.workers; wg.Done() }()
+			work()
 		}()
 	}
+	work()
 	wg.Wait()
 }
