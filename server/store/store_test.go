@@ -20,7 +20,6 @@ import (
 	"unsafe"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/sys/unix"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
 )
@@ -717,7 +716,7 @@ func TestReadDirFillsBuffers(t *testing.T) {
 	}
 	got := map[string]bool{}
 	must(t, readDir(dir, func(name []byte, ino uint64, typ uint8) error {
-		if ino == 0 || typ != unix.DT_REG && typ != unix.DT_UNKNOWN {
+		if ino == 0 || typ != typeRegular && typ != typeUnknown {
 			t.Errorf("%s: inode %d, type %d", name, ino, typ)
 		}
 		got[string(name)] = true
