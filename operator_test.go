@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,10 +18,10 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 	"pkgindex.dev/pkgindex/controllers"
+	"pkgindex.dev/pkgindex/test/envtest"
 )
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -38,38 +39,17 @@ func freeAddr(t *testing.T) string {
 // API server: flags, leader election, the health and metrics endpoints,
 // reconciling, and a clean stop on SIGTERM.
 func TestOperatorProcess(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run make unit")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set: run make unit, which builds kube-apiserver and etcd")
+	env, err := envtest.Start(filepath.Join("config", "crd", "bases"))
+	if err != nil && !errors.Is(err, envtest.ErrUnavailable) {
+		t.Fatal(err)
 	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
+	envtest.Need(t, err)
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Errorf("stopping envtest: %v", err)
 		}
 	})
-	user, err := env.AddUser(envtest.User{Name: "operator", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfigPath := env.Kubeconfig
 
 	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(os.Args[0], "operator",
@@ -136,7 +116,7 @@ func TestOperatorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
