@@ -100,8 +100,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 
 # Platforms every package is also vetted for, so that the portable twins of
 # the Linux fast paths (the files built with !linux || portable) cannot rot.
-# Empty until server/store has its twins: then darwin/arm64 windows/amd64.
-CROSS_VET :=
+CROSS_VET := darwin/arm64 windows/amd64
 
 .PHONY: lint
 lint: $(STATICCHECK) verify-generated ## gofmt, go vet (also for CROSS_VET platforms), staticcheck, generated files up to date

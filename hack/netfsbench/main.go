@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command netfsbench measures pkgindex on storage that behaves like NFS or
 // EFS: it generates a package tree (hack/gentree), mounts it through the
 // NFS-like rig (hack/netfs) with a round-trip latency, runs `pkgindex
@@ -12,7 +14,7 @@
 //     client, doing the same; and each replica's peak anonymous memory.
 //
 // Everything runs on 127.0.0.1 and is bounded by -timeout. It needs root
-// (or fusermount) and /dev/fuse. Example:
+// (or fusermount) and /dev/fuse, and so Linux. Example:
 //
 //	go run ./hack/netfsbench -files 50000 -projects 2000 -big 500 -layout per-project -requests 20
 package main

@@ -10,4 +10,9 @@
 // server), and a directory whose change time is too close to the time it was
 // read is re-read instead of trusted, so coarse timestamps cannot hide a
 // change.
+//
+// The Linux calls live in *_linux.go (built for linux without the portable
+// tag); each has a twin from the standard library for other systems, and
+// for Linux with -tags portable, which cannot insist on fresh attributes:
+// see "The portable build" in docs/consistency.md.
 package store

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"syscall"
 
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/meta"
@@ -118,9 +117,8 @@ func (u *Upload) Publish(ctx context.Context, filename string, overwrite bool) (
 // record is the facts record of the published file, whose identity the
 // temporary file's stat gave (a link keeps inode, size and mtime).
 func (u *Upload) record(st os.FileInfo, filename string) recordedFacts {
-	sys := st.Sys().(*syscall.Stat_t)
 	rec := recordedFacts{
-		Ino: sys.Ino, Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
+		Ino: inodeOf(st), Size: st.Size(), MtimeNs: st.ModTime().UnixNano(),
 		Digests: u.digests(),
 	}
 	if u.meta != nil {

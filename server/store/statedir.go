@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The store keeps its own files in a hidden directory of the first root,
@@ -141,16 +139,4 @@ func mkdirSynced(dir string) error {
 		return fmt.Errorf("%s exists and is not a directory: %w", dir, ErrBadPath)
 	}
 	return fmt.Errorf("making %s: %w", dir, err)
-}
-
-func syncDir(dir string) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Fsync(fd); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("flushing %s: %w", dir, err)
-	}
-	return nil
 }

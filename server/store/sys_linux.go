@@ -1,38 +1,27 @@
+//go:build linux && !portable
+
 package store
 
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
-	"time"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// identity is what a file or directory looks like to stat: a change of any
-// field means its contents may have changed.
-type identity struct {
-	dev, ino uint64
-	size     int64
-	mode     uint32
-	nlink    uint32
-	mtime    int64 // ns since the epoch
-	ctime    int64 // ns since the epoch
-}
-
-func (id identity) isDir() bool     { return id.mode&unix.S_IFMT == unix.S_IFDIR }
-func (id identity) isRegular() bool { return id.mode&unix.S_IFMT == unix.S_IFREG }
-
-// settled reports whether the object's last change lies far enough before
-// start that any later change must give it a different change time. guard
-// covers the file system's timestamp granularity and the clock skew between
-// this host and a file server.
-func (id identity) settled(start time.Time, guard time.Duration) bool {
-	return id.ctime+int64(guard) <= start.UnixNano() && id.mtime+int64(guard) <= start.UnixNano()
-}
+// The entry types readDir reports are getdents's own.
+const (
+	typeUnknown = unix.DT_UNKNOWN
+	typeDir     = unix.DT_DIR
+	typeRegular = unix.DT_REG
+	typeLink    = unix.DT_LNK
+)
 
 const statxMask = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_NLINK | unix.STATX_INO |
 	unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_CTIME
@@ -96,6 +85,9 @@ func fromStatx(st *unix.Statx_t) identity {
 		ctime: st.Ctime.Sec*1e9 + int64(st.Ctime.Nsec),
 	}
 }
+
+// inodeOf is the inode number of the file fi describes, as os.Stat gives it.
+func inodeOf(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
 
 // fileIdentity describes an open file.
 func fileIdentity(f *handle) (identity, error) {
@@ -163,4 +155,26 @@ func readDir(path string, fn func(name []byte, ino uint64, typ uint8) error) err
 			}
 		}
 	}
+}
+
+// syncDir flushes a directory, so the names just made or removed in it
+// survive a crash. A file system that cannot flush directories (EINVAL)
+// is left as it is.
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("flushing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// startWriteback asks the disk to start writing n bytes of f from off,
+// without waiting: the flush before an upload is published then has only
+// the last few to write. It is only a hint; the flush reports any error.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
 }

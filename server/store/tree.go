@@ -12,10 +12,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unique"
-
-	"golang.org/x/sys/unix"
 
 	"pkgindex.dev/pkgindex/server/dist"
 )
@@ -150,7 +149,7 @@ func (s *Store) recheck(d *dir) (*dirView, error) {
 	old := d.view.Load()
 	id, err := statFresh(d.abs, d.depth == 0)
 	if err == nil && !id.isDir() {
-		err = &fs.PathError{Op: "check", Path: d.abs, Err: unix.ENOTDIR}
+		err = &fs.PathError{Op: "check", Path: d.abs, Err: syscall.ENOTDIR}
 	}
 	if err != nil {
 		if d.depth == 0 {
@@ -300,11 +299,11 @@ func (s *Store) rebuild(d *dir, old *dirView) (*dirView, [sha256.Size]byte, erro
 		}
 		// Strings and paths are made only where they are kept or needed:
 		// most entries are files already known from the last read.
-		if typ == unix.DT_UNKNOWN || typ == unix.DT_LNK {
-			typ = s.entryType(d.root, d.abs+"/"+string(name), joinRel(d.rel, string(name)), typ == unix.DT_LNK)
+		if typ == typeUnknown || typ == typeLink {
+			typ = s.entryType(d.root, d.abs+"/"+string(name), joinRel(d.rel, string(name)), typ == typeLink)
 		}
 		switch typ {
-		case unix.DT_DIR:
+		case typeDir:
 			switch {
 			case perProject && (d.depth > 0 || !dist.ValidProject(string(name))):
 				leave(name)
@@ -313,7 +312,7 @@ func (s *Store) rebuild(d *dir, old *dirView) (*dirView, [sha256.Size]byte, erro
 			default:
 				v.subdirs = append(v.subdirs, d.kid(string(name)))
 			}
-		case unix.DT_REG:
+		case typeRegular:
 			if base, m := sidecarOf(name); m != 0 {
 				if marks == nil {
 					marks = map[string]uint8{}
@@ -466,25 +465,25 @@ func (s *Store) entryType(r *root, abs, rel string, link bool) uint8 {
 			if errors.Is(err, ErrOutsideRoot) {
 				s.opts.Log.Info("skipping symbolic link that leaves its root", "path", abs)
 			}
-			return unix.DT_UNKNOWN
+			return typeUnknown
 		}
 		id, err := fileIdentity(f)
 		f.Close()
 		if err != nil || !id.isRegular() {
-			return unix.DT_UNKNOWN
+			return typeUnknown
 		}
-		return unix.DT_REG
+		return typeRegular
 	}
 	id, err := statFresh(abs, false)
 	switch {
 	case err != nil:
-		return unix.DT_UNKNOWN
+		return typeUnknown
 	case id.isDir():
-		return unix.DT_DIR
+		return typeDir
 	case id.isRegular():
-		return unix.DT_REG
+		return typeRegular
 	}
-	return unix.DT_UNKNOWN
+	return typeUnknown
 }
 
 func joinRel(dir, name string) string {

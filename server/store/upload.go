@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/blake2b"
-	"golang.org/x/sys/unix"
 	"pkgindex.dev/pkgindex/server/dist"
 )
 
@@ -113,8 +112,7 @@ func (s *Store) Begin(project string, digests ...string) (*Upload, error) {
 		// The file is flushed before it is published. Starting the disk
 		// writes as the bytes arrive leaves that flush only the last few.
 		if written += int64(len(b)); written-flushed >= writebackEvery {
-			// Only a hint: the flush before publishing reports any error.
-			_ = unix.SyncFileRange(int(u.tmp.Fd()), flushed, written-flushed, unix.SYNC_FILE_RANGE_WRITE)
+			startWriteback(u.tmp, flushed, written-flushed)
 			flushed = written
 		}
 		return nil

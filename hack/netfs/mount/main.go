@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command mount mounts a directory through the NFS-like rig several times,
 // one mount per simulated NFS client, and serves their request counters:
 //
