@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/cel-go/common/env"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,7 +104,7 @@ func TestOperatorProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k8s, err := client.New(env.Config, client.Options{Scheme: scheme})
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
