@@ -48,3 +48,54 @@ func BenchmarkMemoryPerFile(b *testing.B) {
 		runtime.KeepAlive(snap)
 	}
 }
+
+// The read path's work per request on a local disk, where a file system
+// call costs a microsecond and what the store adds around it is what shows.
+func BenchmarkReadPath(b *testing.B) {
+	for _, layout := range []Layout{LayoutAny, LayoutPerProject} {
+		root := b.TempDir()
+		for p := range 20 {
+			dir := filepath.Join(root, fmt.Sprintf("p%d", p))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			for v := range 25 {
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d-1.%d.tar.gz", p, v)), []byte("x"), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		s := newStoreIn(b, layout, 0, root)
+		ctx := context.Background()
+		p, err := s.Project(ctx, "p7")
+		if err != nil || p == nil {
+			b.Fatal(p, err)
+		}
+		s.FactsAll(ctx, p.Files)
+		b.Run(layout.String()+"/index", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Index(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(layout.String()+"/page", func(b *testing.B) {
+			for b.Loop() {
+				p, err := s.Project(ctx, "p7")
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.FactsAll(ctx, p.Files)
+			}
+		})
+		b.Run(layout.String()+"/open", func(b *testing.B) {
+			for b.Loop() {
+				f, err := s.OpenContext(ctx, p.Files[0].Rel)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
+	}
+}

@@ -24,24 +24,54 @@ type round[T any] struct {
 }
 
 // do runs fn, or waits for the next run of fn by another caller. All
-// callers of one group must pass equivalent functions.
-//
-// fn runs on a goroutine of its own, so every caller, the one that started
-// the run too, can give up when its context ends: a file system that hangs
-// in a call holds that goroutine, not the requests waiting on it.
+// callers of one group must pass equivalent functions. The caller that
+// finds the group idle runs fn itself; one that comes meanwhile waits for
+// the next run, and can give up when its context ends.
 func (g *group[T]) do(ctx context.Context, fn func() (T, error)) (T, error) {
 	g.mu.Lock()
+	if !g.running {
+		g.running = true
+		g.mu.Unlock()
+		v, err := fn()
+		g.handOff(fn)
+		return v, err
+	}
+	return g.wait(ctx)
+}
+
+// doDetached is do with fn always run on a goroutine of its own, so every
+// caller, the one that started the run too, can give up when its context
+// ends: for a call into a file system that may hang, which then holds that
+// goroutine, not the requests waiting on it.
+func (g *group[T]) doDetached(ctx context.Context, fn func() (T, error)) (T, error) {
+	g.mu.Lock()
+	if !g.running {
+		g.running = true
+		r := &round[T]{done: make(chan struct{})}
+		g.mu.Unlock()
+		go func() {
+			r.val, r.err = fn()
+			close(r.done)
+			g.handOff(fn)
+		}()
+		return r.result(ctx)
+	}
+	return g.wait(ctx)
+}
+
+// wait waits for the run after the one under way.
+func (g *group[T]) wait(ctx context.Context) (T, error) {
 	r := g.next
 	if r == nil {
 		r = &round[T]{done: make(chan struct{})}
 		g.next = r
 	}
-	if !g.running {
-		g.running = true
-		g.next = nil
-		go g.run(r, fn)
-	}
 	g.mu.Unlock()
+	return r.result(ctx)
+}
+
+// result waits for the round to end, or for ctx.
+func (r *round[T]) result(ctx context.Context) (T, error) {
 	select {
 	case <-r.done:
 		return r.val, r.err
@@ -51,20 +81,23 @@ func (g *group[T]) do(ctx context.Context, fn func() (T, error)) (T, error) {
 	}
 }
 
-// run runs round r, then each round that callers queued while the one
-// before it ran, until none is queued and the group is idle.
-func (g *group[T]) run(r *round[T], fn func() (T, error)) {
-	for r != nil {
+// handOff starts the round that callers queued during the run that just
+// finished, or marks the group idle.
+func (g *group[T]) handOff(fn func() (T, error)) {
+	g.mu.Lock()
+	r := g.next
+	if r == nil {
+		g.running = false
+		g.mu.Unlock()
+		return
+	}
+	g.next = nil
+	g.mu.Unlock()
+	go func() {
 		r.val, r.err = fn()
 		close(r.done)
-		g.mu.Lock()
-		r = g.next
-		g.next = nil
-		if r == nil {
-			g.running = false
-		}
-		g.mu.Unlock()
-	}
+		g.handOff(fn)
+	}()
 }
 
 // keyedGroup is a group per key, made when a key is first asked for and

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,37 +100,58 @@ func (o *Opened) sync() error {
 
 // OpenContext is Open for a request: it gives up with ErrTimeout when the
 // file system does not answer within the store's Timeout, or when ctx
-// ends. The open itself runs in one of the store's I/O slots, so a file
-// system that hangs holds at most as many goroutines as there are slots.
+// ends. Each open holds one of the store's I/O slots. While no call is
+// known to hang it opens on the caller's goroutine, as fast as Open; once a
+// request has given up on a call that has not returned, opens run on a
+// goroutine of their own that the request can leave, so a file system that
+// hangs holds at most as many goroutines as there are slots.
 func (s *Store) OpenContext(ctx context.Context, rel string) (*Opened, error) {
 	s.readStarted()
 	defer s.readDone()
-	bounded, cancel := s.bound(ctx)
-	defer cancel()
 	select {
 	case s.io <- struct{}{}:
-	case <-bounded.Done():
-		return nil, s.timedOut(bounded, "opening "+rel, bounded.Err())
+	default:
+		bounded, cancel := s.bound(ctx)
+		defer cancel()
+		select {
+		case s.io <- struct{}{}:
+		case <-bounded.Done():
+			return nil, s.timedOut(bounded, "opening "+rel, bounded.Err())
+		}
 	}
+	if s.stuck.Load() == 0 {
+		defer func() { <-s.io }()
+		return s.Open(rel)
+	}
+	bounded, cancel := s.bound(ctx)
+	defer cancel()
 	type result struct {
 		f   *Opened
 		err error
 	}
 	done := make(chan result, 1)
+	var state atomic.Int32 // 0 running, 1 returned, 2 given up
 	go func() {
 		defer func() { <-s.io }()
 		f, err := s.Open(rel)
+		if !state.CompareAndSwap(0, 1) {
+			s.stuck.Add(-1) // the request that gave up on it is gone
+			if f != nil {
+				f.Close()
+			}
+			return
+		}
 		done <- result{f, err}
 	}()
 	select {
 	case r := <-done:
 		return r.f, r.err
 	case <-bounded.Done():
-		go func() {
-			if r := <-done; r.f != nil {
-				r.f.Close()
-			}
-		}()
+		if !state.CompareAndSwap(0, 2) {
+			r := <-done // it returned as the time ran out
+			return r.f, r.err
+		}
+		s.stuck.Add(1)
 		return nil, s.timedOut(bounded, "opening "+rel, bounded.Err())
 	}
 }

@@ -115,6 +115,10 @@ type Store struct {
 	// network file system each check is a round trip, but a server with
 	// thousands of blocked threads is not faster, only larger.
 	io chan struct{}
+	// stuck counts the calls into the file system a request gave up on
+	// that have not returned yet: while there are any, the file system may
+	// hang, and a download's open runs where its request can leave it.
+	stuck atomic.Int64
 	// workers holds a token for every goroutine parallel runs besides its
 	// caller's.
 	workers chan struct{}
@@ -212,7 +216,7 @@ func (s *Store) HashAlgo() string { return s.opts.HashAlgo }
 func (s *Store) Ready(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err := s.ready.do(ctx, func() (struct{}, error) { return struct{}{}, s.checkRoots() })
+	_, err := s.ready.doDetached(ctx, func() (struct{}, error) { return struct{}{}, s.checkRoots() })
 	return s.timedOut(ctx, "checking the roots", err)
 }
 
@@ -472,11 +476,14 @@ const (
 )
 
 // parallel calls fn(i) for every i below n: on the caller's goroutine,
-// and on as many more as the store's worker tokens allow, up to ioSlots in
-// all. A token is taken only if one is free, so the goroutines of every
-// request together stay within ioSlots, however many requests come at once
-// and however many files each checks: a page of 500 files on an idle
-// server takes 64 workers, 32 pages at once share them.
+// and, once the calls have taken spawnAfter without finishing, on as many
+// more as the store's worker tokens allow, up to ioSlots in all. On a local
+// disk, where a call takes a microsecond, a page's files are done before
+// any goroutine would have started; on a network file system, where a
+// call is a round trip, the rest go at once. A token is taken only if one
+// is free, so the goroutines of every request together stay within
+// ioSlots, however many requests come at once: a page of 500 files on an
+// idle server takes 64 workers, 32 pages at once share them.
 func (s *Store) parallel(n int, fn func(i int)) {
 	var next atomic.Int64
 	work := func() {
@@ -488,20 +495,37 @@ func (s *Store) parallel(n int, fn func(i int)) {
 			fn(i)
 		}
 	}
-	var wg sync.WaitGroup
-spawn:
-	for range min(n, ioSlots) - 1 {
-		select {
-		case s.workers <- struct{}{}:
-		default:
-			break spawn
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-s.workers; wg.Done() }()
-			work()
-		}()
+	if n == 1 {
+		work()
+		return
 	}
+	var wg sync.WaitGroup
+	spawned := make(chan struct{})
+	spawn := time.AfterFunc(spawnAfter, func() {
+		defer close(spawned)
+		for range min(n, ioSlots) - 1 {
+			if next.Load() >= int64(n) {
+				return
+			}
+			select {
+			case s.workers <- struct{}{}:
+			default:
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer func() { <-s.workers; wg.Done() }()
+				work()
+			}()
+		}
+	})
 	work()
+	if !spawn.Stop() {
+		<-spawned // the helpers it started are counted before the wait
+	}
 	wg.Wait()
 }
+
+// spawnAfter is how long parallel works alone before it asks for help:
+// far above a local disk's call, far below a network file system's.
+const spawnAfter = 50 * time.Microsecond

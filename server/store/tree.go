@@ -55,6 +55,9 @@ type dir struct {
 	sum     [sha256.Size]byte // of the listing last read (see reread)
 	left    int               // entries the layout left out at the last read
 
+	// timedOut is set while a check a request gave up on is still running.
+	timedOut atomic.Bool
+
 	mu   sync.Mutex
 	kids map[string]*dir // subdirectory objects by entry name, kept across reads
 }
@@ -134,8 +137,12 @@ func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
 	}
 	bounded, cancel := s.bound(ctx)
 	defer cancel()
-	v, err := d.check.do(bounded, func() (*dirView, error) { return s.recheck(d) })
-	return v, s.timedOut(bounded, "checking "+d.abs, err)
+	v, err := d.check.doDetached(bounded, func() (*dirView, error) { return s.recheck(d) })
+	err = s.timedOut(bounded, "checking "+d.abs, err)
+	if errors.Is(err, ErrTimeout) && d.timedOut.CompareAndSwap(false, true) {
+		s.stuck.Add(1) // until the check that hangs returns
+	}
+	return v, err
 }
 
 // recheck asks for d's attributes and reads it again if they changed or
@@ -144,7 +151,12 @@ func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
 // changed too, or the rest of the index is still worth serving.
 func (s *Store) recheck(d *dir) (*dirView, error) {
 	s.io <- struct{}{}
-	defer func() { <-s.io }()
+	defer func() {
+		<-s.io
+		if d.timedOut.CompareAndSwap(true, false) {
+			s.stuck.Add(-1)
+		}
+	}()
 	s.Stats.DirChecks.Add(1)
 	old := d.view.Load()
 	id, err := statFresh(d.abs, d.depth == 0)
