@@ -329,5 +329,8 @@ func testStore(t testing.TB, cfg Config) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the roots' temporary directories go: the store may still be
+	// writing a facts record into them.
+	t.Cleanup(func() { st.Close() })
 	return st
 }

@@ -35,6 +35,9 @@ func newStoreIn(t testing.TB, layout Layout, guard time.Duration, roots ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Before the roots' temporary directories go: the store may still be
+	// writing a facts record into them.
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
