@@ -96,6 +96,11 @@ func (k recordKey) rel() string {
 	return StateDir + "/facts/" + joinRel(k.dir, "."+k.project+".facts")
 }
 
+// recordPath is where the record of k lives on disk.
+func (s *Store) recordPath(k recordKey) string {
+	return filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel()))
+}
+
 // records keeps the project records read lately, and the facts hashed
 // since the last write, for the writer.
 type records struct {
@@ -187,7 +192,6 @@ func (s *Store) noteHashed(f *File, fa *Facts) {
 		s.records.pending = map[recordKey][]*File{}
 	}
 	s.records.pending[k] = append(s.records.pending[k], f)
-	delete(s.records.read, k) // read again after the write, with these
 	if !s.records.writing {
 		s.records.writing = true
 		s.records.writer.Add(1)
@@ -300,7 +304,7 @@ func (s *Store) mergeRecord(k recordKey, entries map[string]recordedFacts) error
 	delete(s.records.read, k) // read again, with these
 	s.records.mu.Unlock()
 	s.Stats.FactsRecordWrites.Add(1)
-	return s.replaceFile(filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel())), b, false)
+	return s.replaceFile(s.recordPath(k), b, false)
 }
 
 // forgetRecorded removes f's entry from its project record, and the record
@@ -321,7 +325,7 @@ func (s *Store) forgetRecorded(f *File) error {
 	s.records.mu.Lock()
 	delete(s.records.read, k)
 	s.records.mu.Unlock()
-	path := filepath.Join(s.roots[0].path, filepath.FromSlash(k.rel()))
+	path := s.recordPath(k)
 	if len(rec.Files) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing %s: %w", path, err)
