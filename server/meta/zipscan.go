@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
 )
 
 // Limits bound what reading one member of a zip archive may cost. The
@@ -130,7 +131,8 @@ func FindMember(r io.ReaderAt, size int64, lim Limits, pick func(name string) in
 	if length > lim.CentralDir {
 		return nil, fmt.Errorf("%w: central directory of %d bytes, more than %d", ErrLimit, length, lim.CentralDir)
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(r, offset, length), 32<<10)
+	br := getDirReader(io.NewSectionReader(r, offset, length))
+	defer putDirReader(br)
 	var found *Member
 	var hdr [lenCentral]byte
 	var name []byte
@@ -193,6 +195,38 @@ func FindMember(r io.ReaderAt, size int64, lim Limits, pick func(name string) in
 	return found, nil
 }
 
+// A cold replica reads the metadata of every wheel it hashes, dozens at
+// once: a directory reader (32 KiB) and an inflater (a 32 KiB window and
+// its tables) made per file would be most of what it allocates, and the
+// collector's headroom would grow with them.
+var (
+	dirReaders sync.Pool // *bufio.Reader of 32 KiB
+	inflaters  sync.Pool // io.ReadCloser that is a flate.Resetter
+)
+
+func getDirReader(r io.Reader) *bufio.Reader {
+	if br, ok := dirReaders.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, 32<<10)
+}
+
+// putDirReader lets go of the file br was reading before it is pooled.
+func putDirReader(br *bufio.Reader) {
+	br.Reset(nil)
+	dirReaders.Put(br)
+}
+
+func getInflater(r io.Reader) io.ReadCloser {
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		// Reset cannot fail without a preset dictionary.
+		_ = fr.(flate.Resetter).Reset(r, nil)
+		return fr
+	}
+	return flate.NewReader(r)
+}
+
 // zip64 reads the wide sizes and offset of the zip64 extra field, for the
 // fields whose 32-bit values say they are there.
 func (m *Member) zip64(extra []byte) {
@@ -239,8 +273,8 @@ func (m *Member) Read(r io.ReaderAt, size int64, limit int64) ([]byte, error) {
 	switch m.method {
 	case 0: // stored
 	case 8: // deflated
-		fr := flate.NewReader(rd)
-		defer fr.Close()
+		fr := getInflater(rd)
+		defer inflaters.Put(fr)
 		rd = fr
 	default:
 		return nil, fmt.Errorf("zip: %s: compression method %d", m.Name, m.method)
