@@ -103,27 +103,21 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, unavailable(r.Context(), err))
 		return
 	}
-	type entry struct {
-		f  *store.File
-		fa *store.Facts
-	}
 	files := make([]*store.File, 0, snap.FileCount())
 	for _, p := range snap.Projects() {
 		files = append(files, p.Files...)
 	}
+	// pypiserver's order: by directory, then project and version.
+	slices.SortStableFunc(files, func(a, b *store.File) int {
+		return strings.Compare(relDir(a.Rel), relDir(b.Rel))
+	})
 	// Every file is checked, and a cold replica hashes what it has no
-	// facts for, all at once rather than a project at a time.
-	entries := make([]entry, 0, len(files))
-	for f, fa := range s.withFacts(r.Context(), files) {
-		entries = append(entries, entry{f, fa})
-	}
+	// facts for, all at once rather than a project at a time. A file left
+	// out has no facts.
+	facts := s.store.FactsAll(r.Context(), files)
 	if r.Context().Err() != nil {
 		return
 	}
-	// pypiserver's order: by directory, then project and version.
-	slices.SortStableFunc(entries, func(a, b entry) int {
-		return strings.Compare(relDir(a.f.Rel), relDir(b.f.Rel))
-	})
 	// The page lists every file, so it can be large: it is rendered twice
 	// in small pieces, once to learn its tag and length and once to send
 	// it, rather than held whole.
@@ -132,17 +126,21 @@ func (s *Server) servePackageList(w http.ResponseWriter, r *http.Request) {
 		buf := getBuf()
 		defer putBuf(buf)
 		b := append(*buf, "<!DOCTYPE html>\n<html>\n<head>\n<title>Index of packages</title>\n</head>\n<body>\n<h1>Index of packages</h1>\n"...)
-		for _, e := range entries {
+		for i, f := range files {
+			fa := facts[i]
+			if fa == nil {
+				continue
+			}
 			b = append(b, `<a href="`...)
-			b = append(b, escapePath(e.f.Rel)...)
-			if e.fa.Digest() != nil {
+			b = append(b, escapePath(f.Rel)...)
+			if fa.Digest() != nil {
 				b = append(b, '#')
 				b = append(b, algo...)
 				b = append(b, '=')
-				b = hex.AppendEncode(b, e.fa.Digest())
+				b = hex.AppendEncode(b, fa.Digest())
 			}
 			b = append(b, `">`...)
-			b = simple.AppendHTML(b, e.f.Rel)
+			b = simple.AppendHTML(b, f.Rel)
 			b = append(b, "</a><br>\n"...)
 			if len(b) >= 32<<10 {
 				emit(b)
