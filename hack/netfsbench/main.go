@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -184,7 +185,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	endpoints = append(endpoints, &endpoint{name: "download of one file of " + project, url: dl})
 	for _, e := range endpoints {
 		progress("replica 1: %d counted and %d timed requests of %s", cfg.samples, cfg.requests, e.name)
-		if err := e.measure(ctx, client, clients[0], cfg.samples, cfg.requests); err != nil {
+		if err := e.measure(ctx, client, clients[0], r1.cmd.Process.Pid, cfg.samples, cfg.requests); err != nil {
 			return err
 		}
 	}
@@ -239,6 +240,9 @@ type coldRun struct {
 	recorded    float64 // of those, answered from an upload's record
 	hashedBytes float64
 	peakKiB     int64
+	// Processor time over the first /packages/: the replica's, and the
+	// rig's and client's, which share the machine's processors with it.
+	serverCPU, benchCPU time.Duration
 }
 
 // coldReplica starts a server on c and times its first answers.
@@ -261,7 +265,10 @@ func coldReplica(ctx context.Context, cfg config, client *http.Client, bin strin
 	}
 	run.first = time.Since(start)
 	run.firstStats = settled(c)
+	server := strconv.Itoa(r.cmd.Process.Pid)
+	srv0, self0 := cpuTime(server), cpuTime("self")
 	res, err := countOne(ctx, client, c, r.url+"packages/", "")
+	run.serverCPU, run.benchCPU = cpuTime(server)-srv0, cpuTime("self")-self0
 	if err != nil {
 		r.stop()
 		return nil, run, err
@@ -311,17 +318,17 @@ func report(w io.Writer, cfg config, version string, endpoints []*endpoint, ld l
 	fmt.Fprintf(w, "- server: %s, GOMAXPROCS %s; %d CPUs shared with the rig and the clients; Linux %s\n\n", version, procs, runtime.NumCPU(), kernelRelease())
 
 	fmt.Fprintf(w, "### One request at a time (replica warm: every file already digested)\n\n")
-	fmt.Fprintf(w, "| request | file system requests per HTTP request | round trips | p50 | p99 |\n|---|---|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| request | file system requests per HTTP request | round trips | p50 | p99 | server CPU | rig and client CPU |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, e := range endpoints {
 		m, lo, hi := median(e.samples)
 		rt := fmt.Sprint(m.RoundTrips)
 		if lo != hi {
 			rt = fmt.Sprintf("%d (%d–%d)", m.RoundTrips, lo, hi)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", e.name, opsText(m.Ops), rt, ms(quantile(e.times, .5)), ms(quantile(e.times, .99)))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", e.name, opsText(m.Ops), rt, ms(quantile(e.times, .5)), ms(quantile(e.times, .99)), ms(e.serverCPU), ms(e.benchCPU))
 	}
-	fmt.Fprintf(w, "\nFile system requests: what the rig received for one request on an idle server after a warm-up request (the median of %d by round trips; a range means they differed). Round trips: those requests an NFS client waits for, %v each here; FORGET, FLUSH, RELEASE and RELEASEDIR are not. p50 and p99: over %d sequential requests on one connection.\n\n",
-		cfg.samples, cfg.latency, cfg.requests)
+	fmt.Fprintf(w, "\nFile system requests: what the rig received for one request on an idle server after a warm-up request (the median of %d by round trips; a range means they differed). Round trips: those requests an NFS client waits for, %v each here; FORGET, FLUSH, RELEASE and RELEASEDIR are not. p50 and p99: over %d sequential requests on one connection. CPU: processor time per sequential request; the rig runs on the same %d processors, so a request cannot take less than the sum over %d.\n\n",
+		cfg.samples, cfg.latency, cfg.requests, runtime.NumCPU(), runtime.NumCPU())
 
 	fmt.Fprintf(w, "### Concurrent clients\n\n")
 	fmt.Fprintf(w, "| workload | requests/s | p50 | p99 | errors | round trips per request | most file system requests in flight | server CPU per request | rig and clients CPU per request | machine busy |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -340,14 +347,14 @@ func report(w io.Writer, cfg config, version string, endpoints []*endpoint, ld l
 		ld.errors, perReq, ld.inFlight, perCPU(ld.serverCPU), perCPU(ld.benchCPU), 100*ld.busy)
 
 	fmt.Fprintf(w, "### Cold replicas\n\n")
-	fmt.Fprintf(w, "| replica | URL printed | first /simple/ answered (round trips) | first GET /packages/ (round trips) | files digested (from upload records) | bytes read to digest | peak RssAnon+RssShmem |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| replica | URL printed | first /simple/ answered (round trips) | first GET /packages/ (round trips) | server CPU, rig and client CPU during it | files digested (from upload records) | bytes read to digest | peak RssAnon+RssShmem |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i, c := range cold {
 		name := "1: first on the tree"
 		if i > 0 {
 			name = fmt.Sprintf("%d: started after replica 1, on its own client", i+1)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s (%d) | %s (%d) | %.0f (%.0f) | %.1f MiB | %.1f MiB |\n", name, ms(c.started), ms(c.first), c.firstStats.RoundTrips,
-			ms(c.packages), c.pkgStats.RoundTrips, c.hashed, c.recorded, c.hashedBytes/(1<<20), float64(c.peakKiB)/1024)
+		fmt.Fprintf(w, "| %s | %s | %s (%d) | %s (%d) | %s, %s | %.0f (%.0f) | %.1f MiB | %.1f MiB |\n", name, ms(c.started), ms(c.first), c.firstStats.RoundTrips,
+			ms(c.packages), c.pkgStats.RoundTrips, ms(c.serverCPU), ms(c.benchCPU), c.hashed, c.recorded, c.hashedBytes/(1<<20), float64(c.peakKiB)/1024)
 	}
 	fmt.Fprintln(w)
 	for i, c := range cold {

@@ -135,11 +135,16 @@ type endpoint struct {
 	samples []netfs.Stats   // single requests on an idle server
 	times   []time.Duration // sequential requests, sorted
 	seq     netfs.Stats     // the file system's counts over the sequential run
+	// Processor time per sequential request: the server's, and this
+	// process's (the rig's daemon and the client). With both on the same
+	// processors, their sum over the processors is the floor of the
+	// request's time here, whatever the round trips.
+	serverCPU, benchCPU time.Duration
 }
 
 // measure counts samples single requests after a warm-up, then times n
 // sequential ones.
-func (e *endpoint) measure(ctx context.Context, client *http.Client, c *netfs.Client, samples, n int) error {
+func (e *endpoint) measure(ctx context.Context, client *http.Client, c *netfs.Client, serverPID, samples, n int) error {
 	if _, err := get(ctx, client, e.url, e.accept); err != nil {
 		return err
 	}
@@ -152,6 +157,8 @@ func (e *endpoint) measure(ctx context.Context, client *http.Client, c *netfs.Cl
 	}
 	settled(c)
 	c.Reset()
+	server := strconv.Itoa(serverPID)
+	srv0, self0 := cpuTime(server), cpuTime("self")
 	for range n {
 		start := time.Now()
 		if _, err := get(ctx, client, e.url, e.accept); err != nil {
@@ -159,6 +166,8 @@ func (e *endpoint) measure(ctx context.Context, client *http.Client, c *netfs.Cl
 		}
 		e.times = append(e.times, time.Since(start))
 	}
+	e.serverCPU = (cpuTime(server) - srv0) / time.Duration(n)
+	e.benchCPU = (cpuTime("self") - self0) / time.Duration(n)
 	e.seq = settled(c)
 	slices.Sort(e.times)
 	return nil
