@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -20,35 +21,73 @@ import (
 // times), which a change of contents always alters.
 //
 // One Facts is kept per file for as long as the file is listed, so it is
-// one object of 128 bytes without pointers: the key it was computed for,
+// one object of 112 bytes without pointers: the key it was computed for,
 // both digests inline as raw bytes (pages append them in hex), and the
-// Requires-Python text inline. The collector never has to look inside an
+// number of its Requires-Python text among the distinct texts of every
+// file (see requiresPythons). The collector never has to look inside an
 // object without pointers, and an index holds one per file. Digests longer
-// than 32 bytes (sha384, sha512) and Requires-Python texts longer than
-// rpInline do not fit; such a file's Facts are the first field of a
-// factsExt, which holds the rest.
+// than 32 bytes (sha384, sha512) do not both fit; such a file's Facts are
+// the first field of a factsExt, which holds the metadata file's.
 type Facts struct {
 	key      factsKey
 	trusted  bool // the file had settled before it was read
 	metadata bool
-	ext      bool  // this is the Facts of a factsExt
-	n        uint8 // digest length; 0 when hashing is off
-	rpLen    uint8 // length of the Requires-Python text in rp; rpExt when in the factsExt
-	rp       [rpInline]byte
+	ext      bool     // this is the Facts of a factsExt
+	n        uint8    // digest length; 0 when hashing is off
+	rp       uint32   // Requires-Python: its number in requiresPythons, 0 for none
 	sums     [64]byte // the file's digest, then the metadata file's if it fits
 }
-
-// rpInline is how long a Requires-Python text Facts holds; most are a few
-// bytes (">=3.9").
-const rpInline = 19
-
-const rpExt = 0xff
 
 // factsExt are Facts with what did not fit in them.
 type factsExt struct {
 	Facts
 	md [64]byte // the metadata file's digest, when twice the digest length exceeds 64
-	rp string   // Requires-Python, when longer than rpInline
+}
+
+// requiresPythons numbers the distinct Requires-Python texts of the files
+// read, each kept once. An index has few of them (">=3.9", ">=3.8,<4.0"),
+// and a number where each file held its own text keeps Facts free of
+// pointers and 16 bytes smaller. Texts are never dropped: there are at
+// most as many as files were ever read.
+var requiresPythons struct {
+	mu    sync.Mutex
+	ids   map[string]uint32
+	texts atomic.Pointer[[]string] // texts[i-1] is text i; grown by copying
+}
+
+// requiresPythonID returns rp's number, numbering it if it is new; 0 for "".
+func requiresPythonID(rp string) uint32 {
+	if rp == "" {
+		return 0
+	}
+	t := &requiresPythons
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id, ok := t.ids[rp]; ok {
+		return id
+	}
+	if t.ids == nil {
+		t.ids = map[string]uint32{}
+	}
+	var texts []string
+	if p := t.texts.Load(); p != nil {
+		texts = *p
+	}
+	// Readers hold the old slice without a lock, so it is never written
+	// to: the new text goes into a copy.
+	texts = append(texts[:len(texts):len(texts)], strings.Clone(rp))
+	t.texts.Store(&texts)
+	id := uint32(len(texts))
+	t.ids[texts[id-1]] = id
+	return id
+}
+
+// requiresPythonText is the text numbered id.
+func requiresPythonText(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	return (*requiresPythons.texts.Load())[id-1]
 }
 
 // factsKey is what of a file's identity its contents depend on: a link
@@ -66,31 +105,17 @@ func keyOf(id identity) factsKey {
 // core metadata's (in one algorithm; nil when hashing is off, md nil when
 // there is no metadata file), and its Requires-Python.
 func newFacts(id identity, metadata bool, d, md []byte, rp string) *Facts {
-	fa := Facts{key: keyOf(id), metadata: metadata, n: uint8(len(d))}
+	fa := Facts{key: keyOf(id), metadata: metadata, n: uint8(len(d)), rp: requiresPythonID(rp)}
 	copy(fa.sums[:], d)
-	wideMD := md != nil && 2*len(d) > len(fa.sums)
-	longRP := len(rp) > rpInline
-	if md != nil && !wideMD {
+	if md == nil || 2*len(d) <= len(fa.sums) {
 		copy(fa.sums[len(d):], md)
-	}
-	if !longRP {
-		fa.rpLen = uint8(len(rp))
-		copy(fa.rp[:], rp)
-	}
-	if !wideMD && !longRP {
 		p := new(Facts)
 		*p = fa
 		return p
 	}
 	x := &factsExt{Facts: fa}
 	x.ext = true
-	if wideMD {
-		copy(x.md[:], md)
-	}
-	if longRP {
-		x.Facts.rpLen = rpExt
-		x.rp = rp
-	}
+	copy(x.md[:], md)
 	return &x.Facts
 }
 
@@ -134,18 +159,13 @@ func (fa *Facts) MetadataDigest() []byte {
 }
 
 // RequiresPython is the metadata's Requires-Python, or "".
-func (fa *Facts) RequiresPython() string {
-	switch fa.rpLen {
-	case 0:
-		return ""
-	case rpExt:
-		return fa.extension().rp
-	}
-	// Facts never change once made, so the text can be read in place.
-	return unsafe.String(&fa.rp[0], fa.rpLen)
-}
+func (fa *Facts) RequiresPython() string { return requiresPythonText(fa.rp) }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// copyBufs are what a file is hashed through. 32 KiB reads cost no round
+// trips on NFS, whose client reads ahead in rsize pieces whatever the
+// reader asks for, and with hashSlots files read at once they are 1 MiB
+// in all rather than 2.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // FactsAll returns the facts of each of files as it is now, nil for one
 // that vanished or cannot be read (logged): pages leave such files out.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -731,9 +732,40 @@ func TestReadDirFillsBuffers(t *testing.T) {
 	}
 }
 
+// Requires-Python texts numbered by concurrent readers read back as they
+// were, each numbered once.
+func TestRequiresPythonNumbers(t *testing.T) {
+	texts := []string{">=3.8", ">=3.8,<4.0", "", ">=3.10", ">=2.7, !=3.0.*, !=3.1.*"}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				rp := texts[(g+i)%len(texts)] + strconv.Itoa(i%7)
+				fa := newFacts(identity{ino: uint64(i)}, true, make([]byte, 32), make([]byte, 32), rp)
+				if got := fa.RequiresPython(); got != rp {
+					t.Errorf("read back %q, want %q", got, rp)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if a, b := requiresPythonID(">=3.8,<4.0"+"1"), requiresPythonID(">=3.8,<4.0"+"1"); a != b || a == 0 {
+		t.Errorf("one text numbered %d and %d", a, b)
+	}
+	if requiresPythonID("") != 0 {
+		t.Error(`"" is numbered`)
+	}
+}
+
 // Facts have no pointers, so the collector need not look inside them;
 // what does not fit in them goes to an extension, and reads back the same.
 func TestFactsWithoutPointers(t *testing.T) {
+	// One is kept per file: 112 bytes is a size class of its own, 128 the
+	// next one up.
+	if size := reflect.TypeFor[Facts]().Size(); size > 112 {
+		t.Errorf("Facts take %d bytes, more than 112", size)
+	}
 	ft := reflect.TypeFor[Facts]()
 	for i := range ft.NumField() {
 		switch k := ft.Field(i).Type.Kind(); k {
@@ -751,13 +783,13 @@ func TestFactsWithoutPointers(t *testing.T) {
 	}{
 		{"sha256", 32, true, ">=3.9", false},
 		{"no metadata", 32, false, "", false},
-		{"rp at the limit", 32, true, strings.Repeat("x", rpInline), false},
-		{"long rp", 32, true, long, true},
+		{"long rp", 32, true, long, false},
+		{"the same rp again", 32, true, ">=3.9", false},
 		{"sha512", 64, true, ">=3.9", true},
 		{"sha512, long rp", 64, true, long, true},
 		{"sha512 without metadata", 64, false, "", false},
 		{"sha384", 48, true, "", true},
-		{"no hashing", 0, true, long, true},
+		{"no hashing", 0, true, long, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, md := make([]byte, tc.n), make([]byte, tc.n)
