@@ -159,11 +159,16 @@ func (s *Server) serveUpstreamFile(w http.ResponseWriter, r *http.Request, rel s
 var streamBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // isLocal reports whether a project has local files, which keep the
-// upstream's files of it off its page unless it is merged.
-func (s *Server) isLocal(ctx context.Context, name string) (bool, error) {
+// upstream's files of it off its page unless it is merged, and whether one
+// is named filename, which keeps the upstream's file of that name off even
+// then.
+func (s *Server) isLocal(ctx context.Context, name, filename string) (bool, bool, error) {
 	p, err := s.store.Project(ctx, name)
 	if err != nil {
-		return false, unavailable(ctx, err)
+		return false, false, unavailable(ctx, err)
 	}
-	return p != nil, nil
+	if p == nil {
+		return false, false, nil
+	}
+	return true, slices.ContainsFunc(p.Files, func(f *store.File) bool { return f.Filename() == filename }), nil
 }

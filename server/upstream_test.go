@@ -245,12 +245,16 @@ func TestUpstreamFiles(t *testing.T) {
 		{"/packages/.upstream/Lib/lib-1.0-py3-none-any.whl"},            // not normalized
 		{"/packages/.upstream/lib/.lib-1.0-py3-none-any.whl.lock"},      // hidden
 		{"/packages/.upstream/lib/lib-1.0-py3-none-any.whl.provenance"}, // none upstream
+		{"/packages/.upstream/merged/merged-1.0-py3-none-any.whl"},      // merged, but a local file has the name
 	} {
 		if a := fetch(t, f.srv.URL+tc.path, ""); a.code != 404 {
 			t.Errorf("GET %s: %d, want 404", tc.path, a.code)
 		}
 	}
-	if n := f.count("/packages/private/private-9.0-py3-none-any.whl"); n != 0 {
+	if a := fetch(t, f.srv.URL+"/packages/.upstream/merged/merged-2.0-py3-none-any.whl", ""); a.code != 200 {
+		t.Errorf("a merged project's upstream file: %d", a.code)
+	}
+	if n := f.count("/packages/private/private-9.0-py3-none-any.whl") + f.count("/packages/merged/merged-1.0-py3-none-any.whl"); n != 0 {
 		t.Errorf("the upstream's file of a local name was fetched")
 	}
 }

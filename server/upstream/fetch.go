@@ -92,8 +92,10 @@ type target struct {
 // Open opens a file below /packages/.upstream/: rel is "<project>/<file>",
 // the file a distribution listed on the project's cached page or its
 // ".metadata" or ".provenance". local reports whether a project has local
-// files; such a project's upstream files are served only when it is merged.
-func (u *Upstream) Open(ctx context.Context, rel string, local func(context.Context, string) (bool, error)) (*Download, error) {
+// files and whether one of them has the file's name: a local project's
+// upstream files are served only when it is merged, and never one whose
+// name a local file has, which wins.
+func (u *Upstream) Open(ctx context.Context, rel string, local LocalFunc) (*Download, error) {
 	project, filename, ok := strings.Cut(rel, "/")
 	if !ok || project != dist.Normalize(project) || filename == "" || strings.ContainsAny(filename, "/\\\x00") || strings.HasPrefix(filename, ".") {
 		return nil, ErrNotFound
@@ -101,9 +103,11 @@ func (u *Upstream) Open(ctx context.Context, rel string, local func(context.Cont
 	if u.opts.denies(project) {
 		return nil, ErrNotFound
 	}
-	if isLocal, err := local(ctx, project); err != nil {
+	distName, _, _ := strings.Cut(filename, ".metadata")
+	distName = strings.TrimSuffix(distName, ".provenance")
+	if isLocal, hasFile, err := local(ctx, project, distName); err != nil {
 		return nil, err
-	} else if isLocal && !u.opts.merges(project) {
+	} else if isLocal && !u.opts.merges(project) || hasFile {
 		return nil, ErrNotFound
 	}
 	t, err := u.target(ctx, project, filename)
@@ -126,6 +130,10 @@ func (u *Upstream) Open(ctx context.Context, rel string, local func(context.Cont
 	u.mu.Unlock()
 	return u.join(ctx, f, final, t)
 }
+
+// LocalFunc reports whether the project has local files, and whether one
+// of them is named filename.
+type LocalFunc func(ctx context.Context, project, filename string) (hasProject, hasFile bool, err error)
 
 // target finds what the cached page says of filename.
 func (u *Upstream) target(ctx context.Context, project, filename string) (*target, error) {

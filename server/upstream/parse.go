@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +55,21 @@ func parseJSON(b []byte, base *url.URL) (*record, error) {
 		}
 		rec.add(e, base)
 	}
+	if len(rec.Versions) == 0 {
+		rec.Versions = versionsOf(rec.Files) // before API version 1.1
+	}
 	return rec, nil
+}
+
+// versionsOf lists the versions of the files, in their order.
+func versionsOf(files []entry) []string {
+	var versions []string
+	for _, e := range files {
+		if df, err := dist.Parse(e.Filename); err == nil && !slices.Contains(versions, df.Version) {
+			versions = append(versions, df.Version)
+		}
+	}
+	return versions
 }
 
 // jsonMetadata reads core-metadata: false, true or a dictionary of hashes.
@@ -83,8 +98,6 @@ func jsonYank(raw json.RawMessage) (bool, string) {
 // with its data- attributes and the digest in its fragment.
 func parseHTML(b []byte, base *url.URL) (*record, error) {
 	rec := &record{}
-	var versions []string
-	seen := map[string]bool{}
 	for a := range anchors(b) {
 		href := a["href"]
 		if href == "" {
@@ -115,14 +128,9 @@ func parseHTML(b []byte, base *url.URL) (*record, error) {
 			e.Yanked, e.YankReason = true, v
 		}
 		e.Provenance = a["data-provenance"]
-		if rec.add(e, base) {
-			if df, err := dist.Parse(e.Filename); err == nil && !seen[df.Version] {
-				seen[df.Version] = true
-				versions = append(versions, df.Version)
-			}
-		}
+		rec.add(e, base)
 	}
-	rec.Versions = versions
+	rec.Versions = versionsOf(rec.Files)
 	return rec, nil
 }
 

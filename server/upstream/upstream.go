@@ -195,11 +195,26 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	if err := json.Unmarshal(b, rec); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	l = &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}
+	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
+}
+
+// maxLoaded bounds the parsed pages a replica keeps; past it half are
+// dropped, to be read from the volume again when asked for.
+const maxLoaded = 4096
+
+func (u *Upstream) remember(name string, l *loaded) *loaded {
 	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.loaded) >= maxLoaded {
+		for k := range u.loaded {
+			delete(u.loaded, k)
+			if len(u.loaded) < maxLoaded/2 {
+				break
+			}
+		}
+	}
 	u.loaded[name] = l
-	u.mu.Unlock()
-	return l, nil
+	return l
 }
 
 // save publishes a record in one step (a temporary file renamed over the
@@ -229,11 +244,7 @@ func (u *Upstream) save(name string, rec *record) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publishing the cached page of %s: %w", name, err)
 	}
-	l := &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}
-	u.mu.Lock()
-	u.loaded[name] = l
-	u.mu.Unlock()
-	return l, nil
+	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
 }
 
 // refresh asks the upstreams, in order, for the page of name. An upstream

@@ -16,7 +16,7 @@ import (
 	"github.com/go-logr/logr"
 )
 
-func notLocal(context.Context, string) (bool, error) { return false, nil }
+func notLocal(context.Context, string, string) (bool, bool, error) { return false, false, nil }
 
 // newTestUpstream serves one project, demo, with one file, from a PEP 503
 // tree, and returns the cache in front of it with the count of downloads.
