@@ -355,12 +355,7 @@ func (c *Config) parseUpstream(env func(string) string, credFile, mergeFile, den
 			return fmt.Errorf("--%s: %w", flags.UpstreamCredentials, err)
 		}
 	}
-	if user := env(EnvPrefix + "UPSTREAM_USER"); user != "" {
-		if u.Credentials == nil {
-			u.Credentials = map[string]upstream.Credential{}
-		}
-		u.Credentials[""] = upstream.Credential{User: user, Password: env(EnvPrefix + "UPSTREAM_PASSWORD")}
-	}
+	u.Credentials = upstream.EnvCredentials(u.Credentials, env)
 	return nil
 }
 

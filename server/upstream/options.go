@@ -106,6 +106,27 @@ func ReadCredentials(path string) (map[string]Credential, error) {
 	return creds, nil
 }
 
+// Environment variables that give every upstream without a line of its
+// own in the credentials file a user and password.
+const (
+	EnvUser     = "PKGINDEX_UPSTREAM_USER"
+	EnvPassword = "PKGINDEX_UPSTREAM_PASSWORD"
+)
+
+// EnvCredentials adds the environment's credentials, when EnvUser is set,
+// as those of every upstream without its own.
+func EnvCredentials(creds map[string]Credential, env func(string) string) map[string]Credential {
+	user := env(EnvUser)
+	if user == "" {
+		return creds
+	}
+	if creds == nil {
+		creds = map[string]Credential{}
+	}
+	creds[""] = Credential{User: user, Password: env(EnvPassword)}
+	return creds
+}
+
 // ReadNames reads a file of project names, one a line (# starts a
 // comment), normalized.
 func ReadNames(path string) ([]string, error) {

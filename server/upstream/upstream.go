@@ -259,23 +259,11 @@ func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
 	}
 	defer u.release()
 	for _, base := range u.opts.URLs {
-		pageURL := strings.TrimSuffix(base, "/") + "/" + url.PathEscape(name) + "/"
-		hdr := http.Header{"Accept": {simple.MediaJSON + ", " + simple.MediaHTML + ";q=0.2, " + simple.MediaLegacy + ";q=0.1"}}
+		var prev *record
 		if old != nil && old.rec.Found && old.rec.Upstream == base {
-			if old.rec.ETag != "" {
-				hdr.Set("If-None-Match", old.rec.ETag)
-			}
-			if old.rec.LastModified != "" {
-				hdr.Set("If-Modified-Since", old.rec.LastModified)
-			}
+			prev = old.rec
 		}
-		start := time.Now()
-		resp, err := u.get(ctx, base, pageURL, hdr)
-		u.observe(start)
-		if err != nil {
-			return u.stale(name, old, err)
-		}
-		rec, err := u.readPage(resp, base)
+		rec, err := u.fetchPage(ctx, base, name, prev)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			continue
@@ -291,7 +279,6 @@ func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
 			u.Stats.PageRevalidations.Add(1)
 			return l, "revalidated", nil
 		}
-		rec.Name, rec.Found, rec.Upstream, rec.Fetched = name, true, base, time.Now().UTC()
 		l, err := u.save(name, rec)
 		if err != nil {
 			return u.stale(name, old, err)
@@ -304,6 +291,33 @@ func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
 	}
 	u.Stats.PageFetches.Add(1)
 	return nil, "", ErrNotFound
+}
+
+// fetchPage asks the upstream at base for the page of name, with the
+// validators of prev when given: the record, nil when prev is still
+// current (304), ErrNotFound when the upstream has no such project.
+func (u *Upstream) fetchPage(ctx context.Context, base, name string, prev *record) (*record, error) {
+	pageURL := strings.TrimSuffix(base, "/") + "/" + url.PathEscape(name) + "/"
+	hdr := http.Header{"Accept": {simple.MediaJSON + ", " + simple.MediaHTML + ";q=0.2, " + simple.MediaLegacy + ";q=0.1"}}
+	if prev != nil {
+		if prev.ETag != "" {
+			hdr.Set("If-None-Match", prev.ETag)
+		}
+		if prev.LastModified != "" {
+			hdr.Set("If-Modified-Since", prev.LastModified)
+		}
+	}
+	start := time.Now()
+	resp, err := u.get(ctx, base, pageURL, hdr)
+	u.observe(start)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := u.readPage(resp, base)
+	if rec != nil {
+		rec.Name, rec.Found, rec.Upstream, rec.Fetched = name, true, base, time.Now().UTC()
+	}
+	return rec, err
 }
 
 // readPage reads an upstream's answer for a page: the record, nil for 304,
