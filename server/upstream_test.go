@@ -47,7 +47,7 @@ func (f *upstreamFixture) count(path string) int {
 	return f.asked[path]
 }
 
-func newUpstreamFixture(t *testing.T, extra ...string) *upstreamFixture {
+func newUpstreamFixture(t testing.TB, extra ...string) *upstreamFixture {
 	t.Helper()
 	f := &upstreamFixture{asked: map[string]int{}}
 	upRoot := t.TempDir()
@@ -106,7 +106,7 @@ func newUpstreamFixture(t *testing.T, extra ...string) *upstreamFixture {
 }
 
 // serve starts a replica of the index under test on the fixture's root.
-func (f *upstreamFixture) serve(t *testing.T, extra ...string) *httptest.Server {
+func (f *upstreamFixture) serve(t testing.TB, extra ...string) *httptest.Server {
 	args := append([]string{"--root", f.root, "--upstream", f.up.URL + "/simple/", "--upstream", f.static.URL + "/simple",
 		"--upstream-merge", "merged", "--upstream-deny", "denied", "--upstream-timeout", "5s"}, extra...)
 	cfg, err := ParseFlags(args, func(string) string { return "" }, io.Discard)
@@ -126,7 +126,7 @@ type answer struct {
 	err  error
 }
 
-func fetch(t *testing.T, u, accept string) answer {
+func fetch(t testing.TB, u, accept string) answer {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
 	if accept != "" {
@@ -444,4 +444,27 @@ func noise(n int) []byte {
 		b = append(b, sum[:]...)
 	}
 	return b[:n]
+}
+
+// BenchmarkProjectPage compares a cached upstream project's page with a
+// local project's, both as JSON over HTTP.
+func BenchmarkProjectPage(b *testing.B) {
+	f := newUpstreamFixture(b)
+	for _, bc := range []struct{ name, path string }{{"local", "/simple/private/"}, {"upstream", "/simple/lib/"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			if a := fetch(b, f.srv.URL+bc.path, ""); a.code != 200 {
+				b.Fatalf("%s: %d", bc.path, a.code)
+			}
+			req, _ := http.NewRequest("GET", f.srv.URL+bc.path, nil)
+			req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
+			for b.Loop() {
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
 }
