@@ -103,8 +103,7 @@ func (u *Upstream) Open(ctx context.Context, rel string, local LocalFunc) (*Down
 	if u.opts.denies(project) {
 		return nil, ErrNotFound
 	}
-	distName, _, _ := strings.Cut(filename, ".metadata")
-	distName = strings.TrimSuffix(distName, ".provenance")
+	distName := strings.TrimSuffix(strings.TrimSuffix(filename, ".metadata"), ".provenance")
 	if isLocal, hasFile, err := local(ctx, project, distName); err != nil {
 		return nil, err
 	} else if isLocal && !u.opts.merges(project) || hasFile {
