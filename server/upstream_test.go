@@ -342,12 +342,12 @@ func TestUpstreamBrokenFiles(t *testing.T) {
 	}
 }
 
-// TestUpstreamOneFetch: many clients of two replicas on one root ask for
-// one uncached file at once; the upstream is asked once and every client
-// gets the file's bytes.
+// TestUpstreamOneFetch: many clients of three replicas on one root ask
+// for one uncached file at once; the upstream is asked once and every
+// client gets the file's bytes.
 func TestUpstreamOneFetch(t *testing.T) {
 	f := newUpstreamFixture(t)
-	second := f.serve(t)
+	replicas := []*httptest.Server{f.srv, f.serve(t), f.serve(t)}
 	gate := make(chan struct{})
 	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
 		if strings.HasSuffix(r.URL.Path, ".whl") {
@@ -355,16 +355,14 @@ func TestUpstreamOneFetch(t *testing.T) {
 		}
 		return false
 	})
-	fetch(t, f.srv.URL+"/simple/big/", "")
-	fetch(t, second.URL+"/simple/big/", "")
+	for _, r := range replicas {
+		fetch(t, r.URL+"/simple/big/", "")
+	}
 	const clients = 12
 	var wg sync.WaitGroup
 	answers := make([]answer, clients)
 	for i := range clients {
-		srv := f.srv
-		if i%2 == 1 {
-			srv = second
-		}
+		srv := replicas[i%len(replicas)]
 		wg.Go(func() { answers[i] = fetch(t, srv.URL+"/packages/.upstream/big/big-1.0-py3-none-any.whl", "") })
 	}
 	// Let the clients reach the server before the upstream answers; the
@@ -444,6 +442,30 @@ func noise(n int) []byte {
 		b = append(b, sum[:]...)
 	}
 	return b[:n]
+}
+
+// BenchmarkColdPage measures a page no replica has cached (its record is
+// removed before each request) beside the same page asked of the upstream
+// directly: the difference is what the cache adds to a miss.
+func BenchmarkColdPage(b *testing.B) {
+	f := newUpstreamFixture(b)
+	record := filepath.Join(f.root, store.StateDir, "cache", "pages", "lib.json")
+	for _, bc := range []struct {
+		name, url string
+		before    func()
+	}{
+		{"upstream-direct", f.up.URL + "/simple/lib/", func() {}},
+		{"through-cache", f.srv.URL + "/simple/lib/", func() { os.Remove(record) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				bc.before()
+				if a := fetch(b, bc.url, "application/vnd.pypi.simple.v1+json"); a.code != 200 {
+					b.Fatalf("%d", a.code)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkProjectPage compares a cached upstream project's page with a
