@@ -22,10 +22,14 @@ import (
 
 // Timings of the lock a replica holds on the volume while it fetches a
 // file: it touches the lock every heartbeat, and a lock that did not change
-// for lockStale is a dead replica's. Variables so tests can shorten them.
+// for lockStale is a dead replica's. A replica waits at most lockWait for
+// another's fetch to publish the file, then fetches it itself beside it:
+// its clients get no byte while they wait, and pip gives up on a download
+// that sends nothing for 15 s. Variables so tests can change them.
 var (
-	lockHeartbeat = 2 * time.Second
-	lockStale     = 10 * time.Second
+	lockHeartbeat = time.Second
+	lockStale     = 4 * time.Second
+	lockWait      = 8 * time.Second
 	lockPoll      = 100 * time.Millisecond
 )
 

@@ -15,12 +15,15 @@ import (
 // lock held waits for the file to be published, and takes the lock over
 // when it stops changing for lockStale, as a replica killed mid-fetch
 // leaves it. Staleness is judged by change seen here, never by comparing
-// another host's clock with this one's. It reports published when the file
-// appeared while waiting.
+// another host's clock with this one's. A live fetch that has not
+// published the file within lockWait is left to go on, and this replica
+// fetches the file too, without the lock. It reports published when the
+// file appeared while waiting.
 func (u *Upstream) lock(final string) (unlock func(), published bool, err error) {
 	path := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
 	var seen time.Time
 	var seenAt time.Time
+	start := time.Now()
 	for {
 		fh, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err == nil {
@@ -45,6 +48,9 @@ func (u *Upstream) lock(final string) (unlock func(), published bool, err error)
 			u.opts.Log.Info("taking over the fetch of a replica that stopped", "file", filepath.Base(final))
 			os.Remove(path)
 			continue
+		case time.Since(start) > lockWait:
+			u.opts.Log.Info("another replica's fetch is slow to publish; fetching beside it", "file", filepath.Base(final))
+			return func() {}, false, nil
 		}
 		select {
 		case <-u.ctx.Done():

@@ -72,8 +72,8 @@ func read(t *testing.T, u *Upstream, rel string) (string, error) {
 // renews, is taken over once it has not changed for lockStale; a lock
 // that is renewed is waited for.
 func TestStaleLock(t *testing.T) {
+	defer func(stale, poll time.Duration) { lockStale, lockPoll = stale, poll }(lockStale, lockPoll)
 	lockStale, lockPoll = 300*time.Millisecond, 10*time.Millisecond
-	t.Cleanup(func() { lockStale, lockPoll = 10*time.Second, 100*time.Millisecond })
 	u, downloads := newTestUpstream(t, []byte("the file"), Options{})
 	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
 		t.Fatal(err)
@@ -174,5 +174,43 @@ func TestCheckURL(t *testing.T) {
 		if (err == nil) != tc.ok || err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("CheckURL(%q) = %v", tc.url, err)
 		}
+	}
+}
+
+// TestSlowLock: a lock that another replica keeps renewing is waited for
+// only lockWait; then this replica fetches the file itself and leaves the
+// other's lock alone.
+func TestSlowLock(t *testing.T) {
+	defer func(wait, poll time.Duration) { lockWait, lockPoll = wait, poll }(lockWait, lockPoll)
+	lockWait, lockPoll = 300*time.Millisecond, 10*time.Millisecond
+	u, downloads := newTestUpstream(t, []byte("the file"), Options{})
+	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(u.opts.Dir, "files", "demo")
+	os.MkdirAll(dir, 0o755)
+	lock := filepath.Join(dir, ".demo-1.0.tar.gz.lock")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // the other replica, alive
+		for i := 0; ; i++ {
+			at := time.Unix(int64(1e9+i), 0)
+			os.Chtimes(lock, at, at)
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	got, err := read(t, u, "demo/demo-1.0.tar.gz")
+	if err != nil || got != "the file" || downloads.Load() != 1 {
+		t.Fatalf("got %q %v after %d downloads", got, err, downloads.Load())
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Errorf("the other replica's lock was removed: %v", err)
 	}
 }
