@@ -68,12 +68,9 @@ func read(t *testing.T, u *Upstream, rel string) (string, error) {
 	}
 }
 
-// TestStaleLock: a lock left by a replica killed mid-fetch, which nothing
-// renews, is taken over once it has not changed for lockStale; a lock
-// that is renewed is waited for.
-func TestStaleLock(t *testing.T) {
-	defer func(stale, poll time.Duration) { lockStale, lockPoll = stale, poll }(lockStale, lockPoll)
-	lockStale, lockPoll = 300*time.Millisecond, 10*time.Millisecond
+// lockedUpstream is the test upstream with demo's page cached and its file
+// locked, as another replica's fetch would leave it; it returns the lock.
+func lockedUpstream(t *testing.T) (*Upstream, *atomic.Int32, string) {
 	u, downloads := newTestUpstream(t, []byte("the file"), Options{})
 	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
 		t.Fatal(err)
@@ -82,11 +79,20 @@ func TestStaleLock(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// What kill -9 leaves: the lock and a partial temporary file.
 	lock := filepath.Join(dir, ".demo-1.0.tar.gz.lock")
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return u, downloads, lock
+}
+
+// TestStaleLock: a lock left by a replica killed mid-fetch, which nothing
+// renews, is taken over once it has not changed for lockStale.
+func TestStaleLock(t *testing.T) {
+	defer func(stale, poll time.Duration) { lockStale, lockPoll = stale, poll }(lockStale, lockPoll)
+	lockStale, lockPoll = 300*time.Millisecond, 10*time.Millisecond
+	// What kill -9 leaves: the lock and a partial temporary file.
+	u, downloads, lock := lockedUpstream(t)
 	if err := os.WriteFile(filepath.Join(u.opts.Dir, "tmp", "file-123"), []byte("the f"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -183,16 +189,7 @@ func TestCheckURL(t *testing.T) {
 func TestSlowLock(t *testing.T) {
 	defer func(wait, poll time.Duration) { lockWait, lockPoll = wait, poll }(lockWait, lockPoll)
 	lockWait, lockPoll = 300*time.Millisecond, 10*time.Millisecond
-	u, downloads := newTestUpstream(t, []byte("the file"), Options{})
-	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(u.opts.Dir, "files", "demo")
-	os.MkdirAll(dir, 0o755)
-	lock := filepath.Join(dir, ".demo-1.0.tar.gz.lock")
-	if err := os.WriteFile(lock, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	u, downloads, lock := lockedUpstream(t)
 	done := make(chan struct{})
 	defer close(done)
 	go func() { // the other replica, alive
