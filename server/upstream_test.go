@@ -37,6 +37,9 @@ type upstreamFixture struct {
 	big   []byte         // the upstream's big wheel
 }
 
+// provenance is the PEP 740 provenance object of the upstream's lib wheel.
+const provenance = `{"version":1,"attestation_bundles":[]}`
+
 func (f *upstreamFixture) setFault(fn func(w http.ResponseWriter, r *http.Request) bool) {
 	f.fault.Store(&fn)
 }
@@ -62,6 +65,7 @@ func newUpstreamFixture(t testing.TB, extra ...string) *upstreamFixture {
 		pkgtest.Wheel(t, filepath.Join(upRoot, s.Name), s)
 	}
 	must(t, os.WriteFile(filepath.Join(upRoot, "lib", "lib-1.0-py3-none-any.whl.yanked"), []byte("use 1.1"), 0o644))
+	must(t, os.WriteFile(filepath.Join(upRoot, "lib", "lib-1.0-py3-none-any.whl.provenance"), []byte(provenance), 0o644))
 	bigSpec := pkgtest.Spec{Name: "big", Version: "1.0", Data: noise(320 << 10)}
 	must(t, os.MkdirAll(filepath.Join(upRoot, "big"), 0o755))
 	f.big, _ = os.ReadFile(pkgtest.Wheel(t, filepath.Join(upRoot, "big"), bigSpec))
@@ -152,7 +156,8 @@ func TestUpstreamPages(t *testing.T) {
 	}{
 		{name: "an upstream project, JSON", path: "/simple/lib/", accept: json, code: 200, state: "fetched",
 			want: []string{`"url":"../../packages/.upstream/lib/lib-1.0-py3-none-any.whl"`, `"yanked":"use 1.1"`,
-				`"requires-python":">=3.8"`, `"core-metadata":{"sha256":`, `"tracks":["` + f.up.URL + `/simple/lib/"]`, `"versions":["1.0"]`}},
+				`"requires-python":">=3.8"`, `"core-metadata":{"sha256":`, `"tracks":["` + f.up.URL + `/simple/lib/"]`, `"versions":["1.0"]`,
+				`"provenance":"../../packages/.upstream/lib/lib-1.0-py3-none-any.whl.provenance"`}},
 		{name: "cached, as HTML", path: "/simple/lib/", code: 200, state: "hit",
 			want: []string{`href="../../packages/.upstream/lib/lib-1.0-py3-none-any.whl#sha256=`, `data-yanked="use 1.1"`,
 				`data-requires-python="&gt;=3.8"`, `<meta name="pypi:tracks" content="` + f.up.URL + `/simple/lib/">`}},
@@ -239,17 +244,20 @@ func TestUpstreamFiles(t *testing.T) {
 		t.Errorf("core metadata: %d %q", meta.code, meta.body)
 	}
 	for _, tc := range []struct{ path string }{
-		{"/packages/.upstream/lib/lib-9.9-py3-none-any.whl"},            // not on the page
-		{"/packages/.upstream/private/private-9.0-py3-none-any.whl"},    // a local name
-		{"/packages/.upstream/denied/denied-1.0-py3-none-any.whl"},      // denied
-		{"/packages/.upstream/Lib/lib-1.0-py3-none-any.whl"},            // not normalized
-		{"/packages/.upstream/lib/.lib-1.0-py3-none-any.whl.lock"},      // hidden
-		{"/packages/.upstream/lib/lib-1.0-py3-none-any.whl.provenance"}, // none upstream
-		{"/packages/.upstream/merged/merged-1.0-py3-none-any.whl"},      // merged, but a local file has the name
+		{"/packages/.upstream/lib/lib-9.9-py3-none-any.whl"},                  // not on the page
+		{"/packages/.upstream/private/private-9.0-py3-none-any.whl"},          // a local name
+		{"/packages/.upstream/denied/denied-1.0-py3-none-any.whl"},            // denied
+		{"/packages/.upstream/Lib/lib-1.0-py3-none-any.whl"},                  // not normalized
+		{"/packages/.upstream/lib/.lib-1.0-py3-none-any.whl.lock"},            // hidden
+		{"/packages/.upstream/merged/merged-2.0-py3-none-any.whl.provenance"}, // none upstream
+		{"/packages/.upstream/merged/merged-1.0-py3-none-any.whl"},            // merged, but a local file has the name
 	} {
 		if a := fetch(t, f.srv.URL+tc.path, ""); a.code != 404 {
 			t.Errorf("GET %s: %d, want 404", tc.path, a.code)
 		}
+	}
+	if a := fetch(t, f.srv.URL+wheel+".provenance", ""); a.code != 200 || a.body != provenance {
+		t.Errorf("provenance: %d %q", a.code, a.body)
 	}
 	if a := fetch(t, f.srv.URL+"/packages/.upstream/merged/merged-2.0-py3-none-any.whl", ""); a.code != 200 {
 		t.Errorf("a merged project's upstream file: %d", a.code)
