@@ -34,7 +34,9 @@ type upstreamFixture struct {
 	fault atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
 	mu    sync.Mutex
 	asked map[string]int // upstream requests by path
-	big   []byte         // the upstream's big wheel
+	// upHandler is the upstream pkgindex itself, behind the proxy.
+	upHandler http.Handler
+	big       []byte // the upstream's big wheel
 }
 
 // provenance is the PEP 740 provenance object of the upstream's lib wheel.
@@ -73,6 +75,7 @@ func newUpstreamFixture(t testing.TB, extra ...string) *upstreamFixture {
 	must(t, err)
 	upSrv, err := New(upCfg, testStore(t, upCfg), logr.Discard(), "test")
 	must(t, err)
+	f.upHandler = upSrv.Handler()
 	f.up = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.asked[r.URL.Path]++
@@ -95,7 +98,8 @@ func newUpstreamFixture(t testing.TB, extra ...string) *upstreamFixture {
 	sum := sha256.Sum256(wb)
 	page := fmt.Sprintf("<!DOCTYPE html><html><body><!-- <a href=\"x-1.0.tar.gz\"> -->\n"+
 		"<a href=\"../../files/%s#sha256=%x\" data-requires-python=\"&gt;=3.7\">%s</a>\n"+
-		"<a href='../../files/broken-0.1.tar.gz' data-yanked=''>broken-0.1.tar.gz</a></body></html>\n", html.WheelName(), sum, html.WheelName())
+		"<a href='../../files/htmlonly-0.1.tar.gz' data-yanked=''>htmlonly-0.1.tar.gz</a>\n"+
+		"<a href='../../files/other-1.0.tar.gz'>another project's file</a></body></html>\n", html.WheelName(), sum, html.WheelName())
 	must(t, os.WriteFile(filepath.Join(staticRoot, "simple", "htmlonly", "index.html"), []byte(page), 0o644))
 	f.static = httptest.NewServer(http.FileServer(http.Dir(staticRoot)))
 	t.Cleanup(f.static.Close)
@@ -163,7 +167,7 @@ func TestUpstreamPages(t *testing.T) {
 				`data-requires-python="&gt;=3.8"`, `<meta name="pypi:tracks" content="` + f.up.URL + `/simple/lib/">`}},
 		{name: "an HTML-only upstream after a 404", path: "/simple/htmlonly/", accept: json, code: 200, state: "fetched",
 			want: []string{`"filename":"htmlonly-1.0-py3-none-any.whl"`, `"requires-python":">=3.7"`, `"yanked":true`, `"sha256":"`},
-			not:  []string{"x-1.0.tar.gz"}},
+			not:  []string{"x-1.0.tar.gz", "other-1.0"}},
 		{name: "a local project keeps the upstream's out", path: "/simple/private/", accept: json, code: 200,
 			want: []string{"private-1.0-py3-none-any.whl"}, not: []string{"9.0", ".upstream", "tracks"}},
 		{name: "a merged project: the local file wins", path: "/simple/merged/", accept: json, code: 200, state: "fetched",
@@ -424,19 +428,27 @@ func TestUpstreamPageLimits(t *testing.T) {
 	if a := fetch(t, f.srv.URL+"/simple/lib/", ""); a.code != 502 {
 		t.Errorf("an oversize page: %d, want 502", a.code)
 	}
+	// The upstream moved under /mirror/: its page redirects there, and
+	// the page's relative links resolve against where it was found.
 	g := newUpstreamFixture(t)
 	g.setFault(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/simple/moved/" {
-			http.Redirect(w, r, "/simple/lib/", http.StatusFound)
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/mirror/"); ok {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/" + rest
+			g.upHandler.ServeHTTP(w, r2)
+			return true
+		}
+		if r.URL.Path == "/simple/lib/" {
+			http.Redirect(w, r, "/mirror/simple/lib/", http.StatusFound)
 			return true
 		}
 		return false
 	})
-	a := fetch(t, g.srv.URL+"/simple/moved/", "application/vnd.pypi.simple.v1+json")
-	if a.code != 200 || !strings.Contains(a.body, `"filename":"lib-1.0-py3-none-any.whl"`) || !strings.Contains(a.body, g.up.URL+"/simple/lib/") {
+	a := fetch(t, g.srv.URL+"/simple/lib/", "application/vnd.pypi.simple.v1+json")
+	if a.code != 200 || !strings.Contains(a.body, `"filename":"lib-1.0-py3-none-any.whl"`) || !strings.Contains(a.body, g.up.URL+"/mirror/simple/lib/") {
 		t.Errorf("a redirected page: %d\n%s", a.code, a.body)
 	}
-	if a := fetch(t, g.srv.URL+"/packages/.upstream/moved/lib-1.0-py3-none-any.whl", ""); a.code != 200 {
+	if a := fetch(t, g.srv.URL+"/packages/.upstream/lib/lib-1.0-py3-none-any.whl", ""); a.code != 200 || g.count("/mirror/packages/lib/lib-1.0-py3-none-any.whl") != 1 {
 		t.Errorf("a file of a redirected page: %d", a.code)
 	}
 }

@@ -29,13 +29,13 @@ type jsonPage struct {
 	} `json:"files"`
 }
 
-// parseJSON reads a PEP 691 project page fetched from base.
-func parseJSON(b []byte, base *url.URL) (*record, error) {
+// parseJSON reads a PEP 691 project page of name fetched from base.
+func parseJSON(b []byte, base *url.URL, name string) (*record, error) {
 	var p jsonPage
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("reading the upstream's JSON page: %w", err)
 	}
-	rec := &record{Versions: p.Versions}
+	rec := &record{Name: name, Versions: p.Versions}
 	for _, f := range p.Files {
 		e := entry{Filename: f.Filename, URL: f.URL, Hashes: lowerKeys(f.Hashes), Size: f.Size}
 		if f.RequiresPython != nil {
@@ -94,10 +94,10 @@ func jsonYank(raw json.RawMessage) (bool, string) {
 	return b, ""
 }
 
-// parseHTML reads a PEP 503 project page fetched from base: every anchor
-// with its data- attributes and the digest in its fragment.
-func parseHTML(b []byte, base *url.URL) (*record, error) {
-	rec := &record{}
+// parseHTML reads a PEP 503 project page of name fetched from base: every
+// anchor with its data- attributes and the digest in its fragment.
+func parseHTML(b []byte, base *url.URL, name string) (*record, error) {
+	rec := &record{Name: name}
 	for a := range anchors(b) {
 		href := a["href"]
 		if href == "" {
@@ -134,14 +134,16 @@ func parseHTML(b []byte, base *url.URL) (*record, error) {
 	return rec, nil
 }
 
-// add keeps an entry whose file name is a distribution's and whose links
-// resolve, with its URLs made absolute; a name that could escape the
-// cache's directory or a duplicate is dropped.
+// add keeps an entry whose file name is a distribution of the record's
+// project and whose links resolve, with its URLs made absolute; a name that
+// could escape the cache's directory, another project's file (which pip
+// would pass over anyway, and which is not this name's to serve) or a
+// duplicate is dropped.
 func (r *record) add(e entry, base *url.URL) bool {
 	if e.Filename == "" || strings.ContainsAny(e.Filename, "/\\\x00") || strings.HasPrefix(e.Filename, ".") || r.file(e.Filename) != nil {
 		return false
 	}
-	if _, err := dist.Parse(e.Filename); err != nil {
+	if df, err := dist.Parse(e.Filename); err != nil || df.Normalized() != r.Name {
 		return false
 	}
 	var err error

@@ -40,7 +40,7 @@ func FuzzAnchors(f *testing.F) {
 	f.Add([]byte(`<!-- <a href=x> --><a href='y' data-core-metadata=true>`))
 	base, _ := url.Parse("https://up.example/simple/x/")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rec, err := parseHTML(b, base)
+		rec, err := parseHTML(b, base, "x")
 		if err != nil {
 			return
 		}
@@ -66,7 +66,7 @@ func TestParseJSON(t *testing.T) {
 	{"filename":"../evil-1.0.tar.gz","url":"x"},
 	{"filename":"demo-3.0.tar.gz","url":"file:///etc/passwd"},
 	{"filename":"not a distribution","url":"y"}]}`
-	rec, err := parseJSON([]byte(page), base)
+	rec, err := parseJSON([]byte(page), base, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,22 +89,22 @@ func TestParseJSON(t *testing.T) {
 func TestParseHTML(t *testing.T) {
 	base, _ := url.Parse("https://up.example/simple/demo/")
 	page := `<a href="../../f/demo-1.0.tar.gz#sha256=AB" data-dist-info-metadata="sha256=cd" data-yanked="old">demo-1.0.tar.gz</a>
-<a href="demo%2B1-2.0.tar.gz">x</a><a href="/f/demo-2.0-py3-none-any.whl" data-core-metadata="false" data-provenance="p.json">w</a>`
-	rec, err := parseHTML([]byte(page), base)
+<a href="demo-2.0%2Blocal.tar.gz">x</a><a href="other-1.0.tar.gz">another project's</a><a href="/f/demo-2.0-py3-none-any.whl" data-core-metadata="false" data-provenance="p.json">w</a>`
+	rec, err := parseHTML([]byte(page), base, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []entry{
 		{Filename: "demo-1.0.tar.gz", URL: "https://up.example/f/demo-1.0.tar.gz", Hashes: map[string]string{"sha256": "ab"},
 			Metadata: true, MetadataHashes: map[string]string{"sha256": "cd"}, Yanked: true, YankReason: "old"},
-		{Filename: "demo+1-2.0.tar.gz", URL: "https://up.example/simple/demo/demo%2B1-2.0.tar.gz", Hashes: map[string]string{}},
+		{Filename: "demo-2.0+local.tar.gz", URL: "https://up.example/simple/demo/demo-2.0%2Blocal.tar.gz", Hashes: map[string]string{}},
 		{Filename: "demo-2.0-py3-none-any.whl", URL: "https://up.example/f/demo-2.0-py3-none-any.whl", Hashes: map[string]string{},
 			Provenance: "https://up.example/simple/demo/p.json"},
 	}
 	if !reflect.DeepEqual(rec.Files, want) {
 		t.Errorf("files:\n got %+v\nwant %+v", rec.Files, want)
 	}
-	if !slices.Equal(rec.Versions, []string{"1.0", "2.0"}) {
+	if !slices.Equal(rec.Versions, []string{"1.0", "2.0+local", "2.0"}) {
 		t.Errorf("versions %v", rec.Versions)
 	}
 }

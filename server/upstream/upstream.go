@@ -313,7 +313,7 @@ func (u *Upstream) fetchPage(ctx context.Context, base, name string, prev *recor
 	if err != nil {
 		return nil, err
 	}
-	rec, err := u.readPage(resp, base)
+	rec, err := u.readPage(resp, base, name)
 	if rec != nil {
 		rec.Name, rec.Found, rec.Upstream, rec.Fetched = name, true, base, time.Now().UTC()
 	}
@@ -322,7 +322,7 @@ func (u *Upstream) fetchPage(ctx context.Context, base, name string, prev *recor
 
 // readPage reads an upstream's answer for a page: the record, nil for 304,
 // ErrNotFound for 404 and 410, an error for anything else.
-func (u *Upstream) readPage(resp *http.Response, base string) (*record, error) {
+func (u *Upstream) readPage(resp *http.Response, base, name string) (*record, error) {
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
@@ -342,9 +342,9 @@ func (u *Upstream) readPage(resp *http.Response, base string) (*record, error) {
 	final := resp.Request.URL
 	var rec *record
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
-		rec, err = parseJSON(b, final)
+		rec, err = parseJSON(b, final, name)
 	} else {
-		rec, err = parseHTML(b, final)
+		rec, err = parseHTML(b, final, name)
 	}
 	if err != nil {
 		return nil, err
