@@ -4,6 +4,7 @@
 //	pkgindex serve [flags] [root ...]   run the index server
 //	pkgindex run [flags] [root ...]     the same as pypiserver's pypi-server run (also as the binary named pypi-server)
 //	pkgindex yank|unyank|remove|status  change a running index (management API)
+//	pkgindex update [-x] ... root ...   newer releases of the roots' projects upstream (pypiserver's update)
 //	pkgindex operator [flags]           run the Kubernetes operator
 //	pkgindex version                    print the version
 package main
@@ -29,6 +30,7 @@ import (
 	"pkgindex.dev/pkgindex/server/admin"
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/update"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -70,8 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return serve("pkgindex run", server.ParsePypiserverFlags, args[1:], stdout, stderr)
 	case "update":
-		fmt.Fprintln(stderr, "pkgindex: pypiserver's update command (checking PyPI for newer versions of what the index holds) is not supported")
-		return 2
+		return update.Run(context.Background(), args[1:], os.Getenv, stdout, stderr)
 	case "yank", "unyank", "remove", "status":
 		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "operator":
@@ -99,6 +100,8 @@ commands:
   unyank    undo a yank:                pkgindex unyank --index URL PROJECT VERSION
   remove    delete a release's files:   pkgindex remove --index URL PROJECT VERSION
   status    set a project's status:     pkgindex status --index URL PROJECT active|archived|quarantined|deprecated
+  update    list newer releases of the roots' projects on an index, or download them (pypiserver's update):
+            pkgindex update [-x] [-d DIR] [-u] [--ignorelist-file FILE] [--index-url URL] ROOT...
   operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/auth"
+	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/flags"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // Config is everything `pkgindex serve` is told.
@@ -65,6 +67,9 @@ type Config struct {
 	// slow or stalled clients from holding connections.
 	HeaderTimeout time.Duration
 	UploadStall   time.Duration
+	// Upstream configures the pull-through cache of other indexes; it is
+	// off without URLs. Its Dir and Log are filled in by the server.
+	Upstream upstream.Options
 	// Notes are things the flags said that change nothing, told at start.
 	Notes []string
 	// Warnings are settings that start a server refusing what its user
@@ -169,6 +174,22 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	fs.DurationVar(&c.TempMaxAge, flags.TempMaxAge, c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
 	fs.DurationVar(&c.HeaderTimeout, flags.HeaderTimeout, c.HeaderTimeout, "time a client may take to send a request's headers")
 	fs.DurationVar(&c.UploadStall, flags.UploadStallTimeout, c.UploadStall, "time an upload may send nothing before it is cut (408)")
+	upstreams := &listFlag{vals: &c.Upstream.URLs}
+	fs.Var(upstreams, flags.Upstream, "Simple API index to serve projects with no local files from, cached on the first root (e.g. https://pypi.org/simple/); repeatable, asked in order")
+	credFile := fs.String(flags.UpstreamCredentials, "", "file of upstream credentials: 'user:password' for every upstream, or 'URL user:password' lines (or PKGINDEX_UPSTREAM_USER and PKGINDEX_UPSTREAM_PASSWORD)")
+	fs.StringVar(&c.Upstream.CAFile, flags.UpstreamCA, "", "PEM bundle of the authorities upstream certificates are checked against (default: the system's)")
+	c.Upstream.Timeout, c.Upstream.TTL = upstream.DefaultTimeout, upstream.DefaultTTL
+	fs.DurationVar(&c.Upstream.Timeout, flags.UpstreamTimeout, c.Upstream.Timeout, "longest wait for an upstream to connect, answer, send a page, or send more of a file")
+	fs.DurationVar(&c.Upstream.TTL, flags.UpstreamTTL, c.Upstream.TTL, "an upstream page is served from the cache this long before it is revalidated")
+	merge := &listFlag{vals: &c.Upstream.Merge}
+	fs.Var(merge, flags.UpstreamMerge, "local projects whose upstream files are added to their pages (comma-separated, repeatable); others with local files are served from them alone")
+	mergeFile := fs.String(flags.UpstreamMergeFile, "", "file of projects to merge with the upstream, one a line")
+	deny := &listFlag{vals: &c.Upstream.Deny}
+	fs.Var(deny, flags.UpstreamDeny, "projects never fetched from an upstream (comma-separated, repeatable)")
+	denyFile := fs.String(flags.UpstreamDenyFile, "", "file of projects never fetched from an upstream, one a line")
+	cacheSize := fs.String(flags.UpstreamCacheSize, "0", "most bytes of upstream files kept, least recently used evicted first (0: no limit)")
+	maxPage := fs.String(flags.UpstreamMaxPageSize, "64MiB", "largest upstream project page read")
+	fs.IntVar(&c.Upstream.MaxFetches, flags.UpstreamMaxFetches, upstream.DefaultMaxFetches, "upstream requests run at once by a replica")
 	port := fs.Int("port", 0, "port to listen on (pypiserver spelling; combines with --host)")
 	host := fs.String("host", "", "interface to listen on (pypiserver spelling; combines with --port)")
 	backend := fs.String("backend", "", "auto, simple-dir or cached-dir: accepted for pypiserver compatibility; pkgindex has one backend")
@@ -258,7 +279,10 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 		return c, fmt.Errorf("--%s: %w", flags.Layout, err)
 	}
 	c.Writers = splitList(c.Writers)
-	if *disableFallback {
+	if err := c.parseUpstream(env, *credFile, *mergeFile, *denyFile, *cacheSize, *maxPage); err != nil {
+		return c, err
+	}
+	if *disableFallback || pypiserver && len(c.Upstream.URLs) > 0 && c.FallbackURL == PyPIFallback {
 		c.FallbackURL = ""
 	}
 	if *verbose {
@@ -298,6 +322,43 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	return c, c.validate()
 }
 
+// parseUpstream completes the upstream options from the files and sizes
+// the flags name and the credentials in the environment.
+func (c *Config) parseUpstream(env func(string) string, credFile, mergeFile, denyFile, cacheSize, maxPage string) error {
+	u := &c.Upstream
+	var err error
+	if u.CacheSize, err = parseSize(cacheSize); err != nil {
+		return fmt.Errorf("--%s %q: %w", flags.UpstreamCacheSize, cacheSize, err)
+	}
+	if u.MaxPageSize, err = parseSize(maxPage); err != nil {
+		return fmt.Errorf("--%s %q: %w", flags.UpstreamMaxPageSize, maxPage, err)
+	}
+	for _, f := range []struct {
+		flag, path string
+		into       *[]string
+	}{{flags.UpstreamMergeFile, mergeFile, &u.Merge}, {flags.UpstreamDenyFile, denyFile, &u.Deny}} {
+		*f.into = splitList(*f.into)
+		for i, n := range *f.into {
+			(*f.into)[i] = dist.Normalize(n)
+		}
+		if f.path == "" {
+			continue
+		}
+		names, err := upstream.ReadNames(f.path)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", f.flag, err)
+		}
+		*f.into = append(*f.into, names...)
+	}
+	if credFile != "" {
+		if u.Credentials, err = upstream.ReadCredentials(credFile); err != nil {
+			return fmt.Errorf("--%s: %w", flags.UpstreamCredentials, err)
+		}
+	}
+	u.Credentials = upstream.EnvCredentials(u.Credentials, env)
+	return nil
+}
+
 var healthPath = regexp.MustCompile(`^/[a-zA-Z0-9/_-]+$`)
 
 func (c *Config) validate() error {
@@ -319,6 +380,34 @@ func (c *Config) validate() error {
 	}
 	if c.FallbackURL != "" && !strings.HasPrefix(c.FallbackURL, "http://") && !strings.HasPrefix(c.FallbackURL, "https://") {
 		errs = append(errs, fmt.Errorf("--%s %q: want an http:// or https:// URL", flags.FallbackURL, c.FallbackURL))
+	}
+	for _, u := range c.Upstream.URLs {
+		if err := upstream.CheckURL(u); err != nil {
+			// The URL is not repeated: it may hold a password.
+			errs = append(errs, fmt.Errorf("--%s: %w", flags.Upstream, err))
+		}
+	}
+	if len(c.Upstream.URLs) > 0 {
+		if c.FallbackURL != "" {
+			errs = append(errs, fmt.Errorf("--%s and --%s exclude each other: the upstream serves unknown projects", flags.Upstream, flags.FallbackURL))
+		}
+		if c.Upstream.Timeout <= 0 {
+			errs = append(errs, fmt.Errorf("--%s %s: want more than 0", flags.UpstreamTimeout, c.Upstream.Timeout))
+		}
+		if c.Upstream.TTL < 0 {
+			errs = append(errs, fmt.Errorf("--%s %s: want 0 or more", flags.UpstreamTTL, c.Upstream.TTL))
+		}
+		if c.Upstream.MaxFetches <= 0 {
+			errs = append(errs, fmt.Errorf("--%s %d: want more than 0", flags.UpstreamMaxFetches, c.Upstream.MaxFetches))
+		}
+		if c.Upstream.MaxPageSize <= 0 {
+			errs = append(errs, fmt.Errorf("--%s: want more than 0", flags.UpstreamMaxPageSize))
+		}
+		if c.Upstream.CAFile != "" {
+			if _, err := os.Stat(c.Upstream.CAFile); err != nil {
+				errs = append(errs, fmt.Errorf("--%s: %w", flags.UpstreamCA, err))
+			}
+		}
 	}
 	if c.CacheControl < 0 {
 		errs = append(errs, fmt.Errorf("--%s %d: want seconds, 0 or more", flags.CacheControl, c.CacheControl))

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,13 +36,41 @@ func TestFlagErrorsNameTheProblem(t *testing.T) {
 	}{
 		{"health endpoint without its slash", []string{"--health-endpoint", "action/health"}, `--health-endpoint "action/health": want a path starting with '/', such as /action/health`},
 		{"health endpoint with odd characters", []string{"--health-endpoint", "/a b"}, `--health-endpoint "/a b": want a path of letters, digits, '/', '_' and '-'`},
+		{"upstream with credentials in it", []string{"--upstream", "https://alice:s3cret@up.example/simple/"}, "--upstream: credentials in the URL are refused"},
+		{"upstream not http", []string{"--upstream", "up.example/simple"}, "--upstream: want an http:// or https:// URL"},
+		{"upstream and fallback", []string{"--upstream", "https://up.example/simple/", "--fallback-url", "https://pypi.org/simple/"}, "--upstream and --fallback-url exclude each other"},
+		{"upstream credentials missing", []string{"--upstream", "https://up.example/simple/", "--upstream-credentials", "/nonexistent"}, "--upstream-credentials: reading credentials"},
+		{"upstream timeout", []string{"--upstream", "https://up.example/simple/", "--upstream-timeout", "0s"}, "--upstream-timeout 0s: want more than 0"},
+		{"upstream cache size", []string{"--upstream-cache-size", "lots"}, `--upstream-cache-size "lots": want a byte count`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseFlags(append([]string{"--root", root}, tc.args...), noEnv, &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
 				t.Errorf("error %v, want it to say %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestUpstreamFlags: names are normalized and read from files too, the
+// environment's credentials apply to every upstream, and pypiserver's
+// command line drops its PyPI fallback for the upstream.
+func TestUpstreamFlags(t *testing.T) {
+	root := t.TempDir()
+	names := filepath.Join(root, "names")
+	if err := os.WriteFile(names, []byte("# private\nMy_Lib\n\nother.pkg  # ours\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PKGINDEX_UPSTREAM_USER": "bot", "PKGINDEX_UPSTREAM_PASSWORD": "tok"}
+	cfg, err := ParsePypiserverFlags([]string{"--root", root, "--upstream", "https://up.example/simple/",
+		"--upstream-merge", "A_B,c", "--upstream-deny-file", names, "--upstream-cache-size", "2GiB"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := cfg.Upstream
+	if !slices.Equal(u.Merge, []string{"a-b", "c"}) || !slices.Equal(u.Deny, []string{"my-lib", "other-pkg"}) ||
+		u.CacheSize != 2<<30 || u.Credentials[""].User != "bot" || u.Credentials[""].Password != "tok" || cfg.FallbackURL != "" {
+		t.Errorf("upstream options %+v, fallback %q", u, cfg.FallbackURL)
 	}
 }
 

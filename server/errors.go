@@ -15,6 +15,7 @@ import (
 	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // httpError is an error that knows the status it answers with. Its message
@@ -52,6 +53,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{http.StatusNotFound, "not found"}
 	case errors.Is(err, store.ErrBadPath):
 		he = &httpError{http.StatusBadRequest, "invalid path"}
+	case errors.Is(err, upstream.ErrNotFound):
+		he = &httpError{http.StatusNotFound, "not found"}
+	case errors.Is(err, upstream.ErrDigest):
+		s.log.Error(err, "upstream file failed its digest check; nothing kept", "path", r.URL.Path)
+		he = &httpError{http.StatusBadGateway, "the upstream's file does not match the digest its page listed"}
+	case errors.Is(err, upstream.ErrUnavailable), errors.Is(err, upstream.ErrTooLarge):
+		he = &httpError{http.StatusBadGateway, "the upstream index failed, try again"}
 	case errors.Is(err, simple.ErrNotAcceptable):
 		he = &httpError{http.StatusNotAcceptable, err.Error()}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):

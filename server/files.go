@@ -12,6 +12,7 @@ import (
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // contentTypes by file ending; the first match wins.
@@ -50,6 +51,10 @@ var octetStream = []string{"application/octet-stream"}
 // *os.File to sendfile.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	rel := r.PathValue("path")
+	if rest, ok := strings.CutPrefix(rel, upstream.LinkPrefix); ok && s.upstream != nil {
+		s.serveUpstreamFile(w, r, rest)
+		return
+	}
 	if wheel, ok := strings.CutSuffix(rel, ".metadata"); ok {
 		s.serveMetadata(w, r, wheel)
 		return
@@ -63,14 +68,19 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	s.fileHeaders(w, rel, f.ETag)
+	defer holdHeaders(r)()
+	http.ServeContent(w, r, "", f.ModTime, f)
+}
+
+// fileHeaders sets the headers every download of a file has.
+func (s *Server) fileHeaders(w http.ResponseWriter, rel, etag string) {
 	h := w.Header()
 	h["Content-Type"] = contentType(rel)
-	h.Set("ETag", f.ETag)
+	h.Set("ETag", etag)
 	if s.fileCache != "" {
 		h.Set("Cache-Control", s.fileCache)
 	}
-	defer holdHeaders(r)()
-	http.ServeContent(w, r, "", f.ModTime, f)
 }
 
 // serveMetadata serves a wheel's PEP 658 core metadata, found through the

@@ -89,6 +89,10 @@ func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, unavailable(r.Context(), err))
 		return
 	}
+	if p == nil && s.upstream != nil {
+		s.serveUpstreamPage(w, r, name, format)
+		return
+	}
 	if p == nil {
 		s.unknownProject(w, r, name)
 		return
@@ -99,14 +103,10 @@ func (s *Server) serveProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer putPage(page)
-	buf := getBuf()
-	defer putBuf(buf)
-	if format.IsJSON() {
-		*buf = simple.AppendPageJSON(*buf, page)
-	} else {
-		*buf = simple.AppendPageHTML(*buf, page)
+	if s.upstream != nil && s.upstream.Merges(name) {
+		s.mergeUpstream(w, r, page)
 	}
-	writePage(w, r, format, contentTag(*buf, format), *buf)
+	writeRendered(w, r, format, page)
 }
 
 // unknownProject answers for a project no root holds: 404, or a redirect

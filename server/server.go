@@ -25,6 +25,7 @@ import (
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // Server serves one index.
@@ -42,6 +43,8 @@ type Server struct {
 	// fileCache is the Cache-Control of package files, "" for none.
 	fileCache string
 	handler   http.Handler
+	// upstream is the pull-through cache of other indexes, nil when off.
+	upstream *upstream.Upstream
 }
 
 // StoreOptions are the options of the store a server with this Config
@@ -67,6 +70,12 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 		if s.welcome, err = os.ReadFile(cfg.Welcome); err != nil {
 			return nil, fmt.Errorf("--%s: %w", flags.Welcome, err)
 		}
+	}
+	if len(cfg.Upstream.URLs) > 0 {
+		if s.upstream, err = newUpstream(cfg, log); err != nil {
+			return nil, err
+		}
+		s.metrics.Upstream(&s.upstream.Stats)
 	}
 	s.handler, err = s.routes()
 	if err != nil {
@@ -94,7 +103,12 @@ func (s *Server) logLayout(snap *store.Snapshot) {
 }
 
 // Close lets go of what the server holds of its package directories.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error {
+	if s.upstream != nil {
+		s.upstream.Close()
+	}
+	return s.store.Close()
+}
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -220,6 +234,10 @@ func (s *Server) cleanTemp(ctx context.Context) {
 	for {
 		if _, err := s.store.CleanTemp(s.cfg.TempMaxAge); err != nil {
 			s.log.Error(err, "cleaning temporary files")
+		}
+		if s.upstream != nil {
+			s.upstream.CleanTemp(s.cfg.TempMaxAge)
+			s.upstream.Sweep()
 		}
 		select {
 		case <-ctx.Done():

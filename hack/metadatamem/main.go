@@ -22,8 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"pkgindex.dev/pkgindex/hack/procmem"
 )
 
 func main() {
@@ -55,24 +56,9 @@ func main() {
 
 	time.Sleep(time.Second) // the first scan
 	idle := anonMemory(cmd.Process.Pid)
-	fmt.Printf("idle: %.1f MiB anonymous\n", mib(idle))
+	fmt.Printf("idle: %.1f MiB anonymous\n", procmem.MiB(idle))
 	for _, w := range wheels {
-		var peak atomic.Int64
-		stop := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			for {
-				if m := anonMemory(cmd.Process.Pid); m > peak.Load() {
-					peak.Store(m)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(2 * time.Millisecond):
-				}
-			}
-		}()
+		stopSampling := procmem.Peak(cmd.Process.Pid, 2*time.Millisecond)
 		codes := map[int]int{}
 		var mu sync.Mutex
 		start := time.Now()
@@ -92,10 +78,9 @@ func main() {
 			wg.Wait()
 		}
 		took := time.Since(start)
-		close(stop)
-		<-sampled
+		peak := stopSampling()
 		fmt.Printf("%s: %d x %d requests %v in %s; peak %.1f MiB anonymous, %.1f MiB above idle\n",
-			w.name, *rounds, *parallel, codes, took.Round(time.Millisecond), mib(peak.Load()), mib(peak.Load()-idle))
+			w.name, *rounds, *parallel, codes, took.Round(time.Millisecond), procmem.MiB(peak), procmem.MiB(peak-idle))
 	}
 }
 
@@ -119,28 +104,16 @@ func writeWheel(dir, name string, n int) string {
 	st, err := f.Stat()
 	check(err)
 	check(f.Close())
-	fmt.Printf("%s: %d members, %.1f MiB\n", file, n+1, mib(st.Size()))
+	fmt.Printf("%s: %d members, %.1f MiB\n", file, n+1, procmem.MiB(st.Size()))
 	return file
 }
 
-// anonMemory is the process's resident anonymous and shared memory, the
-// part of its footprint that is its own doing (not the binary's pages).
+// anonMemory is the process's resident anonymous and shared memory.
 func anonMemory(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := procmem.Anon(pid)
 	check(err)
-	var total int64
-	for l := range strings.SplitSeq(string(b), "\n") {
-		for _, key := range []string{"RssAnon:", "RssShmem:"} {
-			if v, ok := strings.CutPrefix(l, key); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				total += kb << 10
-			}
-		}
-	}
-	return total
+	return n
 }
-
-func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 func check(err error) {
 	if err != nil {

@@ -31,6 +31,18 @@ const (
 	TempMaxAge              = "temp-max-age"
 	HeaderTimeout           = "header-timeout"
 	UploadStallTimeout      = "upload-stall-timeout"
+	Upstream                = "upstream"
+	UpstreamCredentials     = "upstream-credentials"
+	UpstreamCA              = "upstream-ca"
+	UpstreamTimeout         = "upstream-timeout"
+	UpstreamTTL             = "upstream-ttl"
+	UpstreamMerge           = "upstream-merge"
+	UpstreamMergeFile       = "upstream-merge-file"
+	UpstreamDeny            = "upstream-deny"
+	UpstreamDenyFile        = "upstream-deny-file"
+	UpstreamCacheSize       = "upstream-cache-size"
+	UpstreamMaxPageSize     = "upstream-max-page-size"
+	UpstreamMaxFetches      = "upstream-max-fetches"
 )
 
 // Arg is the argument that gives the flag name the value: --name=value.

@@ -14,6 +14,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // Metrics holds the collectors of one server.
@@ -59,10 +60,6 @@ func New(st *store.Stats) *Metrics {
 			Help: "Distribution files removed.",
 		}),
 	}
-	counter := func(name, help string, v func() uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v()) })
-	}
 	reg.MustRegister(
 		m.requests, m.latency, m.sent, m.uploads, m.upBytes, m.removals,
 		collectors.NewGoCollector(),
@@ -79,6 +76,31 @@ func New(st *store.Stats) *Metrics {
 		counter("pkgindex_skipped_files_total", "Files left out of a page because they vanished or could not be read.", st.SkippedFiles.Load),
 	)
 	return m
+}
+
+// counter is a counter read from v at scrape time.
+func counter(name, help string, v func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+		func() float64 { return float64(v()) })
+}
+
+// Upstream registers the upstream cache's counters, read at scrape time.
+func (m *Metrics) Upstream(st *upstream.Stats) {
+	m.reg.MustRegister(
+		counter("pkgindex_upstream_page_hits_total", "Upstream project pages answered from the cache within their TTL.", st.PageHits.Load),
+		counter("pkgindex_upstream_page_fetches_total", "Upstream project pages fetched whole (misses), including not-found answers.", st.PageFetches.Load),
+		counter("pkgindex_upstream_page_revalidations_total", "Cached upstream pages the upstream confirmed unchanged (304).", st.PageRevalidations.Load),
+		counter("pkgindex_upstream_stale_total", "Cached upstream pages served because the upstream failed (stale-if-error).", st.PageStale.Load),
+		counter("pkgindex_upstream_file_hits_total", "Upstream files served from the cache.", st.FileHits.Load),
+		counter("pkgindex_upstream_file_fetches_total", "Upstream files fetched, checked and cached.", st.FileFetches.Load),
+		counter("pkgindex_upstream_file_failures_total", "Upstream file fetches that failed (digest mismatch, truncation, upstream errors); nothing was kept.", st.FileFailures.Load),
+		counter("pkgindex_upstream_fetched_bytes_total", "Bytes read from upstreams.", st.FetchedBytes.Load),
+		counter("pkgindex_upstream_evicted_total", "Cached upstream files evicted by the cache size limit.", st.Evicted.Load),
+		counter("pkgindex_upstream_errors_total", "Upstream requests for pages that failed or timed out.", st.Errors.Load),
+		counter("pkgindex_upstream_requests_total", "Requests sent to upstreams.", st.Requests.Load),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pkgindex_upstream_latency_seconds_total", Help: "Time upstreams took to answer, summed over pkgindex_upstream_requests_total."},
+			func() float64 { return float64(st.LatencyNs.Load()) / 1e9 }),
+	)
 }
 
 // Uploaded counts a published file of the given size.

@@ -22,6 +22,11 @@ type Page struct {
 	StatusReason string
 	Versions     []string
 	Files        []File
+	// Tracks are the pages of the same project elsewhere that this page
+	// mirrors, and AlternateLocations the pages whose files this page
+	// merges as one namespace with its own (PEP 708); absolute URLs.
+	Tracks             []string
+	AlternateLocations []string
 }
 
 // File is one link on a project page.
@@ -88,6 +93,16 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 			b = append(b, "\">\n"...)
 		}
 	}
+	for _, m := range [...]struct {
+		name string
+		urls []string
+	}{{"pypi:tracks", p.Tracks}, {"pypi:alternate-locations", p.AlternateLocations}} {
+		for _, u := range m.urls {
+			b = append(b, "<meta name=\""+m.name+"\" content=\""...)
+			b = appendHTML(b, u)
+			b = append(b, "\">\n"...)
+		}
+	}
 	b = append(b, "<title>Links for "...)
 	b = appendHTML(b, p.Name)
 	b = append(b, "</title>\n</head>\n<body>\n<h1>Links for "...)
@@ -146,7 +161,12 @@ func AppendPageHTML(b []byte, p *Page) []byte {
 
 // AppendPageJSON renders a project page as PEP 691 JSON.
 func AppendPageJSON(b []byte, p *Page) []byte {
-	b = append(b, `{"meta":{"api-version":"`+APIVersion+`"},"name":`...)
+	b = append(b, `{"meta":{"api-version":"`+APIVersion+`"`...)
+	if len(p.Tracks) > 0 {
+		b = append(b, `,"tracks":`...)
+		b = appendJSONStrings(b, p.Tracks)
+	}
+	b = append(b, `},"name":`...)
 	b = appendJSONString(b, p.Name)
 	if p.Status != "" {
 		b = append(b, `,"project-status":{"status":`...)
@@ -164,7 +184,9 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 		}
 		b = appendJSONString(b, v)
 	}
-	b = append(b, `],"alternate-locations":[],"files":[`...)
+	b = append(b, `],"alternate-locations":`...)
+	b = appendJSONStrings(b, p.AlternateLocations)
+	b = append(b, `,"files":[`...)
 	for i := range p.Files {
 		f := &p.Files[i]
 		if i > 0 {
@@ -234,6 +256,18 @@ func AppendPageJSON(b []byte, p *Page) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}\n"...)
+}
+
+// appendJSONStrings appends a JSON array of strings.
+func appendJSONStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
 }
 
 // AppendHTML appends s escaped for an HTML attribute value or text.

@@ -1,0 +1,213 @@
+package upstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+func notLocal(context.Context, string, string) (bool, bool, error) { return false, false, nil }
+
+// newTestUpstream serves one project, demo, with one file, from a PEP 503
+// tree, and returns the cache in front of it with the count of downloads.
+func newTestUpstream(t *testing.T, content []byte, opts Options) (*Upstream, *atomic.Int32) {
+	t.Helper()
+	var downloads atomic.Int32
+	sum := sha256.Sum256(content)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/simple/demo/":
+			fmt.Fprintf(w, `<a href="/f/demo-1.0.tar.gz#sha256=%x">demo-1.0.tar.gz</a>`, sum)
+		case r.URL.Path == "/f/demo-1.0.tar.gz":
+			downloads.Add(1)
+			w.Write(content)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(up.Close)
+	opts.URLs = []string{up.URL + "/simple/"}
+	opts.Dir = t.TempDir()
+	opts.TTL, opts.Log = time.Minute, logr.Discard()
+	u, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.Close)
+	return u, &downloads
+}
+
+func read(t *testing.T, u *Upstream, rel string) (string, error) {
+	t.Helper()
+	d, err := u.Open(t.Context(), rel, notLocal)
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	var b strings.Builder
+	buf := make([]byte, 1000)
+	for {
+		n, err := d.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			if err.Error() == "EOF" {
+				return b.String(), nil
+			}
+			return b.String(), err
+		}
+	}
+}
+
+// lockedUpstream is the test upstream with demo's page cached and its file
+// locked, as another replica's fetch would leave it; it returns the lock.
+func lockedUpstream(t *testing.T) (*Upstream, *atomic.Int32, string) {
+	u, downloads := newTestUpstream(t, []byte("the file"), Options{})
+	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(u.opts.Dir, "files", "demo")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, ".demo-1.0.tar.gz.lock")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return u, downloads, lock
+}
+
+// TestStaleLock: a lock left by a replica killed mid-fetch, which nothing
+// renews, is taken over once it has not changed for lockStale.
+func TestStaleLock(t *testing.T) {
+	defer func(stale, poll time.Duration) { lockStale, lockPoll = stale, poll }(lockStale, lockPoll)
+	lockStale, lockPoll = 300*time.Millisecond, 10*time.Millisecond
+	// What kill -9 leaves: the lock and a partial temporary file.
+	u, downloads, lock := lockedUpstream(t)
+	if err := os.WriteFile(filepath.Join(u.opts.Dir, "tmp", "file-123"), []byte("the f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(t, u, "demo/demo-1.0.tar.gz")
+	if err != nil || got != "the file" || downloads.Load() != 1 {
+		t.Fatalf("got %q %v after %d downloads", got, err, downloads.Load())
+	}
+	if _, err := os.Stat(lock); err == nil {
+		t.Errorf("the lock was left behind")
+	}
+	u.CleanTemp(0)
+	if ents, _ := os.ReadDir(filepath.Join(u.opts.Dir, "tmp")); len(ents) != 0 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+}
+
+// TestEviction: past the size limit the least recently used cached files
+// go, and nothing else under the cache does.
+func TestEviction(t *testing.T) {
+	u, _ := newTestUpstream(t, []byte("0123456789"), Options{CacheSize: 25})
+	files := filepath.Join(u.opts.Dir, "files")
+	old := time.Now().Add(-48 * time.Hour)
+	for i, name := range []string{"a/a-1.0.tar.gz", "b/b-1.0.tar.gz", "c/c-1.0.tar.gz"} {
+		p := filepath.Join(files, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("0123456789"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		at := old.Add(time.Duration(i) * time.Hour)
+		os.Chtimes(p, at, at)
+	}
+	os.WriteFile(filepath.Join(files, "a", ".a-1.0.tar.gz.lock"), []byte("0123456789"), 0o644)
+	u.Sweep()
+	for name, kept := range map[string]bool{"a/a-1.0.tar.gz": false, "b/b-1.0.tar.gz": true, "c/c-1.0.tar.gz": true, "a/.a-1.0.tar.gz.lock": true} {
+		if _, err := os.Stat(filepath.Join(files, name)); (err == nil) != kept {
+			t.Errorf("%s kept %v, want %v", name, err == nil, kept)
+		}
+	}
+	if u.Stats.Evicted.Load() != 1 {
+		t.Errorf("evicted %d", u.Stats.Evicted.Load())
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	var got atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pw, _ := r.BasicAuth()
+		got.Store(user + ":" + pw)
+		http.NotFound(w, r)
+	}))
+	defer up.Close()
+	path := filepath.Join(t.TempDir(), "creds")
+	os.WriteFile(path, []byte("# comment\nany:one\n"+up.URL+"/simple alice:s3:cret\n"), 0o600)
+	creds, err := ReadCredentials(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(Options{URLs: []string{up.URL + "/simple/"}, Credentials: creds, Dir: t.TempDir(), Log: logr.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Page(t.Context(), "x", "")
+	if got.Load() != "alice:s3:cret" {
+		t.Errorf("sent %v", got.Load())
+	}
+	os.WriteFile(path, []byte("alice s3cret\n"), 0o600)
+	if _, err := ReadCredentials(path); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a bad line: %v", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://pypi.org/simple/", true},
+		{"http://127.0.0.1:8080/simple", true},
+		{"https://alice:s3cret@example.com/simple/", false},
+		{"ftp://example.com/", false},
+		{"pypi.org/simple", false},
+	} {
+		err := CheckURL(tc.url)
+		if (err == nil) != tc.ok || err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("CheckURL(%q) = %v", tc.url, err)
+		}
+	}
+}
+
+// TestSlowLock: a lock that another replica keeps renewing is waited for
+// only lockWait; then this replica fetches the file itself and leaves the
+// other's lock alone.
+func TestSlowLock(t *testing.T) {
+	defer func(wait, poll time.Duration) { lockWait, lockPoll = wait, poll }(lockWait, lockPoll)
+	lockWait, lockPoll = 300*time.Millisecond, 10*time.Millisecond
+	u, downloads, lock := lockedUpstream(t)
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // the other replica, alive
+		for i := 0; ; i++ {
+			at := time.Unix(int64(1e9+i), 0)
+			os.Chtimes(lock, at, at)
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	got, err := read(t, u, "demo/demo-1.0.tar.gz")
+	if err != nil || got != "the file" || downloads.Load() != 1 {
+		t.Fatalf("got %q %v after %d downloads", got, err, downloads.Load())
+	}
+	if _, err := os.Stat(lock); err != nil {
+		t.Errorf("the other replica's lock was removed: %v", err)
+	}
+}
