@@ -24,15 +24,19 @@ import (
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
+	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
 // Server serves one index.
 type Server struct {
-	cfg      Config
-	log      logr.Logger
-	store    *store.Store
-	auth     *auth.Authenticator
+	cfg   Config
+	log   logr.Logger
+	store *store.Store
+	auth  *auth.Authenticator
+	// policy decides every access when --policy is given; nil for
+	// pypiserver's -a/-P/--writers rules.
+	policy   *policy.Watcher
 	metrics  *metrics.Metrics
 	welcome  []byte
 	version  string
@@ -59,6 +63,11 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Policy != "" {
+		if s.policy, err = policy.Load(cfg.Policy, log); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.CacheControl > 0 {
 		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
@@ -233,6 +242,19 @@ func (s *Server) cleanTemp(ctx context.Context) {
 // -a may protect.
 func (s *Server) guard(act auth.Action) func(http.HandlerFunc) http.HandlerFunc {
 	return func(h http.HandlerFunc) http.HandlerFunc {
+		if s.policy != nil {
+			return func(w http.ResponseWriter, r *http.Request) {
+				c, ok := s.authenticate(w, r, act)
+				if !ok {
+					return
+				}
+				if err := s.permit(r, c, readRight(act), projectOf(r)); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+				h(w, r)
+			}
+		}
 		if !s.auth.Protects(act) {
 			return h
 		}

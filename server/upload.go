@@ -18,6 +18,7 @@ import (
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/form"
 	"pkgindex.dev/pkgindex/server/meta"
+	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -34,13 +35,14 @@ const (
 // hatch and uv speak: a multipart form POSTed to / or /legacy/, whose
 // ":action" says what to do.
 func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.authorize(w, r, auth.Update)
+	c, ok := s.authenticate(w, r, auth.Update)
 	if !ok {
 		return
 	}
+	user := c.name()
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err == nil && mt == "application/x-www-form-urlencoded" {
-		s.serveRemoveForm(w, r, user)
+		s.serveRemoveForm(w, r, c)
 		return
 	}
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
@@ -53,7 +55,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON)
 	rc := http.NewResponseController(w)
-	upload := &uploadForm{fields: map[string][]string{}}
+	upload := &uploadForm{fields: map[string][]string{}, caller: c}
 	defer upload.abort()
 	fr, err := form.NewReader(&stallReader{r: body, rc: rc, stall: s.cfg.UploadStall}, params["boundary"])
 	if err != nil {
@@ -70,7 +72,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	case "file_upload":
 		err = s.finishUpload(r, user, upload)
 	case "remove_pkg":
-		err = s.removeRelease(r, user, upload.field("name"), upload.field("version"))
+		err = s.removeRelease(r, c, upload.field("name"), upload.field("version"))
 	case "verify", "submit":
 		// Registration before upload: nothing to do, as in pypiserver.
 	case "doc_upload":
@@ -92,6 +94,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 // uploadForm is what an upload form carried. The file is already in a
 // temporary file of the store when the form has been read.
 type uploadForm struct {
+	caller       *caller // who sends it
 	fields       map[string][]string
 	filename     string
 	df           dist.File
@@ -171,6 +174,9 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 		return errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
 	upload.filename, upload.df = name, df
+	if err := s.permit(r, upload.caller, policy.Upload, df.Project); err != nil {
+		return err
+	}
 	// A missing root (an unmounted volume) would otherwise be made anew
 	// by the upload, under the mount point.
 	if err := s.store.Ready(r.Context()); err != nil {
@@ -294,7 +300,7 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 
 // serveRemoveForm is pypiserver's removal as scripts send it: a urlencoded
 // form of ":action=remove_pkg", name and version.
-func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	b, err := readLimited(r.Body, maxAPIBody, "body")
 	if err == nil {
 		var q url.Values
@@ -303,12 +309,12 @@ func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user st
 		} else if action := q.Get(":action"); action != "remove_pkg" {
 			err = errorf(http.StatusBadRequest, "Unsupported :action %q in a urlencoded form: only remove_pkg is sent so", html.EscapeString(truncate(action, 40)))
 		} else {
-			err = s.removeRelease(r, user, q.Get("name"), q.Get("version"))
+			err = s.removeRelease(r, c, q.Get("name"), q.Get("version"))
 		}
 	}
 	if err != nil {
 		s.metrics.UploadRefused()
-		s.log.Info("write refused", "user", user, "action", "remove_pkg", "reason", err.Error())
+		s.log.Info("write refused", "user", c.name(), "action", "remove_pkg", "reason", err.Error())
 		s.fail(w, r, err)
 		return
 	}
@@ -319,11 +325,14 @@ func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user st
 // removeRelease is pypiserver's remove_pkg: every file of one version of a
 // project goes. The name and version are echoed HTML-escaped, as
 // pypiserver's pages would show them.
-func (s *Server) removeRelease(r *http.Request, user, name, version string) error {
+func (s *Server) removeRelease(r *http.Request, c *caller, name, version string) error {
 	for _, f := range [][2]string{{"name", name}, {"version", version}} {
 		if f[1] == "" {
 			return errorf(http.StatusBadRequest, "Missing %s field", f[0])
 		}
+	}
+	if err := s.permit(r, c, policy.Remove, name); err != nil {
+		return err
 	}
 	files, err := s.releaseFiles(r, name, version)
 	if err != nil {
@@ -334,7 +343,7 @@ func (s *Server) removeRelease(r *http.Request, user, name, version string) erro
 			return err
 		}
 		s.metrics.Removed()
-		s.log.Info("removed", "user", user, "file", f.Rel)
+		s.log.Info("removed", "user", c.name(), "file", f.Rel)
 	}
 	return nil
 }

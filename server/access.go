@@ -1,0 +1,130 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+
+	"pkgindex.dev/pkgindex/server/auth"
+	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/logging"
+	"pkgindex.dev/pkgindex/server/policy"
+)
+
+// caller is who a request proved to be.
+type caller struct {
+	id policy.Identity
+}
+
+// name is the caller as the log lines of changes name it.
+func (c *caller) name() string {
+	if c == nil {
+		return ""
+	}
+	return c.id.Name
+}
+
+// authenticate establishes who r is before a handler looks further. Without
+// a policy it is pypiserver's check of act (update for every change), and
+// the caller is the htpasswd user, or nil where act is not protected. With
+// a policy, credentials are checked whatever the action, a request without
+// any is anonymous, and permit decides once the project is known. On
+// refusal it has answered already.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, act auth.Action) (*caller, bool) {
+	if s.policy == nil {
+		user, ok := s.authorize(w, r, act)
+		if !ok || user == "" {
+			return nil, ok
+		}
+		return &caller{id: policy.Identity{Kind: policy.User, Name: user}}, true
+	}
+	c, err := s.identify(r, act)
+	if err != nil {
+		s.metrics.Access("unknown", act.String(), "unauthenticated")
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+// identify checks the request's credentials under a policy.
+func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
+	if r.Header.Get("Authorization") == "" {
+		return &caller{id: policy.Identity{Kind: policy.Anonymous}}, nil
+	}
+	user, err := s.auth.Verify(r, act.String())
+	if err != nil {
+		return nil, err
+	}
+	return &caller{id: policy.Identity{Kind: policy.User, Name: user}}, nil
+}
+
+// permit decides whether c may exercise right over project (as sent; ""
+// for the pages of the whole index), logs the decision and counts it.
+// Without a policy, authenticate decided already.
+func (s *Server) permit(r *http.Request, c *caller, right policy.Right, project string) error {
+	if s.policy == nil {
+		return nil
+	}
+	if project != "" {
+		project = dist.Normalize(project)
+	}
+	d := s.decide(c, right, project)
+	kind := string(c.id.Kind)
+	keys := []any{"who", c.id.Name, "kind", kind, "right", right.String(), "project", project, "reason", d.Reason, "remote", r.RemoteAddr}
+	if !d.Allowed {
+		s.metrics.Access(kind, right.String(), "refused")
+		logging.Warn(s.log, "access refused", keys...)
+		if c.id.Kind == policy.Anonymous {
+			// A challenge makes pip and twine ask for credentials.
+			return fmt.Errorf("%w: %s", auth.ErrUnauthorized, errAnonymous)
+		}
+		return errorf(http.StatusForbidden, "%s may not %s %s: %s", c.id, right, orIndex(project), d.Reason)
+	}
+	s.metrics.Access(kind, right.String(), "allowed")
+	if right == policy.Download || right == policy.List {
+		// Reads are many (pip sends credentials with each); their
+		// grants show at debug level, their refusals always.
+		s.log.V(1).Info("access allowed", keys...)
+	} else {
+		s.log.Info("access allowed", keys...)
+	}
+	return nil
+}
+
+var errAnonymous = errors.New("credentials required")
+
+// decide asks the policy in force.
+func (s *Server) decide(c *caller, right policy.Right, project string) policy.Decision {
+	return s.policy.Current().Decide(c.id, right, project)
+}
+
+func orIndex(project string) string {
+	if project == "" {
+		return "the index"
+	}
+	return project
+}
+
+// readRight is the policy's right for a read action of -a.
+func readRight(act auth.Action) policy.Right {
+	if act == auth.Download {
+		return policy.Download
+	}
+	return policy.List
+}
+
+// projectOf is the project a read request is about: its {project}, or the
+// project of the file it downloads; "" for the pages of the whole index.
+func projectOf(r *http.Request) string {
+	if p := r.PathValue("project"); p != "" {
+		return p
+	}
+	if p := r.PathValue("path"); p != "" {
+		if df, err := dist.Parse(path.Base(p)); err == nil {
+			return df.Project
+		}
+	}
+	return ""
+}

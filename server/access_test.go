@@ -1,0 +1,134 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pkgindex.dev/pkgindex/server/pkgtest"
+)
+
+const testPolicy = `
+grants:
+  - projects: ["*"]
+    rights: [list, download]
+    anyone: true
+  - projects: [acme-secret]
+    rights: [list]
+    anyone: true
+  - projects: [acme-secret]
+    rights: [list, download]
+    users: [reader]
+  - projects: ["acme-*"]
+    rights: [upload, yank]
+    users: [alice]
+`
+
+// policyFixture is the write fixture's server deciding by a policy file
+// instead of --writers.
+func policyFixture(t *testing.T, pol string) (*writeFixture, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	writePolicy(t, path, pol)
+	f := newWriteFixture(t, func(c *Config) {
+		c.Writers, c.Policy = nil, path
+	})
+	return f, path
+}
+
+// writePolicy writes a policy file dated in the past, as one written a
+// while ago is, so a later rewrite is seen by its times.
+func writePolicy(t *testing.T, path, pol string) {
+	t.Helper()
+	must(t, os.WriteFile(path, []byte(pol), 0o644))
+	old := time.Now().Add(-time.Hour)
+	must(t, os.Chtimes(path, old, old))
+}
+
+func TestPolicyDecides(t *testing.T) {
+	f, path := policyFixture(t, testPolicy)
+	alice, reader := basic("alice", "s3cret"), basic("reader", "look")
+	lib := pkgtest.Spec{Name: "Acme.Lib", Version: "1.0"}
+	secret := pkgtest.Spec{Name: "acme-secret", Version: "1.0"}
+	for _, c := range []struct {
+		name, method, path, authz string
+		form                      *sentForm
+		body                      string
+		code                      int
+		contains                  string
+	}{
+		{"anyone lists", "GET", "/simple/", "", nil, "", 200, ""},
+		{"no credentials, no upload", "POST", "/", "", ptr(twineForm(lib, true)), "", 401, "credentials required"},
+		{"wrong password", "POST", "/", basic("alice", "nope"), ptr(twineForm(lib, true)), "", 401, "wrong user name or password"},
+		{"alice uploads within her pattern", "POST", "/", alice, ptr(twineForm(lib, true)), "", 200, ""},
+		{"alice uploads the secret project", "POST", "/", alice, ptr(twineForm(secret, true)), "", 200, ""},
+		{"alice outside her pattern", "POST", "/", alice, ptr(twineForm(pkgtest.Spec{Name: "other", Version: "1.0"}, true)), "", 403, "user alice may not upload other: grant 1, the most specific for other, gives user alice only download,list"},
+		{"reader may not upload", "POST", "/", reader, ptr(twineForm(pkgtest.Spec{Name: "acme-x", Version: "1.0"}, true)), "", 403, "user reader may not upload acme-x"},
+		{"alice yanks", "POST", "/api/projects/acme-lib/releases/1.0/yank", alice, nil, `{"reason":"x"}`, 200, `"files"`},
+		{"alice may not remove", "DELETE", "/api/projects/acme-lib/releases/1.0", alice, nil, "", 403, "gives user alice only upload,yank"},
+		{"nor by pypiserver's form", "POST", "/", alice, nil, ":action=remove_pkg&name=acme-lib&version=1.0", 403, "may not remove"},
+		{"alice may not set a status", "PUT", "/api/projects/acme-lib/status", alice, nil, `{"status":"archived"}`, 403, "may not status"},
+		{"anyone downloads", "GET", "/packages/acme-lib/" + lib.WheelName(), "", nil, "", 200, ""},
+		{"a narrower grant keeps anyone from a download", "GET", "/packages/acme-secret/" + secret.WheelName(), "", nil, "", 401, ""},
+		{"but not from its page", "GET", "/simple/acme-secret/", "", nil, "", 200, secret.WheelName()},
+		{"reader downloads it", "GET", "/packages/acme-secret/" + secret.WheelName(), reader, nil, "", 200, ""},
+		{"alice may not download it", "GET", "/packages/acme-secret/" + secret.WheelName(), alice, nil, "", 403, "may not download acme-secret"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var code int
+			var body string
+			switch {
+			case c.form != nil:
+				code, body, _ = f.post(t, c.path, c.authz, *c.form)
+			case strings.HasPrefix(c.body, ":action"):
+				code, body, _ = f.send(t, c.method, c.path, c.authz, "application/x-www-form-urlencoded", strings.NewReader(c.body))
+			default:
+				code, body, _ = f.send(t, c.method, c.path, c.authz, "", strings.NewReader(c.body))
+			}
+			if code != c.code || !strings.Contains(body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	_, metrics, _ := f.send(t, "GET", "/metrics", "", "", nil)
+	for _, want := range []string{
+		`pkgindex_access_decisions_total{kind="user",outcome="refused",right="remove"} 2`,
+		`pkgindex_access_decisions_total{kind="user",outcome="allowed",right="upload"} 2`,
+		`pkgindex_access_decisions_total{kind="anonymous",outcome="refused",right="upload"} 1`,
+		`pkgindex_access_decisions_total{kind="unknown",outcome="unauthenticated",right="update"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// A changed policy is in force at the next request; a broken one
+	// leaves it so.
+	writePolicy(t, path, testPolicy+"  - {projects: [\"acme-*\"], rights: [remove], users: [alice]}\n")
+	if code, body, _ := f.send(t, "DELETE", "/api/projects/acme-lib/releases/1.0", alice, "", nil); code != 200 {
+		t.Fatalf("remove after the policy granted it: %d %s", code, body)
+	}
+	writePolicy(t, path, "grants: [{projects: ['*'], rights: [everything], users: [alice]}]\n")
+	if code, body, _ := f.post(t, "/", alice, twineForm(lib, true)); code != 200 {
+		t.Fatalf("upload after a broken policy was written: %d %s", code, body)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestPolicyFlags(t *testing.T) {
+	root := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--policy", "p.yaml", "--writers", "alice"}, "--policy and --writers"},
+		{[]string{"--policy", "p.yaml", "-P", ".", "-a", "."}, "--policy and --passwords ."},
+	} {
+		_, err := ParseFlags(append([]string{"--root", root}, tc.args...), noEnv, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseFlags(%q): %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
