@@ -69,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case "yank", "unyank", "remove", "status":
 		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
+	case "token":
+		return admin.RunToken(context.Background(), args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "operator":
 		return operator(args[1:], stderr)
 	case "version", "--version":
@@ -94,10 +96,12 @@ commands:
   unyank    undo a yank:                pkgindex unyank --index URL PROJECT VERSION
   remove    delete a release's files:   pkgindex remove --index URL PROJECT VERSION
   status    set a project's status:     pkgindex status --index URL PROJECT active|archived|quarantined|deprecated
+  token     scoped tokens:              pkgindex token create --index URL --project P --rights upload [--expires 90d]
+                                        pkgindex token list --index URL;  pkgindex token revoke --index URL TOKEN-OR-ID
   operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 
-yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD,
+yank, unyank, remove, status and token take --user and the password from PKGINDEX_PASSWORD,
 or ask for it on a terminal.
 `)
 }

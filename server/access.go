@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"strings"
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/policy"
+	"pkgindex.dev/pkgindex/server/tokens"
 )
 
 // caller is who a request proved to be.
 type caller struct {
 	id policy.Identity
+	// token is the record of the scoped token the request sent, if any:
+	// its scope bounds what its owner's grants allow.
+	token *tokens.Record
 }
 
 // name is the caller as the log lines of changes name it.
@@ -53,11 +58,34 @@ func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
 	if r.Header.Get("Authorization") == "" {
 		return &caller{id: policy.Identity{Kind: policy.Anonymous}}, nil
 	}
+	if user, password, ok := r.BasicAuth(); ok && user == TokenUser {
+		return s.identifyToken(password)
+	}
 	user, err := s.auth.Verify(r, act.String())
 	if err != nil {
 		return nil, err
 	}
 	return &caller{id: policy.Identity{Kind: policy.User, Name: user}}, nil
+}
+
+// TokenUser is the user name that says the password is a token, as on
+// PyPI: twine upload -u __token__ -p pkgindex-...
+const TokenUser = "__token__"
+
+// identifyToken checks a password sent with TokenUser.
+func (s *Server) identifyToken(password string) (*caller, error) {
+	if !tokens.LooksLike(password) {
+		return nil, fmt.Errorf("%w: not a token this index knows (%s...)", auth.ErrUnauthorized, tokens.Prefix)
+	}
+	rec, err := s.tokens.Check(password)
+	switch {
+	case errors.Is(err, tokens.ErrInvalid), errors.Is(err, tokens.ErrExpired):
+		return nil, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
+	case err != nil:
+		s.log.Error(err, "token not checked")
+		return nil, errorf(http.StatusServiceUnavailable, "The token could not be checked: the package directory is unavailable")
+	}
+	return &caller{id: policy.Identity{Kind: policy.Token, Name: rec.ID + " of " + rec.Owner.String()}, token: rec}, nil
 }
 
 // permit decides whether c may exercise right over project (as sent; ""
@@ -95,9 +123,23 @@ func (s *Server) permit(r *http.Request, c *caller, right policy.Right, project 
 
 var errAnonymous = errors.New("credentials required")
 
-// decide asks the policy in force.
+// decide asks the policy in force. A token may do what its scope names
+// and the policy gives its owner now: revoking the owner's grant revokes
+// the owner's tokens too.
 func (s *Server) decide(c *caller, right policy.Right, project string) policy.Decision {
-	return s.policy.Current().Decide(c.id, right, project)
+	if c.token == nil {
+		return s.policy.Current().Decide(c.id, right, project)
+	}
+	if !c.token.Allows(right, project) {
+		scope := "the projects its owner may act on"
+		if len(c.token.Projects) > 0 {
+			scope = strings.Join(c.token.Projects, ",")
+		}
+		return policy.Decision{Reason: fmt.Sprintf("the token carries %s over %s only", strings.Join(c.token.Rights, ","), scope)}
+	}
+	d := s.policy.Current().Decide(c.token.Owner, right, project)
+	d.Reason = "for its owner, " + d.Reason
+	return d
 }
 
 func orIndex(project string) string {

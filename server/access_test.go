@@ -132,3 +132,47 @@ func TestPolicyFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenAPI(t *testing.T) {
+	f, _ := policyFixture(t, testPolicy)
+	alice := basic("alice", "s3cret")
+	code, body, _ := f.send(t, "POST", "/api/tokens", alice, "", strings.NewReader(`{"projects":["Acme.Lib"],"rights":["upload"],"expires":"1h"}`))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	token := body[strings.Index(body, `"token":"`)+9:]
+	token = token[:strings.IndexByte(token, '"')]
+	bearer := basic(TokenUser, token)
+	for _, c := range []struct {
+		name, method, path, authz, body string
+		code                            int
+		contains                        string
+	}{
+		{"anonymous", "POST", "/api/tokens", "", `{"projects":["acme-lib"],"rights":["upload"]}`, 401, ""},
+		{"a token makes no token", "POST", "/api/tokens", bearer, `{"projects":["acme-lib"],"rights":["upload"]}`, 403, "cannot manage tokens"},
+		{"unknown right", "POST", "/api/tokens", alice, `{"projects":["acme-lib"],"rights":["publish"]}`, 400, "rights: want"},
+		{"no project", "POST", "/api/tokens", alice, `{"rights":["upload"]}`, 400, "at least one project"},
+		{"too long", "POST", "/api/tokens", alice, `{"projects":["acme-lib"],"rights":["upload"],"expires":"400d"}`, 400, "from 1m to 366d"},
+		{"beyond the owner's rights", "POST", "/api/tokens", alice, `{"projects":["acme-lib"],"rights":["remove"]}`, 403, "may not remove acme-lib"},
+		{"the token yanks nothing", "POST", "/api/projects/acme-lib/releases/1.0/yank", bearer, "", 403, "the token carries upload over acme-lib only"},
+		{"a wrong token", "POST", "/api/projects/acme-lib/releases/1.0/yank", basic(TokenUser, token[:len(token)-2]+"xx"), "", 401, "invalid or revoked token"},
+		{"another kind of token", "POST", "/api/projects/acme-lib/releases/1.0/yank", basic(TokenUser, "pypi-abc"), "", 401, "not a token this index knows"},
+		{"reader sees no token of alice's", "GET", "/api/tokens", basic("reader", "look"), "", 200, "[]"},
+		{"alice sees hers, without secret or hash", "GET", "/api/tokens", alice, "", 200, `"projects":["acme-lib"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body, _ := f.send(t, c.method, c.path, c.authz, "", strings.NewReader(c.body))
+			if code != c.code || !strings.Contains(body, c.contains) || strings.Contains(body, token) || strings.Contains(body, `"hash"`) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	if code, body, _ := f.post(t, "/", bearer, twineForm(pkgtest.Spec{Name: "acme-lib", Version: "1.0"}, true)); code != 200 {
+		t.Fatalf("upload with the token: %d %s", code, body)
+	}
+	// Without a policy there are no tokens.
+	plain := newWriteFixture(t)
+	if code, body, _ := plain.send(t, "GET", "/api/tokens", alice, "", nil); code != 404 || !strings.Contains(body, "--policy") {
+		t.Errorf("token API without a policy: %d %s", code, body)
+	}
+}

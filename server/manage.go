@@ -150,11 +150,5 @@ func readJSON(r *http.Request, v any, required bool) error {
 	return nil
 }
 
-// writeResult answers a change: never cached, no validators.
-func writeResult(w http.ResponseWriter, v changeResult) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	w.Write(append(b, '\n'))
-}
+// writeResult answers a change.
+func writeResult(w http.ResponseWriter, v changeResult) { writeAnswer(w, http.StatusOK, v) }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/tokens"
 )
 
 // Server serves one index.
@@ -36,7 +38,9 @@ type Server struct {
 	auth  *auth.Authenticator
 	// policy decides every access when --policy is given; nil for
 	// pypiserver's -a/-P/--writers rules.
-	policy   *policy.Watcher
+	policy *policy.Watcher
+	// tokens are the scoped tokens on the shared volume; with a policy.
+	tokens   *tokens.Store
 	metrics  *metrics.Metrics
 	welcome  []byte
 	version  string
@@ -68,6 +72,7 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 		if s.policy, err = policy.Load(cfg.Policy, log); err != nil {
 			return nil, err
 		}
+		s.tokens = tokens.New(filepath.Join(cfg.Roots[0], store.StateDir))
 	}
 	if cfg.CacheControl > 0 {
 		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
@@ -138,6 +143,9 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("POST /api/projects/{project}/releases/{version}/unyank", "api", s.serveUnyank)
 	handle("DELETE /api/projects/{project}/releases/{version}", "api", s.serveRemove)
 	handle("PUT /api/projects/{project}/status", "api", s.serveSetStatus)
+	handle("POST /api/tokens", "api", s.serveCreateToken)
+	handle("GET /api/tokens", "api", s.serveListTokens)
+	handle("DELETE /api/tokens/{id}", "api", s.serveRevokeToken)
 	handle("GET /healthz", "healthz", s.serveHealth)
 	handle("GET /readyz", "readyz", s.serveReady)
 	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)
@@ -229,6 +237,11 @@ func (s *Server) cleanTemp(ctx context.Context) {
 	for {
 		if _, err := s.store.CleanTemp(s.cfg.TempMaxAge); err != nil {
 			s.log.Error(err, "cleaning temporary files")
+		}
+		if s.tokens != nil {
+			if _, err := s.tokens.Clean(); err != nil {
+				s.log.Error(err, "cleaning expired tokens")
+			}
 		}
 		select {
 		case <-ctx.Done():
