@@ -11,6 +11,7 @@ import (
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/policy"
+	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/tokens"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
 		return &caller{id: policy.Identity{Kind: policy.Anonymous}}, nil
 	}
 	if user, password, ok := r.BasicAuth(); ok && user == TokenUser {
-		return s.identifyToken(password)
+		return s.identifyToken(r, password)
 	}
 	user, err := s.auth.Verify(r, act.String())
 	if err != nil {
@@ -73,9 +74,9 @@ func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
 const TokenUser = "__token__"
 
 // identifyToken checks a password sent with TokenUser.
-func (s *Server) identifyToken(password string) (*caller, error) {
+func (s *Server) identifyToken(r *http.Request, password string) (*caller, error) {
 	if !tokens.LooksLike(password) {
-		return nil, fmt.Errorf("%w: not a token this index knows (%s...)", auth.ErrUnauthorized, tokens.Prefix)
+		return s.identifyJWT(r, password)
 	}
 	rec, err := s.tokens.Check(password)
 	switch {
@@ -122,6 +123,55 @@ func (s *Server) permit(r *http.Request, c *caller, right policy.Right, project 
 }
 
 var errAnonymous = errors.New("credentials required")
+
+// maxJWT bounds an identity token sent as a password; real ones are a
+// few KiB.
+const maxJWT = 16 << 10
+
+// identifyJWT checks a JSON Web Token sent as a password: a Kubernetes
+// service account's, reviewed by the API server, when the policy grants
+// to service accounts.
+func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
+	if len(token) > maxJWT {
+		return nil, fmt.Errorf("%w: token larger than %d KiB", auth.ErrUnauthorized, maxJWT>>10)
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, fmt.Errorf("%w: not a token this index knows (%s... or a JSON Web Token)", auth.ErrUnauthorized, tokens.Prefix)
+	}
+	pol := s.policy.Current()
+	if !pol.UsesServiceAccounts() {
+		return nil, fmt.Errorf("%w: no grant of the policy accepts this token", auth.ErrUnauthorized)
+	}
+	rv, err := s.reviewer()
+	if err != nil {
+		s.log.Error(err, "service-account token not reviewed")
+		return nil, errorf(http.StatusServiceUnavailable, "Service-account tokens cannot be checked here: %s", err)
+	}
+	acct, err := rv.Review(r.Context(), token, pol.Audience())
+	switch {
+	case errors.Is(err, review.ErrRejected):
+		logging.Warn(s.log, "service-account token refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		return nil, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
+	case err != nil:
+		s.log.Error(err, "service-account token not reviewed")
+		return nil, errorf(http.StatusServiceUnavailable, "%s", review.ErrUnavailable)
+	}
+	return &caller{id: policy.Identity{Kind: policy.ServiceAccount, Name: acct.Name, Groups: []string{acct.Namespace}}}, nil
+}
+
+// reviewer is the API server that reviews service-account tokens: the one
+// the Config names, or the cluster's the server runs in, found on first
+// use.
+func (s *Server) reviewer() (*review.Reviewer, error) {
+	s.reviewOnce.Do(func() {
+		if s.cfg.Reviewer != nil {
+			s.review = s.cfg.Reviewer
+			return
+		}
+		s.review, s.reviewErr = review.InCluster()
+	})
+	return s.review, s.reviewErr
+}
 
 // decide asks the policy in force. A token may do what its scope names
 // and the policy gives its owner now: revoking the owner's grant revokes

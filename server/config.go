@@ -16,6 +16,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/flags"
+	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -58,7 +59,10 @@ type Config struct {
 	Writers []string
 	// Policy is the policy file that decides every access instead of
 	// Authenticate and Writers; "" for none.
-	Policy        string
+	Policy string
+	// Reviewer checks Kubernetes service-account tokens; nil for the
+	// cluster the server runs in. Not a flag: for tests and embedders.
+	Reviewer      *review.Reviewer
 	MaxUploadSize int64 // bytes
 	// TempMaxAge is how old a temporary upload file must be before it is
 	// taken for the leftover of a crashed writer and removed.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/policy"
+	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/store"
 	"pkgindex.dev/pkgindex/server/tokens"
 )
@@ -40,11 +42,15 @@ type Server struct {
 	// pypiserver's -a/-P/--writers rules.
 	policy *policy.Watcher
 	// tokens are the scoped tokens on the shared volume; with a policy.
-	tokens   *tokens.Store
-	metrics  *metrics.Metrics
-	welcome  []byte
-	version  string
-	rootPage atomic.Pointer[rootPage]
+	tokens *tokens.Store
+	// review checks service-account tokens; set on first use.
+	review     *review.Reviewer
+	reviewErr  error
+	reviewOnce sync.Once
+	metrics    *metrics.Metrics
+	welcome    []byte
+	version    string
+	rootPage   atomic.Pointer[rootPage]
 	// wheels remembers where each wheel's METADATA lies.
 	wheels *meta.Index
 	// fileCache is the Cache-Control of package files, "" for none.
