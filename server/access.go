@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 
 	"pkgindex.dev/pkgindex/server/auth"
@@ -13,6 +14,7 @@ import (
 	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/tokens"
+	"pkgindex.dev/pkgindex/server/trust"
 )
 
 // caller is who a request proved to be.
@@ -128,9 +130,10 @@ var errAnonymous = errors.New("credentials required")
 // few KiB.
 const maxJWT = 16 << 10
 
-// identifyJWT checks a JSON Web Token sent as a password: a Kubernetes
-// service account's, reviewed by the API server, when the policy grants
-// to service accounts.
+// identifyJWT checks a JSON Web Token sent as a password: an OIDC token
+// of an issuer a publisher of the policy names, or else a Kubernetes
+// service account's, reviewed by the API server, when the policy grants to
+// service accounts.
 func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 	if len(token) > maxJWT {
 		return nil, fmt.Errorf("%w: token larger than %d KiB", auth.ErrUnauthorized, maxJWT>>10)
@@ -139,6 +142,13 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 		return nil, fmt.Errorf("%w: not a token this index knows (%s... or a JSON Web Token)", auth.ErrUnauthorized, tokens.Prefix)
 	}
 	pol := s.policy.Current()
+	if iss, ok := trust.Issuer(token); ok && slices.ContainsFunc(pol.Publishers(), func(p policy.PublisherSpec) bool { return p.Issuer == iss }) {
+		id, err := s.identifyPublisher(r, pol, token)
+		if err != nil {
+			return nil, err
+		}
+		return &caller{id: id}, nil
+	}
 	if !pol.UsesServiceAccounts() {
 		return nil, fmt.Errorf("%w: no grant of the policy accepts this token", auth.ErrUnauthorized)
 	}
@@ -157,6 +167,21 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 		return nil, errorf(http.StatusServiceUnavailable, "%s", review.ErrUnavailable)
 	}
 	return &caller{id: policy.Identity{Kind: policy.ServiceAccount, Name: acct.Name, Groups: []string{acct.Namespace}}}, nil
+}
+
+// identifyPublisher verifies an OIDC token of an issuer the policy trusts
+// and returns the publisher whose claim rules it matches.
+func (s *Server) identifyPublisher(r *http.Request, pol *policy.Policy, token string) (policy.Identity, error) {
+	id, _, err := s.trust.Identify(r.Context(), pol, token)
+	switch {
+	case errors.Is(err, trust.ErrRejected):
+		logging.Warn(s.log, "identity token refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		return id, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
+	case err != nil:
+		s.log.Error(err, "identity token not checked")
+		return id, errorf(http.StatusServiceUnavailable, "The identity token could not be checked: %s", trust.ErrUnavailable)
+	}
+	return id, nil
 }
 
 // reviewer is the API server that reviews service-account tokens: the one

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/server/trust/trusttest"
 )
 
 const testPolicy = `
@@ -175,4 +176,82 @@ func TestTokenAPI(t *testing.T) {
 	if code, body, _ := plain.send(t, "GET", "/api/tokens", alice, "", nil); code != 404 || !strings.Contains(body, "--policy") {
 		t.Errorf("token API without a policy: %d %s", code, body)
 	}
+}
+
+func TestTrustedPublishing(t *testing.T) {
+	iss := trusttest.NewIssuer(t)
+	pol := testPolicy + `
+  - {projects: ["acme-*"], rights: [upload], publishers: [acme-release]}
+publishers:
+  - name: acme-release
+    issuer: ` + iss.URL + `
+    claims: {repository: acme/lib, ref: "refs/tags/*"}
+`
+	f, _ := policyFixture(t, pol)
+	good := iss.Sign(t, iss.Claims("pkgindex"))
+	mint := func(body string) (int, string) {
+		code, b, _ := f.send(t, "POST", "/_/oidc/mint-token", "", "application/json", strings.NewReader(body))
+		return code, b
+	}
+	if code, body, _ := f.send(t, "GET", "/_/oidc/audience", "", "", nil); code != 200 || !strings.Contains(body, `{"audience":"pkgindex"}`) {
+		t.Errorf("audience: %d %s", code, body)
+	}
+	code, body := mint(`{"token":"` + good + `"}`)
+	if code != 200 || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("mint: %d %s", code, body)
+	}
+	minted := body[strings.Index(body, `"token":"`)+9:]
+	minted = minted[:strings.IndexByte(minted, '"')]
+	for _, c := range []struct {
+		name, password string
+		spec           pkgtest.Spec
+		code           int
+		contains       string
+	}{
+		{"minted token uploads", minted, pkgtest.Spec{Name: "acme-lib", Version: "1.0"}, 200, ""},
+		{"minted token outside the publisher's grant", minted, pkgtest.Spec{Name: "other", Version: "1.0"}, 403, "may not upload other"},
+		{"OIDC token as the password", good, pkgtest.Spec{Name: "acme-tool", Version: "1.0"}, 200, ""},
+		{"OIDC token of a branch", iss.Sign(t, trusttestWith(iss.Claims("pkgindex"), "ref", "refs/heads/main")), pkgtest.Spec{Name: "acme-tool", Version: "2.0"}, 401, "match no publisher"},
+		{"oversize token", strings.Repeat("a", 20<<10) + ".b.c", pkgtest.Spec{Name: "acme-tool", Version: "2.0"}, 401, "larger than 16 KiB"},
+		{"a JWT nobody is trusted for", "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.", pkgtest.Spec{Name: "acme-tool", Version: "2.0"}, 401, "no grant of the policy accepts this token"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body, _ := f.post(t, "/", basic(TokenUser, c.password), twineForm(c.spec, true))
+			if code != c.code || !strings.Contains(body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name, body string
+		code       int
+		contains   string
+	}{
+		{"expired", `{"token":"` + iss.Sign(t, trusttestWith(iss.Claims("pkgindex"), "exp", time.Now().Add(-time.Hour).Unix())) + `"}`, 401, `"code":"invalid-token"`},
+		{"wrong audience", `{"token":"` + iss.Sign(t, iss.Claims("pypi")) + `"}`, 401, "audience"},
+		{"no token", `{}`, 400, "invalid-payload"},
+		{"not JSON", `token`, 400, "invalid-payload"},
+	} {
+		t.Run("mint "+c.name, func(t *testing.T) {
+			if code, body := mint(c.body); code != c.code || !strings.Contains(body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	// An issuer whose keys cannot be had: fail closed, with 503.
+	down := trusttest.NewIssuer(t)
+	down.Mode.Store("down")
+	g, _ := policyFixture(t, strings.ReplaceAll(pol, iss.URL, down.URL))
+	token := down.Sign(t, down.Claims("pkgindex"))
+	if code, body, _ := g.send(t, "POST", "/_/oidc/mint-token", "", "application/json", strings.NewReader(`{"token":"`+token+`"}`)); code != 503 || !strings.Contains(body, "issuer-unavailable") {
+		t.Errorf("mint with the issuer's keys down: %d %s", code, body)
+	}
+	if code, body, _ := g.post(t, "/", basic(TokenUser, token), twineForm(pkgtest.Spec{Name: "acme-lib", Version: "1.0"}, true)); code != 503 {
+		t.Errorf("upload with the issuer's keys down: %d %s", code, body)
+	}
+}
+
+func trusttestWith(claims map[string]any, k string, v any) map[string]any {
+	claims[k] = v
+	return claims
 }

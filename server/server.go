@@ -30,6 +30,7 @@ import (
 	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/store"
 	"pkgindex.dev/pkgindex/server/tokens"
+	"pkgindex.dev/pkgindex/server/trust"
 )
 
 // Server serves one index.
@@ -43,6 +44,8 @@ type Server struct {
 	policy *policy.Watcher
 	// tokens are the scoped tokens on the shared volume; with a policy.
 	tokens *tokens.Store
+	// trust verifies the OIDC tokens of trusted publishers; with a policy.
+	trust *trust.Verifier
 	// review checks service-account tokens; set on first use.
 	review     *review.Reviewer
 	reviewErr  error
@@ -79,6 +82,7 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 			return nil, err
 		}
 		s.tokens = tokens.New(filepath.Join(cfg.Roots[0], store.StateDir))
+		s.trust = trust.New(nil)
 	}
 	if cfg.CacheControl > 0 {
 		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
@@ -152,6 +156,8 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("POST /api/tokens", "api", s.serveCreateToken)
 	handle("GET /api/tokens", "api", s.serveListTokens)
 	handle("DELETE /api/tokens/{id}", "api", s.serveRevokeToken)
+	handle("GET /_/oidc/audience", "oidc", s.serveAudience)
+	handle("POST /_/oidc/mint-token", "oidc", s.serveMintToken)
 	handle("GET /healthz", "healthz", s.serveHealth)
 	handle("GET /readyz", "readyz", s.serveReady)
 	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)

@@ -152,7 +152,7 @@ func Compile(f File) (*Policy, error) {
 		case names[pub.Name]:
 			errs = append(errs, fmt.Errorf("publishers[%d]: name %q given twice", i, pub.Name))
 		case !strings.HasPrefix(pub.Issuer, "https://") && !strings.HasPrefix(pub.Issuer, "http://"):
-			errs = append(errs, fmt.Errorf("publisher %s: issuer must be an https:// URL", pub.Name))
+			errs = append(errs, fmt.Errorf("publisher %s: issuer must be an https:// (or, for tests, http://) URL", pub.Name))
 		case len(pub.Claims) == 0:
 			// An issuer alone would let every repository on GitHub in.
 			errs = append(errs, fmt.Errorf("publisher %s: at least one claim rule is required", pub.Name))
@@ -160,6 +160,12 @@ func Compile(f File) (*Policy, error) {
 			errs = append(errs, fmt.Errorf("publisher %s: jwksURL and jwksFile exclude each other", pub.Name))
 		}
 		names[pub.Name] = true
+		// One issuer has one set of keys.
+		for _, other := range f.Publishers[:i] {
+			if other.Issuer == pub.Issuer && (other.JWKSURL != pub.JWKSURL || other.JWKSFile != pub.JWKSFile) {
+				errs = append(errs, fmt.Errorf("publishers %s and %s: one issuer, so the same jwksURL and jwksFile", other.Name, pub.Name))
+			}
+		}
 	}
 	for i, g := range f.Grants {
 		c, err := compileGrant(i+1, g, names)

@@ -99,6 +99,7 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown publisher", `grants: [{projects: [x], rights: [upload], publishers: [gh]}]`, `publisher "gh" is not among`},
 		{"publisher without claims", "publishers: [{name: gh, issuer: 'https://x'}]", "at least one claim rule"},
 		{"publisher without issuer URL", "publishers: [{name: gh, issuer: x, claims: {a: b}}]", "issuer must be"},
+		{"one issuer, two key sources", "publishers: [{name: a, issuer: 'https://x', claims: {a: b}}, {name: b, issuer: 'https://x', claims: {a: c}, jwksFile: /k}]", "the same jwksURL"},
 		{"two key sources", "publishers: [{name: gh, issuer: 'https://x', claims: {a: b}, jwksURL: 'https://x/k', jwksFile: /k}]", "exclude each other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

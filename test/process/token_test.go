@@ -1,6 +1,8 @@
 package process
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"pkgindex.dev/pkgindex/server/pkgtest"
+	"pkgindex.dev/pkgindex/server/trust/trusttest"
 	"pkgindex.dev/pkgindex/test/harness"
 )
 
@@ -82,4 +85,49 @@ grants:
 			t.Errorf("the revoked token through %s: %v\n%s", base, err, out)
 		}
 	}
+}
+
+// TestTrustedPublishing exchanges a CI job's OIDC token (from an issuer
+// made in the test, its keys served over HTTP) for an upload token at a
+// server process, and publishes with it through twine, as a publishing
+// action does; the OIDC token itself works as twine's password too.
+func TestTrustedPublishing(t *testing.T) {
+	twine := harness.Tool(t, "twine")
+	iss := trusttest.NewIssuer(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	harness.Must(t, os.WriteFile(pol, []byte(`
+grants:
+  - {projects: ["*"], rights: [list, download], anyone: true}
+  - {projects: [oidc-demo], rights: [upload], publishers: [demo-release]}
+publishers:
+  - name: demo-release
+    issuer: `+iss.URL+`
+    claims: {repository: acme/lib, workflow_ref: "acme/lib/.github/workflows/release.yml@*"}
+`), 0o644))
+	base := harness.StartServer(t, "--root", t.TempDir(), "--policy", pol)
+	oidcToken := iss.Sign(t, iss.Claims("pkgindex"))
+	resp, err := http.Post(base+"/_/oidc/mint-token", "application/json", strings.NewReader(`{"token":"`+oidcToken+`"}`))
+	harness.Must(t, err)
+	var minted struct {
+		Success bool   `json:"success"`
+		Token   string `json:"token"`
+	}
+	harness.Must(t, json.NewDecoder(resp.Body).Decode(&minted))
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !minted.Success {
+		t.Fatalf("mint-token: %s %+v", resp.Status, minted)
+	}
+	for _, c := range []struct {
+		password string
+		spec     pkgtest.Spec
+	}{{minted.Token, pkgtest.Spec{Name: "oidc-demo", Version: "1.0"}}, {oidcToken, pkgtest.Spec{Name: "oidc-demo", Version: "2.0"}}} {
+		proj := dists(t, c.spec)
+		cmd := exec.Command(twine[0], "upload", "--non-interactive", "--disable-progress-bar",
+			"--repository-url", base+"/legacy/", "-u", "__token__", "-p", c.password, "dist/"+c.spec.WheelName())
+		cmd.Dir = proj
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("twine upload of %s %s: %v\n%s", c.spec.Name, c.spec.Version, err, out)
+		}
+	}
+	pipInstall(t, base, "oidc-demo==2.0", "oidc_demo", "2.0")
 }
