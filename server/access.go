@@ -23,6 +23,9 @@ type caller struct {
 	// token is the record of the scoped token the request sent, if any:
 	// its scope bounds what its owner's grants allow.
 	token *tokens.Record
+	// claims are a trusted publisher's, directly or through a token
+	// minted for it: the identity its attestations must not contradict.
+	claims map[string]string
 }
 
 // name is the caller as the log lines of changes name it.
@@ -88,7 +91,7 @@ func (s *Server) identifyToken(r *http.Request, password string) (*caller, error
 		s.log.Error(err, "token not checked")
 		return nil, errorf(http.StatusServiceUnavailable, "The token could not be checked: the package directory is unavailable")
 	}
-	return &caller{id: policy.Identity{Kind: policy.Token, Name: rec.ID + " of " + rec.Owner.String()}, token: rec}, nil
+	return &caller{id: policy.Identity{Kind: policy.Token, Name: rec.ID + " of " + rec.Owner.String()}, token: rec, claims: rec.Claims}, nil
 }
 
 // permit decides whether c may exercise right over project (as sent; ""
@@ -143,11 +146,11 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 	}
 	pol := s.policy.Current()
 	if iss, ok := trust.Issuer(token); ok && slices.ContainsFunc(pol.Publishers(), func(p policy.PublisherSpec) bool { return p.Issuer == iss }) {
-		id, err := s.identifyPublisher(r, pol, token)
+		id, claims, err := s.identifyPublisher(r, pol, token)
 		if err != nil {
 			return nil, err
 		}
-		return &caller{id: id}, nil
+		return &caller{id: id, claims: claims}, nil
 	}
 	if !pol.UsesServiceAccounts() {
 		return nil, fmt.Errorf("%w: no grant of the policy accepts this token", auth.ErrUnauthorized)
@@ -171,17 +174,17 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 
 // identifyPublisher verifies an OIDC token of an issuer the policy trusts
 // and returns the publisher whose claim rules it matches.
-func (s *Server) identifyPublisher(r *http.Request, pol *policy.Policy, token string) (policy.Identity, error) {
-	id, _, err := s.trust.Identify(r.Context(), pol, token)
+func (s *Server) identifyPublisher(r *http.Request, pol *policy.Policy, token string) (policy.Identity, map[string]string, error) {
+	id, claims, err := s.trust.Identify(r.Context(), pol, token)
 	switch {
 	case errors.Is(err, trust.ErrRejected):
 		logging.Warn(s.log, "identity token refused", "reason", err.Error(), "remote", r.RemoteAddr)
-		return id, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
+		return id, nil, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
 	case err != nil:
 		s.log.Error(err, "identity token not checked")
-		return id, errorf(http.StatusServiceUnavailable, "The identity token could not be checked: %s", trust.ErrUnavailable)
+		return id, nil, errorf(http.StatusServiceUnavailable, "The identity token could not be checked: %s", trust.ErrUnavailable)
 	}
-	return id, nil
+	return id, trust.Kept(claims), nil
 }
 
 // reviewer is the API server that reviews service-account tokens: the one

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,6 +239,38 @@ publishers:
 			}
 		})
 	}
+	// Attestations must not name another identity than the publisher's.
+	attest := func(iss, repo string) string {
+		cert := base64.StdEncoding.EncodeToString(trusttest.Certificate(t, iss, repo))
+		return `[{"version":1,"verification_material":{"certificate":"` + cert + `","transparency_entries":[{"logIndex":"1"}]},"envelope":{"statement":"c3RtdA==","signature":"c2ln"}}]`
+	}
+	for _, c := range []struct {
+		name, password, atts string
+		spec                 pkgtest.Spec
+		code                 int
+		contains             string
+	}{
+		{"the publisher's own attestation", good, attest(iss.URL, "https://github.com/acme/lib"), pkgtest.Spec{Name: "acme-att", Version: "1.0"}, 200, ""},
+		{"another repository's", good, attest(iss.URL, "https://github.com/evil/lib"), pkgtest.Spec{Name: "acme-att", Version: "2.0"}, 400, "contradicts the uploader: the certificate was issued to repository https://github.com/evil/lib"},
+		{"another issuer's, through a minted token", minted, attest("https://gitlab.com", ""), pkgtest.Spec{Name: "acme-att", Version: "3.0"}, 400, "issued for tokens of https://gitlab.com"},
+		{"a user's upload is not compared", "", attest("https://gitlab.com", ""), pkgtest.Spec{Name: "acme-att", Version: "4.0"}, 200, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			authz := basic(TokenUser, c.password)
+			if c.password == "" {
+				authz = basic("alice", "s3cret")
+			}
+			code, body, _ := f.post(t, "/", authz, twineForm(c.spec, true).with("attestations", c.atts))
+			if code != c.code || !strings.Contains(body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	_, prov, _ := f.send(t, "GET", "/packages/acme-att/"+pkgtest.Spec{Name: "acme-att", Version: "1.0"}.WheelName()+".provenance", "", "", nil)
+	if !strings.Contains(prov, `"repository":"acme/lib"`) || !strings.Contains(prov, `"iss":"`+iss.URL+`"`) {
+		t.Errorf("the provenance does not name the publisher: %s", prov)
+	}
+
 	// An issuer whose keys cannot be had: fail closed, with 503.
 	down := trusttest.NewIssuer(t)
 	down.Mode.Store("down")

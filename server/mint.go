@@ -70,7 +70,7 @@ func (s *Server) serveMintToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pol := s.policy.Current()
-	id, err := s.identifyPublisher(r, pol, body.Token)
+	id, claims, err := s.identifyPublisher(r, pol, body.Token)
 	switch {
 	case isUnavailable(err):
 		s.mintFailed(w, http.StatusServiceUnavailable, "issuer-unavailable", trust.ErrUnavailable.Error())
@@ -81,7 +81,7 @@ func (s *Server) serveMintToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, rec, err := s.tokens.Create(tokens.Record{
-		Rights: []string{policy.Upload.String()}, Owner: id,
+		Rights: []string{policy.Upload.String()}, Owner: id, Claims: claims,
 		Expires: time.Now().Add(mintedLife), Description: "minted by trusted publishing",
 	})
 	if err != nil {

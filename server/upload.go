@@ -20,6 +20,7 @@ import (
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/trust"
 )
 
 // Limits on the parts of an upload form other than the file.
@@ -273,7 +274,7 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 	upload.upload.SetMetadata(md)
 	var provenance []byte
 	if len(upload.attestations) > 0 {
-		if provenance, err = provenanceFrom(upload.attestations, user); err != nil {
+		if provenance, err = provenanceFrom(upload.attestations, upload.caller); err != nil {
 			return err
 		}
 	}
@@ -477,8 +478,10 @@ func isTimeout(err error) bool {
 // provenanceFrom checks the attestations an upload carries (a JSON array of
 // PEP 740 attestation objects) for shape and wraps them in the provenance
 // object the index serves beside the file. The index does not verify the
-// signatures: clients that rely on provenance verify it themselves.
-func provenanceFrom(raw []byte, user string) ([]byte, error) {
+// signatures: clients that rely on provenance verify it themselves. From a
+// trusted publisher, an attestation whose certificate names another
+// identity is refused.
+func provenanceFrom(raw []byte, c *caller) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return errorf(http.StatusBadRequest, "Invalid attestations: "+format, args...)
 	}
@@ -515,11 +518,23 @@ func provenanceFrom(raw []byte, user string) ([]byte, error) {
 		case att.Envelope == nil || !isBase64(att.Envelope.Statement) || !isBase64(att.Envelope.Signature):
 			return nil, bad("attestation %d: envelope.statement and envelope.signature must be base64", i)
 		}
+		if c != nil && c.claims != nil {
+			der, _ := base64.StdEncoding.DecodeString(att.VerificationMaterial.Certificate)
+			if err := trust.CheckAttestation(der, c.claims); err != nil {
+				return nil, bad("attestation %d contradicts the uploader: %s", i, err)
+			}
+		}
+	}
+	claims := map[string]any{"user": c.name()}
+	if c != nil {
+		for k, v := range c.claims {
+			claims[k] = v
+		}
 	}
 	prov := map[string]any{
 		"version": 1,
 		"attestation_bundles": []any{map[string]any{
-			"publisher":    map[string]any{"kind": "pkgindex-upload", "claims": map[string]any{"user": user}},
+			"publisher":    map[string]any{"kind": "pkgindex-upload", "claims": claims},
 			"attestations": atts,
 		}},
 	}

@@ -70,10 +70,13 @@ type Record struct {
 	Rights []string `json:"rights"`
 	// Owner is who made the token; the token never has more rights than
 	// the policy gives the owner at the time of use.
-	Owner       policy.Identity `json:"owner"`
-	Created     time.Time       `json:"created"`
-	Expires     time.Time       `json:"expires"`
-	Description string          `json:"description,omitempty"`
+	Owner policy.Identity `json:"owner"`
+	// Claims are, for a token minted for a publisher, the claims of the
+	// identity token it was minted for, to compare with attestations.
+	Claims      map[string]string `json:"claims,omitempty"`
+	Created     time.Time         `json:"created"`
+	Expires     time.Time         `json:"expires"`
+	Description string            `json:"description,omitempty"`
 }
 
 // Public returns the record without its hash, as listings show it.

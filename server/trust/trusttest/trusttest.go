@@ -7,7 +7,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -98,4 +102,35 @@ func Sign(t testing.TB, key jose.SigningKey, kid string, claims map[string]any) 
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Certificate returns a self-signed certificate (DER) with the Fulcio
+// extensions of a signer identity (OIDC issuer, source repository); an empty value leaves its extension
+// out.
+func Certificate(t testing.TB, issuer, repo string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exts []pkix.Extension
+	for _, e := range []struct {
+		id  asn1.ObjectIdentifier
+		val string
+	}{{asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, issuer}, {asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 12}, repo}} {
+		if e.val == "" {
+			continue
+		}
+		v, err := asn1.MarshalWithParams(e.val, "utf8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exts = append(exts, pkix.Extension{Id: e.id, Value: v})
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), ExtraExtensions: exts}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
