@@ -3,9 +3,11 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 )
@@ -182,4 +184,43 @@ func TestWatcherReloads(t *testing.T) {
 	if p := w.Current(); !p.Decide(Identity{Kind: User, Name: "carl"}, Upload, "x").Allowed {
 		t.Fatal("a fixed policy file was not put in force")
 	}
+}
+
+// FuzzMatch compares Match with a regular expression of the same pattern.
+func FuzzMatch(f *testing.F) {
+	for _, seed := range [][2]string{{"*", ""}, {"a*c*e", "abcde"}, {"a*a", "a"}, {"refs/tags/*", "refs/tags/v1"}, {"**", "x"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if !utf8.ValidString(pattern) || !utf8.ValidString(s) {
+			return // policies are YAML and claims JSON: text
+		}
+		pieces := strings.Split(pattern, "*")
+		for i, p := range pieces {
+			pieces[i] = regexp.QuoteMeta(p)
+		}
+		want := regexp.MustCompile(`^(?s:` + strings.Join(pieces, ".*") + `)$`).MatchString(s)
+		if got := Match(pattern, s); got != want {
+			t.Fatalf("Match(%q, %q) = %v, want %v", pattern, s, got, want)
+		}
+	})
+}
+
+// FuzzParse feeds Parse any file: it refuses or gives a policy whose
+// decisions can be asked for.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte(`{"grants": [{"projects": ["*"], "rights": ["list"], "anyone": true}]}`))
+	f.Add([]byte("grants: [{projects: [A_b.*], rights: ['*'], serviceAccounts: [system:serviceaccount:a:b]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data)
+		if err != nil {
+			return
+		}
+		for _, id := range []Identity{{Kind: Anonymous}, {Kind: User, Name: "alice"}, {Kind: ServiceAccount, Name: "system:serviceaccount:a:b", Groups: []string{"a"}}} {
+			if d := p.Decide(id, Upload, "acme-lib"); d.Reason == "" {
+				t.Fatalf("a decision without a reason: %+v", d)
+			}
+		}
+	})
 }

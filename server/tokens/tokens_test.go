@@ -104,3 +104,25 @@ func TestParseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheck feeds Check any password: it never panics, and without a
+// record nothing is a valid token.
+func FuzzCheck(f *testing.F) {
+	s := New(f.TempDir())
+	token, _, err := s.Create(Record{Rights: []string{"upload"}, Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(token)
+	f.Add(Prefix + "0123456789abcdef-" + strings.Repeat("A", secretLen))
+	f.Add(Prefix + "../../../../etc/-x")
+	f.Fuzz(func(t *testing.T, password string) {
+		rec, err := s.Check(password)
+		if err == nil && password != token {
+			t.Fatalf("Check(%q) accepted another token's record %s", password, rec.ID)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Check(%q): %v, want ErrInvalid", password, err)
+		}
+	})
+}

@@ -32,7 +32,7 @@ func with(claims map[string]any, kv ...any) map[string]any {
 	return out
 }
 
-func testPolicy(t *testing.T, iss string, extra string) *policy.Policy {
+func testPolicy(t testing.TB, iss string, extra string) *policy.Policy {
 	t.Helper()
 	p, err := policy.Parse([]byte(`
 publishers:
@@ -132,4 +132,41 @@ func TestKeysFromAFile(t *testing.T) {
 	if iss.Fetches.Load() != 0 {
 		t.Error("the issuer was asked although the keys are in a file")
 	}
+}
+
+// FuzzIdentify feeds Identify any token of an issuer whose keys are in a
+// file: nothing is accepted that the key did not sign, and every refusal
+// is ErrRejected.
+func FuzzIdentify(f *testing.F) {
+	iss := trusttest.NewIssuer(f)
+	file := filepath.Join(f.TempDir(), "jwks.json")
+	if err := os.WriteFile(file, iss.JWKS(), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	pol := testPolicy(f, iss.URL, "\n    jwksFile: "+file)
+	good := iss.Sign(f, iss.Claims("pkgindex"))
+	f.Add(good)
+	f.Add(strings.Replace(good, ".", "..", 1))
+	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiIiffQ.")
+	v := New(nil)
+	f.Fuzz(func(t *testing.T, token string) {
+		_, _, err := v.Identify(context.Background(), pol, token)
+		// base64 lets a token be spelt more than one way; what counts
+		// is that only the signed claims are accepted.
+		if err == nil && payload(token) != payload(good) {
+			t.Fatalf("Identify accepted %q", token)
+		}
+		if err != nil && !errors.Is(err, ErrRejected) {
+			t.Fatalf("Identify(%q): %v, want ErrRejected", token, err)
+		}
+	})
+}
+
+func payload(token string) string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, _ := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	return string(b)
 }
