@@ -10,6 +10,7 @@ package review
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,6 +55,23 @@ type Reviewer struct {
 	// read at each review since a projected token is rotated; "" for
 	// none (the client's certificates authenticate).
 	TokenFile string
+
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]seen // accepted tokens, by digest
+}
+
+// remember is how long an accepted token is not reviewed again. pip sends
+// credentials with every page, and an install reads dozens: a review each
+// would load the API server. A token whose account or pod is deleted is
+// thus still accepted for at most this long.
+const remember = 10 * time.Second
+
+// maxSeen bounds the remembered tokens; only accepted ones are kept.
+const maxSeen = 1024
+
+type seen struct {
+	acct  Account
+	until time.Time
 }
 
 // InCluster returns the reviewer of the cluster the process runs in, from
@@ -106,6 +125,28 @@ type tokenReview struct {
 // Review asks the API server whether token is a valid service-account
 // token for audience, and whose.
 func (rv *Reviewer) Review(ctx context.Context, token, audience string) (Account, error) {
+	key := sha256.Sum256([]byte(audience + "\x00" + token))
+	now := time.Now()
+	rv.mu.Lock()
+	s, ok := rv.seen[key]
+	rv.mu.Unlock()
+	if ok && now.Before(s.until) {
+		return s.acct, nil
+	}
+	acct, err := rv.review(ctx, token, audience)
+	if err != nil {
+		return acct, err
+	}
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if rv.seen == nil || len(rv.seen) >= maxSeen {
+		rv.seen = map[[sha256.Size]byte]seen{} // all expire within seconds anyway
+	}
+	rv.seen[key] = seen{acct: acct, until: now.Add(remember)}
+	return acct, nil
+}
+
+func (rv *Reviewer) review(ctx context.Context, token, audience string) (Account, error) {
 	var req tokenReview
 	req.APIVersion, req.Kind = "authentication.k8s.io/v1", "TokenReview"
 	req.Spec.Token, req.Spec.Audiences = token, []string{audience}

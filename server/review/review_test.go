@@ -43,6 +43,27 @@ func TestAnswers(t *testing.T) {
 			}
 		})
 	}
+	// An accepted token is remembered for a few seconds; a refused one is
+	// asked about again.
+	var asked int
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), "good") {
+			io.WriteString(w, `{"status":{"authenticated":true,"user":{"username":"system:serviceaccount:ci:b"},"audiences":["pkgindex"]}}`)
+			return
+		}
+		io.WriteString(w, `{"status":{"authenticated":false}}`)
+	}))
+	defer api.Close()
+	rv := &Reviewer{URL: api.URL, Client: api.Client()}
+	for range 3 {
+		rv.Review(context.Background(), "good", "pkgindex")
+		rv.Review(context.Background(), "bad", "pkgindex")
+	}
+	if asked != 4 {
+		t.Errorf("the API server was asked %d times for 3 reviews of an accepted and 3 of a refused token, want 1 + 3", asked)
+	}
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	if _, err := (&Reviewer{URL: down.URL, Client: http.DefaultClient}).Review(context.Background(), "a.b.c", "pkgindex"); !errors.Is(err, ErrUnavailable) {
