@@ -193,7 +193,7 @@ type requestKeys struct {
 }
 
 func (rk *requestKeys) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, joseAlgorithms())
+	jws, err := jose.ParseSignedCompact(token, joseAlgorithms())
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("malformed signature")
 	}
