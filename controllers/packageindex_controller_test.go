@@ -851,6 +851,10 @@ func TestNamespaceFlagLimitsTheWatch(t *testing.T) {
 			t.Errorf("cache: %v", err)
 		}
 	})
+	// Reading before the cache has started is an error, not a wait.
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not start")
+	}
 	var list v1alpha1.PackageIndexList
 	if err := c.List(ctx, &list, client.InNamespace(watched)); err != nil {
 		t.Errorf("listing the watched namespace: %v", err)
