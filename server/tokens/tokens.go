@@ -111,6 +111,38 @@ func New(stateDir string) *Store {
 // a password that does not is another kind of credential.
 func LooksLike(s string) bool { return strings.HasPrefix(s, Prefix) }
 
+// Redact replaces the secret of every token in s, so that a URL a client
+// put a token into (DELETE /api/tokens/<token>) can be logged.
+func Redact(s string) string {
+	if !strings.Contains(s, Prefix) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, Prefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		rest := s[i+len(Prefix):]
+		keep := min(len(rest), idLen+1) // the id and its dash are no secret
+		b.WriteString(s[:i+len(Prefix)] + rest[:keep])
+		rest = rest[keep:]
+		n := 0
+		for n < len(rest) && n < secretLen && isBase64URL(rest[n]) {
+			n++
+		}
+		if n > 0 {
+			b.WriteString("REDACTED")
+		}
+		s = rest[n:]
+	}
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
 // ParseID returns the id of a token, or id itself when given an id.
 func ParseID(tokenOrID string) (string, error) {
 	s := tokenOrID

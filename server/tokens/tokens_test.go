@@ -71,6 +71,21 @@ func TestLifecycle(t *testing.T) {
 	}
 }
 
+func TestRedact(t *testing.T) {
+	token := Prefix + "0123456789abcdef-" + strings.Repeat("s", secretLen)
+	for _, tc := range []struct{ in, want string }{
+		{"/api/tokens/" + token, "/api/tokens/" + Prefix + "0123456789abcdef-REDACTED"},
+		{token + "/" + token, Prefix + "0123456789abcdef-REDACTED/" + Prefix + "0123456789abcdef-REDACTED"},
+		{"/simple/pkgindex-x/", "/simple/pkgindex-x/"},
+		{"/simple/lib/", "/simple/lib/"},
+		{"pkgindex-", "pkgindex-"},
+	} {
+		if got := Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	s := New(t.TempDir())
 	token, _, err := s.Create(Record{Rights: []string{"upload"}, Expires: time.Now().Add(time.Minute)})

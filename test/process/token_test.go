@@ -2,6 +2,7 @@ package process
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -130,4 +131,81 @@ publishers:
 		}
 	}
 	pipInstall(t, base, "oidc-demo==2.0", "oidc_demo", "2.0")
+}
+
+// TestTokensNeverLogged uses every kind of token with a server logging at
+// debug level, right and wrong, and finds none of them in its log.
+func TestTokensNeverLogged(t *testing.T) {
+	iss := trusttest.NewIssuer(t)
+	pw := filepath.Join(t.TempDir(), "htpasswd")
+	harness.Htpasswd(t, pw, [2]string{"alice", "Pa55-right"})
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	harness.Must(t, os.WriteFile(pol, []byte(`
+grants:
+  - {projects: ["*"], rights: [list, download], users: [alice]}
+  - {projects: [quiet], rights: ["*"], users: [alice], publishers: [ci]}
+  - {projects: [quiet], rights: [list], namespaces: [ci]}
+publishers:
+  - {name: ci, issuer: "`+iss.URL+`", claims: {repository: acme/lib}}
+`), 0o644))
+	logPath := filepath.Join(t.TempDir(), "log")
+	logf, err := os.Create(logPath)
+	harness.Must(t, err)
+	cmd := harness.Command(t, "serve", "--listen", "127.0.0.1:0", "--root", t.TempDir(), "--passwords", pw,
+		"--policy", pol, "--log-level", "debug")
+	cmd.Stderr = logf
+	scmd, base := harness.StartCommand(t, cmd)
+
+	call := func(method, path, authz, body string) string {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		harness.Must(t, err)
+		defer resp.Body.Close()
+		var b strings.Builder
+		io.Copy(&b, resp.Body)
+		return b.String()
+	}
+	alice := "Basic " + harness.BasicCred("alice", "Pa55-right")
+	var made struct {
+		Token string `json:"token"`
+	}
+	harness.Must(t, json.Unmarshal([]byte(call("POST", "/api/tokens", alice, `{"projects":["quiet"],"rights":["upload","list"]}`)), &made))
+	oidc := iss.Sign(t, iss.Claims("pkgindex"))
+	var minted struct {
+		Token string `json:"token"`
+	}
+	harness.Must(t, json.Unmarshal([]byte(call("POST", "/_/oidc/mint-token", "", `{"token":"`+oidc+`"}`)), &minted))
+	if made.Token == "" || minted.Token == "" {
+		t.Fatalf("no tokens made: %+v %+v", made, minted)
+	}
+	wrong := made.Token[:len(made.Token)-4] + "Zzzz"
+	expired := iss.Sign(t, map[string]any{"iss": iss.URL, "aud": "pkgindex", "repository": "acme/lib", "exp": 1})
+	foreign := iss.Sign(t, map[string]any{"iss": "https://kubernetes.default.svc", "aud": "pkgindex", "sub": "system:serviceaccount:ci:x", "exp": 4102444800})
+	secrets := []string{"Pa55-right", made.Token, made.Token[len(made.Token)-43:], minted.Token, oidc, wrong, expired, foreign}
+	spec := pkgtest.Spec{Name: "quiet", Version: "1.0"}
+	for _, tok := range []string{made.Token, minted.Token, oidc, wrong, expired, foreign} {
+		authz := "Basic " + harness.BasicCred("__token__", tok)
+		secrets = append(secrets, harness.BasicCred("__token__", tok), strings.Split(tok, ".")[0])
+		harness.Upload(t, base, authz, spec.Name, spec.Version, spec.WheelName(), spec.WheelBytes())
+		call("GET", "/simple/quiet/", authz, "")
+		call("POST", "/_/oidc/mint-token", "", `{"token":"`+tok+`"}`)
+	}
+	call("DELETE", "/api/tokens/"+made.Token, alice, "")
+	scmd.Process.Signal(os.Interrupt)
+	scmd.Wait()
+	logf.Close()
+	b, err := os.ReadFile(logPath)
+	harness.Must(t, err)
+	log := string(b)
+	if !strings.Contains(log, "token created") || !strings.Contains(log, "token minted") || !strings.Contains(log, "access refused") {
+		t.Fatalf("the log does not show the tokens' use, so it proves nothing:\n%.3000s", log)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(log, s) {
+			t.Errorf("the log holds %q", s)
+		}
+	}
 }
