@@ -129,6 +129,25 @@ func (s *Server) permit(r *http.Request, c *caller, right policy.Right, project 
 
 var errAnonymous = errors.New("credentials required")
 
+// stillValid checks the caller's scoped token again, just before a change
+// that took long to receive is made: a token revoked (or expired) since
+// the request began changes nothing.
+func (s *Server) stillValid(c *caller) error {
+	if c == nil || c.token == nil {
+		return nil
+	}
+	err := s.tokens.Recheck(c.token)
+	switch {
+	case errors.Is(err, tokens.ErrInvalid), errors.Is(err, tokens.ErrExpired):
+		logging.Warn(s.log, "change refused: the token was revoked or expired during the request", "who", c.id.Name)
+		return fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
+	case err != nil:
+		s.log.Error(err, "token not checked")
+		return errorf(http.StatusServiceUnavailable, "The token could not be checked: the package directory is unavailable")
+	}
+	return nil
+}
+
 // maxJWT bounds an identity token sent as a password; real ones are a
 // few KiB.
 const maxJWT = 16 << 10

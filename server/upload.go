@@ -278,6 +278,11 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 			return err
 		}
 	}
+	// An upload takes a while; a token revoked meanwhile publishes
+	// nothing once the revocation has returned.
+	if err := s.stillValid(upload.caller); err != nil {
+		return err
+	}
 	size := upload.upload.Size()
 	pub, err := upload.upload.Publish(r.Context(), upload.filename, s.cfg.Overwrite)
 	if err != nil {

@@ -288,6 +288,23 @@ func (s *Store) Check(token string) (*Record, error) {
 	return rec, nil
 }
 
+// Recheck reports whether the token whose record Check returned is still
+// valid: its record still stored (not revoked) and not expired.
+func (s *Store) Recheck(rec *Record) error {
+	cur, err := s.read(rec.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrInvalid
+	case err != nil:
+		return err
+	case cur.Hash != rec.Hash:
+		return ErrInvalid
+	case !s.now().Before(cur.Expires):
+		return ErrExpired
+	}
+	return nil
+}
+
 // Get returns the record of id, expired or not.
 func (s *Store) Get(id string) (*Record, error) { return s.read(id) }
 

@@ -60,8 +60,14 @@ func TestLifecycle(t *testing.T) {
 	if id, err := ParseID(token); err != nil || id != rec.ID {
 		t.Errorf("ParseID(token) = %q %v", id, err)
 	}
+	if err := other.Recheck(got); err != nil {
+		t.Errorf("Recheck of a valid token: %v", err)
+	}
 	if err := New(state).Revoke(rec.ID); err != nil {
 		t.Fatal(err)
+	}
+	if err := other.Recheck(got); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Recheck after revocation: %v, want ErrInvalid", err)
 	}
 	if _, err := other.Check(token); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a revoked token: Check = %v, want ErrInvalid", err)

@@ -196,3 +196,43 @@ publishers:
 	call("DELETE", "/api/tokens/"+made.Token, alice, "")
 	checkLog(t, scmd, logf, []string{"token created", "token minted", "access refused"}, secrets)
 }
+
+// TestRevokedDuringUpload revokes a token while an upload made with it is
+// half sent: once the revocation has returned, the upload publishes
+// nothing.
+func TestRevokedDuringUpload(t *testing.T) {
+	root := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "htpasswd")
+	harness.Htpasswd(t, pw, [2]string{"alice", "s3cret"})
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	harness.Must(t, os.WriteFile(pol, []byte("grants: [{projects: [race], rights: ['*'], users: [alice]}]\n"), 0o644))
+	a := harness.StartServer(t, "--root", root, "--passwords", pw, "--policy", pol)
+	b := harness.StartServer(t, "--root", root, "--passwords", pw, "--policy", pol)
+	req, _ := http.NewRequest("POST", b+"/api/tokens", strings.NewReader(`{"projects":["race"],"rights":["upload"]}`))
+	req.SetBasicAuth("alice", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	harness.Must(t, err)
+	var made struct{ Token, ID string }
+	harness.Must(t, json.NewDecoder(resp.Body).Decode(&made))
+	resp.Body.Close()
+
+	spec := pkgtest.Spec{Name: "race", Version: "1.0", Data: make([]byte, 4<<20)}
+	release := make(chan struct{})
+	sent, done := slowUpload(t, a, "Basic "+harness.BasicCred("__token__", made.Token), spec, spec.WheelBytes(), release)
+	<-sent
+	req, _ = http.NewRequest("DELETE", b+"/api/tokens/"+made.ID, nil)
+	req.SetBasicAuth("alice", "s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	harness.Must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("revoke: %s", resp.Status)
+	}
+	close(release)
+	if answer := <-done; !strings.Contains(answer, " 401 ") || !strings.Contains(answer, "invalid or revoked token") {
+		t.Errorf("the upload after the revocation: %.300s", answer)
+	}
+	if visible, _ := harness.VisibleFiles(t, root); len(visible) != 0 {
+		t.Errorf("published after the revocation: %v", visible)
+	}
+}
