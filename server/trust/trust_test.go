@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +111,17 @@ func TestKeysUnavailable(t *testing.T) {
 				t.Fatalf("keys back: %v", err)
 			}
 		})
+	}
+	// An issuer that answers nothing in time: the client's timeout ends
+	// the wait, and the token is not accepted.
+	stuck := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-stuck }))
+	defer slow.Close()
+	defer close(stuck)
+	iss0 := trusttest.NewIssuer(t)
+	pol0 := testPolicy(t, iss0.URL, "\n    jwksURL: "+slow.URL+"/jwks")
+	if _, _, err := New(&http.Client{Timeout: 100 * time.Millisecond}).Identify(context.Background(), pol0, iss0.Sign(t, iss0.Claims("pkgindex"))); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a slow issuer: %v, want ErrUnavailable", err)
 	}
 	// The issuer's listener closed: nothing answers at all.
 	iss := trusttest.NewIssuer(t)
