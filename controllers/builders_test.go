@@ -137,6 +137,10 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 						Name: "acme-release", Issuer: "https://token.actions.githubusercontent.com",
 						JWKSURL: "https://token.actions.githubusercontent.com/.well-known/jwks",
 						Claims:  map[string]string{"repository": "acme/lib", "ref": "refs/tags/*"},
+					}, {
+						Name: "tools-gitlab", Issuer: "https://gitlab.example.com",
+						JWKSConfigMap: &v1alpha1.ConfigMapKey{Name: "gitlab-keys"},
+						Claims:        map[string]string{"project_path": "platform/tools"},
 					}},
 				},
 			},

@@ -192,6 +192,16 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
 	}
+	for i, name := range jwksConfigMaps(idx) {
+		vol := fmt.Sprintf("jwks-%d", i)
+		volumes = append(volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: name},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: jwksDir + "/" + name, ReadOnly: true})
+	}
 	// The server talks to the API server only to review service-account
 	// tokens, and then as its own account, allowed nothing else.
 	serviceAccount, automount := "", false

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,14 +22,13 @@ const (
 )
 
 // policyConfigMapFor renders spec.server.policy into the server's policy
-// file, or returns nil when there is none. The spec's fields are spelt as
-// the file's, so the spec is the file.
+// file, or returns nil when there is none.
 func policyConfigMapFor(idx *v1alpha1.PackageIndex) *corev1.ConfigMap {
 	p := idx.Spec.Server.Policy
 	if p == nil {
 		return nil
 	}
-	data, err := yaml.Marshal(p)
+	data, err := yaml.Marshal(policyFileOf(p))
 	if err != nil {
 		// A struct of strings, lists and maps always marshals.
 		panic(err)
@@ -39,6 +40,61 @@ func policyConfigMapFor(idx *v1alpha1.PackageIndex) *corev1.ConfigMap {
 		ObjectMeta: meta,
 		Data:       map[string]string{policyKey: "# written by the pkgindex operator from spec.server.policy\n" + string(data)},
 	}
+}
+
+// policyFile is the server's policy file. The spec's fields are spelt as
+// the file's; only a publisher's keys in a ConfigMap become the path the
+// ConfigMap is mounted at.
+type policyFile struct {
+	Audience   string                 `json:"audience,omitempty"`
+	Grants     []v1alpha1.PolicyGrant `json:"grants,omitempty"`
+	Publishers []publisherFile        `json:"publishers,omitempty"`
+}
+
+type publisherFile struct {
+	Name     string            `json:"name"`
+	Issuer   string            `json:"issuer"`
+	JWKSURL  string            `json:"jwksURL,omitempty"`
+	JWKSFile string            `json:"jwksFile,omitempty"`
+	Claims   map[string]string `json:"claims"`
+}
+
+func policyFileOf(p *v1alpha1.PolicySpec) policyFile {
+	f := policyFile{Audience: p.Audience, Grants: p.Grants}
+	for _, pub := range p.Publishers {
+		pf := publisherFile{Name: pub.Name, Issuer: pub.Issuer, JWKSURL: pub.JWKSURL, Claims: pub.Claims}
+		if c := pub.JWKSConfigMap; c != nil {
+			pf.JWKSFile = jwksDir + "/" + c.Name + "/" + jwksKey(c)
+		}
+		f.Publishers = append(f.Publishers, pf)
+	}
+	return f
+}
+
+// jwksDir holds a directory per ConfigMap of issuers' keys.
+const jwksDir = "/etc/pkgindex/jwks"
+
+func jwksKey(c *v1alpha1.ConfigMapKey) string {
+	if c.Key == "" {
+		return "jwks.json"
+	}
+	return c.Key
+}
+
+// jwksConfigMaps are the ConfigMaps of issuers' keys the pods mount, each
+// once, in the order the publishers name them.
+func jwksConfigMaps(idx *v1alpha1.PackageIndex) []string {
+	p := idx.Spec.Server.Policy
+	if p == nil {
+		return nil
+	}
+	var names []string
+	for _, pub := range p.Publishers {
+		if c := pub.JWKSConfigMap; c != nil && !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }
 
 // policyConfigMapName is the ConfigMap of the policy file: not the index's

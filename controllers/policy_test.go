@@ -42,8 +42,20 @@ func TestPolicyConfigMap(t *testing.T) {
 			t.Errorf("%s %s %s: %v (%s), want %v", tc.id, tc.right, tc.project, d.Allowed, d.Reason, tc.want)
 		}
 	}
-	if p.Audience() != "pypi.example.com" || len(p.Publishers()) != 1 {
+	if p.Audience() != "pypi.example.com" || len(p.Publishers()) != 2 {
 		t.Errorf("audience %q, publishers %v", p.Audience(), p.Publishers())
+	}
+	// Keys in a ConfigMap are read where the pods mount it.
+	if got, want := p.Publishers()[1].JWKSFile, jwksDir+"/gitlab-keys/jwks.json"; got != want {
+		t.Errorf("jwksFile %q, want %q", got, want)
+	}
+	d := deploymentFor(idx, Options{Image: testImage})
+	mounted := false
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounted = mounted || m.MountPath == jwksDir+"/gitlab-keys"
+	}
+	if !mounted {
+		t.Error("the ConfigMap of the issuer's keys is not mounted")
 	}
 	if !reviewsTokens(idx) || serviceAccountFor(idx) == nil || tokenReviewBindingFor(idx) == nil {
 		t.Error("a policy granting to a namespace gets no token review")

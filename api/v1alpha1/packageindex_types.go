@@ -359,8 +359,24 @@ type PolicyGrant struct {
 	Anyone bool `json:"anyone,omitempty"`
 }
 
+// ConfigMapKey names a key of a ConfigMap in the index's namespace.
+type ConfigMapKey struct {
+	// name of the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in it.
+	// +optional
+	// +kubebuilder:default=jwks.json
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
 // PolicyPublisher is an OIDC trusted publisher: tokens of an issuer whose
 // claims match every rule.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwksURL) && has(self.jwksConfigMap))",message="publishers[]: jwksURL and jwksConfigMap exclude each other"
 type PolicyPublisher struct {
 	// name the grants use.
 	// +required
@@ -379,6 +395,11 @@ type PolicyPublisher struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.startsWith('https://')",message="publishers[].jwksURL must be an https URL"
 	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// jwksConfigMap holds the issuer's keys (a JWKS document) for a
+	// cluster that cannot reach the issuer; it is mounted into the pods.
+	// +optional
+	JWKSConfigMap *ConfigMapKey `json:"jwksConfigMap,omitempty"`
 
 	// claims must all match: claim name to pattern, * standing for any
 	// run of characters.
