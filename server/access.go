@@ -86,6 +86,9 @@ func (s *Server) identifyToken(r *http.Request, password string) (*caller, error
 	rec, err := s.tokens.Check(password)
 	switch {
 	case errors.Is(err, tokens.ErrInvalid), errors.Is(err, tokens.ErrExpired):
+		// The id is no secret; a malformed token has none to show.
+		id, _ := tokens.ParseID(password)
+		logging.Warn(s.log, "token refused", "reason", err.Error(), "id", id, "remote", r.RemoteAddr)
 		return nil, fmt.Errorf("%w: %w", auth.ErrUnauthorized, err)
 	case err != nil:
 		s.log.Error(err, "token not checked")
@@ -161,6 +164,7 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 		return nil, fmt.Errorf("%w: token larger than %d KiB", auth.ErrUnauthorized, maxJWT>>10)
 	}
 	if strings.Count(token, ".") != 2 {
+		logging.Warn(s.log, "token refused", "reason", "neither a scoped token nor a JSON Web Token", "remote", r.RemoteAddr)
 		return nil, fmt.Errorf("%w: not a token this index knows (%s... or a JSON Web Token)", auth.ErrUnauthorized, tokens.Prefix)
 	}
 	pol := s.policy.Current()
@@ -172,6 +176,7 @@ func (s *Server) identifyJWT(r *http.Request, token string) (*caller, error) {
 		return &caller{id: id, claims: claims}, nil
 	}
 	if !pol.UsesServiceAccounts() {
+		logging.Warn(s.log, "token refused", "reason", "a JSON Web Token of an issuer no publisher names, and no grant to service accounts", "remote", r.RemoteAddr)
 		return nil, fmt.Errorf("%w: no grant of the policy accepts this token", auth.ErrUnauthorized)
 	}
 	rv, err := s.reviewer()
