@@ -39,6 +39,8 @@ type Client struct {
 	User     string
 	Password string
 	HTTP     *http.Client
+	// passwordFile is --password-file, read when the command runs.
+	passwordFile string
 }
 
 // Result is what the server reports it changed.
@@ -221,6 +223,7 @@ func commandFlags(cmd string, env func(string) string, stderr io.Writer) (*flag.
 	// The environment's password is not the flag's default: the usage
 	// text prints defaults.
 	fs.StringVar(&c.Password, "password", "", "password (env PKGINDEX_PASSWORD, preferred; asked for on a terminal when neither is set)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from this file, e.g. a projected service-account token with --user __token__")
 	return fs, c
 }
 
@@ -255,6 +258,14 @@ func usageError(fs *flag.FlagSet, c *Client, stderr io.Writer) int {
 // credentials completes the password from the environment or the
 // terminal; it returns an exit code when it cannot, -1 otherwise.
 func (c *Client) credentials(cmd string, env func(string) string, std Streams) int {
+	if c.passwordFile != "" && c.Password == "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			fmt.Fprintf(std.Stderr, "pkgindex %s: --password-file: %v\n", cmd, err)
+			return 2
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
 	if c.Password == "" {
 		c.Password = env("PKGINDEX_PASSWORD")
 	}
