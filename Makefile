@@ -28,7 +28,7 @@ ENVTEST_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
 FUZZTIME ?= 500000x
 # pkg:Target, or pkg:Target:COUNT for a target slower than the others (the
 # upload handler runs a whole request per input, about 5,000 a second).
-FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:FuzzNegotiate server/store:FuzzCleanRel server/auth:FuzzParse server/auth:FuzzBasic server/form:FuzzReader server/form:FuzzEncoded:200000x server:FuzzUpload:40000x server/upstream:FuzzAnchors:200000x
+FUZZ_TARGETS := server/dist:FuzzParse server/dist:FuzzCompare server/simple:FuzzNegotiate server/store:FuzzCleanRel server/auth:FuzzParse server/auth:FuzzBasic server/form:FuzzReader server/form:FuzzEncoded:200000x server:FuzzUpload:40000x server/policy:FuzzMatch:100000x server/policy:FuzzParse:50000x server/tokens:FuzzCheck:100000x server/trust:FuzzIdentify:100000x server/upstream:FuzzAnchors:200000x
 
 .PHONY: help
 help: ## list the targets

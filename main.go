@@ -75,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return update.Run(context.Background(), args[1:], os.Getenv, stdout, stderr)
 	case "yank", "unyank", "remove", "status":
 		return admin.Run(context.Background(), args[0], args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
+	case "token":
+		return admin.RunToken(context.Background(), args[1:], os.Getenv, admin.Streams{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	case "operator":
 		return operator(args[1:], stderr)
 	case "version", "--version":
@@ -102,10 +104,12 @@ commands:
   status    set a project's status:     pkgindex status --index URL PROJECT active|archived|quarantined|deprecated
   update    list newer releases of the roots' projects on an index, or download them (pypiserver's update):
             pkgindex update [-x] [-d DIR] [-u] [--ignorelist-file FILE] [--index-url URL] ROOT...
+  token     scoped tokens:              pkgindex token create --index URL --project P --rights upload [--expires 90d]
+                                        pkgindex token list --index URL;  pkgindex token revoke --index URL TOKEN-OR-ID
   operator  run the Kubernetes operator (pkgindex operator --help for its flags)
   version   print the version
 
-yank, unyank, remove and status take --user and the password from PKGINDEX_PASSWORD,
+yank, unyank, remove, status and token take --user and the password from PKGINDEX_PASSWORD,
 or ask for it on a terminal.
 `)
 }

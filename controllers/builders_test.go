@@ -126,6 +126,23 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				CacheControl:  new(int32(3600)),
 				LogFormat:     "text",
 				LogLevel:      "debug",
+				Policy: &v1alpha1.PolicySpec{
+					Audience: "pypi.example.com",
+					Grants: []v1alpha1.PolicyGrant{
+						{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"list", "download"}, Anyone: true},
+						{Projects: []string{"acme-*"}, Rights: []v1alpha1.PolicyRight{"upload", "yank"}, Users: []string{"alice"}, Namespaces: []string{"ci"}},
+						{Projects: []string{"acme-lib"}, Rights: []v1alpha1.PolicyRight{"upload"}, ServiceAccounts: []string{"ci/builder"}, Publishers: []string{"acme-release"}},
+					},
+					Publishers: []v1alpha1.PolicyPublisher{{
+						Name: "acme-release", Issuer: "https://token.actions.githubusercontent.com",
+						JWKSURL: "https://token.actions.githubusercontent.com/.well-known/jwks",
+						Claims:  map[string]string{"repository": "acme/lib", "ref": "refs/tags/*"},
+					}, {
+						Name: "tools-gitlab", Issuer: "https://gitlab.example.com",
+						JWKSConfigMap: &v1alpha1.ConfigMapKey{Name: "gitlab-keys"},
+						Claims:        map[string]string{"project_path": "platform/tools"},
+					}},
+				},
 			},
 			Resources: &corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},
@@ -181,6 +198,9 @@ func render(t *testing.T, idx *v1alpha1.PackageIndex) []byte {
 	}
 	if sm := serviceMonitorFor(idx); sm != nil {
 		objs = append(objs, sm)
+	}
+	if b := tokenReviewBindingFor(idx); b != nil {
+		objs = append(objs, b)
 	}
 	var buf bytes.Buffer
 	for _, o := range objs {

@@ -74,6 +74,9 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 			flags.Arg(flags.Passwords, authDir+"/"+authKey(a)),
 			flags.Arg(flags.Authenticate, strings.Join(actions, ",")))
 	}
+	if s.Policy != nil {
+		args = append(args, flags.Arg(flags.Policy, policyDir+"/"+policyKey))
+	}
 	return args
 }
 
@@ -180,6 +183,31 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		// when it is mounted as a directory.
 		mounts = append(mounts, corev1.VolumeMount{Name: "auth", MountPath: authDir, ReadOnly: true})
 	}
+	if idx.Spec.Server.Policy != nil {
+		volumes = append(volumes, corev1.Volume{Name: "policy", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: policyConfigMapName(idx)},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "policy", MountPath: policyDir, ReadOnly: true})
+	}
+	for i, name := range jwksConfigMaps(idx) {
+		vol := fmt.Sprintf("jwks-%d", i)
+		volumes = append(volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: name},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: jwksDir + "/" + name, ReadOnly: true})
+	}
+	// The server talks to the API server only to review service-account
+	// tokens, and then as its own account, allowed nothing else.
+	serviceAccount, automount := "", false
+	if reviewsTokens(idx) {
+		serviceAccount, automount = idx.Name, true
+	}
 
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
@@ -242,11 +270,15 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 					Annotations: podAnnotations,
 				},
 				Spec: corev1.PodSpec{
-					Containers:       []corev1.Container{container},
-					Volumes:          volumes,
-					ImagePullSecrets: idx.Spec.ImagePullSecrets,
-					// The server never talks to the API server.
-					AutomountServiceAccountToken: new(false),
+					Containers:         []corev1.Container{container},
+					Volumes:            volumes,
+					ImagePullSecrets:   idx.Spec.ImagePullSecrets,
+					ServiceAccountName: serviceAccount,
+					// The API server copies serviceAccountName into the
+					// deprecated field and back; owning both lets the
+					// name go again when the policy stops reviewing.
+					DeprecatedServiceAccount:     serviceAccount,
+					AutomountServiceAccountToken: new(automount),
 					EnableServiceLinks:           new(false),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: new(true),

@@ -8,11 +8,15 @@ import (
 	"io"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -91,9 +95,16 @@ func managerOptions(cfg ManagerConfig, scheme *runtime.Scheme, log logr.Logger) 
 		LeaderElectionNamespace:       cfg.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 	}
+	// ConfigMaps, ServiceAccounts and ClusterRoleBindings are many in a
+	// cluster and few of them the operator's: only those with its label
+	// are cached.
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{labelManagedBy: FieldOwner})}
+	opts.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}: ours, &corev1.ServiceAccount{}: ours, &rbacv1.ClusterRoleBinding{}: ours,
+	}}
 	if cfg.Namespace != "" {
 		// PersistentVolumes are cluster-scoped and still watched everywhere.
-		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}}
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{cfg.Namespace: {}}
 	}
 	return opts
 }

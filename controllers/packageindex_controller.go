@@ -50,6 +50,8 @@ type child struct {
 	empty func() client.Object
 	// build returns the desired object, or nil when idx wants none.
 	build func(idx *v1alpha1.PackageIndex, opts Options) client.Object
+	// name is the object's name when it is not the index's.
+	name func(idx *v1alpha1.PackageIndex) string
 }
 
 // optional turns a typed nil pointer into a nil interface, so builders can
@@ -67,6 +69,15 @@ func optional[T any, P interface {
 // children are applied in this order: the Deployment after the claim it
 // mounts, the Service after the pods it selects.
 var children = []child{
+	{
+		empty: func() client.Object { return &corev1.ConfigMap{} },
+		build: func(idx *v1alpha1.PackageIndex, _ Options) client.Object { return optional(policyConfigMapFor(idx)) },
+		name:  policyConfigMapName,
+	},
+	{
+		empty: func() client.Object { return &corev1.ServiceAccount{} },
+		build: func(idx *v1alpha1.PackageIndex, _ Options) client.Object { return optional(serviceAccountFor(idx)) },
+	},
 	{
 		empty: func() client.Object { return &appsv1.Deployment{} },
 		build: func(idx *v1alpha1.PackageIndex, o Options) client.Object { return deploymentFor(idx, o) },
@@ -100,6 +111,9 @@ var children = []child{
 // +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=system:auth-delegator
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -150,9 +164,10 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 }
 
 // ensureFinalizer holds an EFS-backed PackageIndex until its
-// PersistentVolume, which no owner reference can collect, is dealt with.
+// PersistentVolume, and one whose pods review tokens until its
+// ClusterRoleBinding, which no owner reference can collect, is dealt with.
 func (r *PackageIndexReconciler) ensureFinalizer(ctx context.Context, idx *v1alpha1.PackageIndex) error {
-	if idx.Spec.Storage.EFS == nil || controllerutil.ContainsFinalizer(idx, Finalizer) {
+	if idx.Spec.Storage.EFS == nil && !reviewsTokens(idx) || controllerutil.ContainsFinalizer(idx, Finalizer) {
 		return nil
 	}
 	orig := idx.DeepCopy()
@@ -246,6 +261,9 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 			return err
 		}
 	}
+	if err := r.reconcileTokenReviewBinding(ctx, idx); err != nil {
+		return err
+	}
 	initialReplicas, err := r.autoscaledReplicas(ctx, idx)
 	if err != nil {
 		return err
@@ -258,6 +276,9 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 		if desired == nil {
 			cur := c.empty()
 			cur.SetName(idx.Name)
+			if c.name != nil {
+				cur.SetName(c.name(idx))
+			}
 			cur.SetNamespace(idx.Namespace)
 			if err := r.deleteOwned(ctx, idx, cur); err != nil {
 				return err

@@ -316,6 +316,26 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			"metadata.name must be at most 63 lower-case letters"},
 		{"unknown hash", func(i *v1alpha1.PackageIndex) { i.Spec.Server.HashAlgorithm = "crc32" },
 			`spec.server.hashAlgorithm: Unsupported value: "crc32"`},
+		{"unknown right", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"publish"}, Anyone: true}}}
+		}, `Unsupported value: "publish"`},
+		{"grant to nobody", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"list"}}}}
+		}, "a grant must name users, serviceAccounts, namespaces, publishers, or anyone: true"},
+		{"bad project pattern", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"a/b"}, Rights: []v1alpha1.PolicyRight{"list"}, Anyone: true}}}
+		}, "spec.server.policy.grants[0].projects[0]"},
+		{"two key sources", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Publishers: []v1alpha1.PolicyPublisher{{
+				Name: "gh", Issuer: "https://token.actions.githubusercontent.com", JWKSURL: "https://example.com/jwks",
+				JWKSConfigMap: &v1alpha1.ConfigMapKey{Name: "keys"}, Claims: map[string]string{"repository": "a/b"},
+			}}}
+		}, "jwksURL and jwksConfigMap exclude each other"},
+		{"issuer not https", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Publishers: []v1alpha1.PolicyPublisher{{
+				Name: "gh", Issuer: "http://issuer", Claims: map[string]string{"repository": "a/b"},
+			}}}
+		}, "publishers[].issuer must be an https URL"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -851,6 +871,10 @@ func TestNamespaceFlagLimitsTheWatch(t *testing.T) {
 			t.Errorf("cache: %v", err)
 		}
 	})
+	// Reading before the cache has started is an error, not a wait.
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not start")
+	}
 	var list v1alpha1.PackageIndexList
 	if err := c.List(ctx, &list, client.InNamespace(watched)); err != nil {
 		t.Errorf("listing the watched namespace: %v", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,8 +15,9 @@ import (
 )
 
 // finalize runs when a PackageIndex is being deleted. Namespaced objects go
-// with it through their owner references; the PersistentVolume has none,
-// so it is handled here, by the reclaim policy: Retain leaves it (it turns
+// with it through their owner references; the ClusterRoleBinding of token
+// reviews has none and is deleted here; the PersistentVolume has none
+// either, so it is handled here too, by the reclaim policy: Retain leaves it (it turns
 // Released when the claim goes), Delete removes the PersistentVolume
 // object. Its reclaim policy is Retain in both cases, so the files on EFS
 // are never deleted.
@@ -30,6 +32,16 @@ func (r *PackageIndexReconciler) finalize(ctx context.Context, idx *v1alpha1.Pac
 	} else if pv != nil {
 		r.event(idx, nil, corev1.EventTypeNormal, "VolumeRetained", "Delete",
 			"PersistentVolume %s is kept (storage.reclaimPolicy Retain)", pv.Name)
+	}
+	binding := &rbacv1.ClusterRoleBinding{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Name: tokenReviewBindingName(idx)}, binding)
+	switch {
+	case err == nil:
+		if err := r.deleteTokenReviewBinding(ctx, idx, binding); err != nil {
+			return err
+		}
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading ClusterRoleBinding %s: %w", tokenReviewBindingName(idx), err)
 	}
 	orig := idx.DeepCopy()
 	controllerutil.RemoveFinalizer(idx, Finalizer)

@@ -92,6 +92,14 @@ func TestServerFieldsReachTheConfig(t *testing.T) {
 		{"auth.actions", func(s *v1alpha1.ServerSpec) {
 			s.Auth = &v1alpha1.AuthSpec{SecretName: "users", Actions: []v1alpha1.AuthAction{v1alpha1.AuthList, v1alpha1.AuthUpdate}}
 		}, func(c server.Config) any { return c.Authenticate.String() }, "update,list", []string{"Passwords", "Authenticate"}},
+		// The policy is a file in a ConfigMap mounted at policyDir; its
+		// content is the server's to read (TestPolicyConfigMap).
+		{"policy.audience", func(s *v1alpha1.ServerSpec) { s.Policy = &v1alpha1.PolicySpec{Audience: "x"} },
+			func(c server.Config) any { return c.Policy }, policyDir + "/" + policyKey, []string{"Policy"}},
+		{"policy.grants", func(s *v1alpha1.ServerSpec) { s.Policy = &v1alpha1.PolicySpec{} },
+			func(c server.Config) any { return c.Policy }, policyDir + "/" + policyKey, []string{"Policy"}},
+		{"policy.publishers", func(s *v1alpha1.ServerSpec) { s.Policy = &v1alpha1.PolicySpec{} },
+			func(c server.Config) any { return c.Policy }, policyDir + "/" + policyKey, []string{"Policy"}},
 	}
 	named := map[string]bool{}
 	for _, tc := range cases {

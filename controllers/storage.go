@@ -44,9 +44,7 @@ func volumeLabels(idx *v1alpha1.PackageIndex) map[string]string {
 
 // ownsVolume reports whether pv was created for idx.
 func ownsVolume(idx *v1alpha1.PackageIndex, pv *corev1.PersistentVolume) bool {
-	return pv.Labels[LabelIndexName] == idx.Name &&
-		pv.Labels[LabelIndexNamespace] == idx.Namespace &&
-		pv.Labels[labelManagedBy] == FieldOwner
+	return ownsLabels(idx, pv.Labels)
 }
 
 // volumeFor builds the static EFS PersistentVolume of idx, or nil when the

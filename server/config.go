@@ -17,6 +17,7 @@ import (
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/flags"
+	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/store"
 	"pkgindex.dev/pkgindex/server/upstream"
 )
@@ -57,7 +58,13 @@ type Config struct {
 	Overwrite      bool         // uploads may replace an existing file
 	// Writers are the users allowed the update action; empty for every
 	// user of the password file.
-	Writers       []string
+	Writers []string
+	// Policy is the policy file that decides every access instead of
+	// Authenticate and Writers; "" for none.
+	Policy string
+	// Reviewer checks Kubernetes service-account tokens; nil for the
+	// cluster the server runs in. Not a flag: for tests and embedders.
+	Reviewer      *review.Reviewer
 	MaxUploadSize int64 // bytes
 	// TempMaxAge is how old a temporary upload file must be before it is
 	// taken for the leftover of a crashed writer and removed.
@@ -169,6 +176,7 @@ func parseFlags(name string, args []string, env func(string) string, stderr io.W
 	fs.BoolVar(&c.AllowPlaintext, flags.AllowPlaintextPasswords, false, "accept htpasswd entries whose password is stored as plain text")
 	writers := &listFlag{vals: &c.Writers}
 	fs.Var(writers, flags.Writers, "users allowed to upload, remove, yank and set project status (comma-separated; default: every user of the password file)")
+	fs.StringVar(&c.Policy, flags.Policy, "", "policy file (YAML or JSON) giving identities rights over projects; replaces --authenticate and --writers")
 	fs.BoolVar(&c.Overwrite, flags.Overwrite, false, "let an upload replace an existing file of the same name")
 	maxUpload := fs.String(flags.MaxUploadSize, "100MiB", "largest file an upload may carry (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
 	fs.DurationVar(&c.TempMaxAge, flags.TempMaxAge, c.TempMaxAge, "remove temporary upload files older than this (left by a crashed writer)")
@@ -456,6 +464,14 @@ func (c *Config) validate() error {
 	}
 	if c.UploadStall <= 0 {
 		errs = append(errs, fmt.Errorf("--%s %s: want more than 0", flags.UploadStallTimeout, c.UploadStall))
+	}
+	if c.Policy != "" {
+		if len(c.Writers) > 0 {
+			errs = append(errs, fmt.Errorf("--%s and --%s: name the writers in the policy", flags.Policy, flags.Writers))
+		}
+		if c.Passwords == auth.NoPasswords {
+			errs = append(errs, fmt.Errorf("--%s and --%s .: without a password file, leave --%s out", flags.Policy, flags.Passwords, flags.Passwords))
+		}
 	}
 	if c.TempMaxAge < time.Minute {
 		errs = append(errs, fmt.Errorf("--%s %s: want a minute or more, longer than any upload takes", flags.TempMaxAge, c.TempMaxAge))

@@ -15,6 +15,7 @@ import (
 	"pkgindex.dev/pkgindex/server/recorder"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/tokens"
 	"pkgindex.dev/pkgindex/server/upstream"
 )
 
@@ -65,18 +66,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		// The client can do nothing but try later; 507 says so, where a
 		// 500 would suggest a bug.
-		s.log.Error(err, "storage full", "method", r.Method, "path", r.URL.Path)
+		s.log.Error(err, "storage full", "method", r.Method, "path", tokens.Redact(r.URL.Path))
 		he = &httpError{http.StatusInsufficientStorage, "Insufficient storage: the index has no space left for this file; try again later"}
 	case errors.Is(err, syscall.EROFS):
-		s.log.Error(err, "storage read-only", "method", r.Method, "path", r.URL.Path)
+		s.log.Error(err, "storage read-only", "method", r.Method, "path", tokens.Redact(r.URL.Path))
 		he = &httpError{http.StatusServiceUnavailable, "The index's storage is read-only: it serves packages but accepts no changes now"}
 	case errors.Is(err, context.Canceled):
 		return // the client is gone
 	case errors.Is(err, fs.ErrPermission):
-		s.log.Error(err, "permission denied", "path", r.URL.Path)
+		s.log.Error(err, "permission denied", "path", tokens.Redact(r.URL.Path))
 		he = &httpError{http.StatusForbidden, "forbidden"}
 	default:
-		s.log.Error(err, "request failed", "method", r.Method, "path", r.URL.Path)
+		s.log.Error(err, "request failed", "method", r.Method, "path", tokens.Redact(r.URL.Path))
 		he = &httpError{http.StatusInternalServerError, "internal error"}
 	}
 	if r.Method == http.MethodPost && writeWithReason(w, r, he.code, he.msg) {

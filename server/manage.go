@@ -8,6 +8,7 @@ import (
 
 	"pkgindex.dev/pkgindex/server/auth"
 	"pkgindex.dev/pkgindex/server/dist"
+	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
 )
 
@@ -33,19 +34,19 @@ type changeResult struct {
 }
 
 func (s *Server) serveYank(w http.ResponseWriter, r *http.Request) {
-	s.changeRelease(w, r, "yanked", func(f *store.File, reason string) error {
+	s.changeRelease(w, r, "yanked", policy.Yank, func(f *store.File, reason string) error {
 		return s.store.WriteSidecar(f, store.YankedSuffix, []byte(reason+"\n"))
 	})
 }
 
 func (s *Server) serveUnyank(w http.ResponseWriter, r *http.Request) {
-	s.changeRelease(w, r, "unyanked", func(f *store.File, _ string) error {
+	s.changeRelease(w, r, "unyanked", policy.Yank, func(f *store.File, _ string) error {
 		return s.store.RemoveSidecar(f, store.YankedSuffix)
 	})
 }
 
 func (s *Server) serveRemove(w http.ResponseWriter, r *http.Request) {
-	s.changeRelease(w, r, "removed", func(f *store.File, _ string) error {
+	s.changeRelease(w, r, "removed", policy.Remove, func(f *store.File, _ string) error {
 		if err := s.store.Remove(f); err != nil {
 			return err
 		}
@@ -55,11 +56,16 @@ func (s *Server) serveRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 // changeRelease applies change to every file of a release and reports them.
-func (s *Server) changeRelease(w http.ResponseWriter, r *http.Request, what string, change func(*store.File, string) error) {
-	user, ok := s.authorize(w, r, auth.Update)
+func (s *Server) changeRelease(w http.ResponseWriter, r *http.Request, what string, right policy.Right, change func(*store.File, string) error) {
+	c, ok := s.authenticate(w, r, auth.Update)
 	if !ok {
 		return
 	}
+	if err := s.permit(r, c, right, r.PathValue("project")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	user := c.name()
 	var body struct {
 		Reason string `json:"reason"`
 	}
@@ -90,10 +96,11 @@ func (s *Server) changeRelease(w http.ResponseWriter, r *http.Request, what stri
 }
 
 func (s *Server) serveSetStatus(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.authorize(w, r, auth.Update)
+	c, ok := s.authenticate(w, r, auth.Update)
 	if !ok {
 		return
 	}
+	user := c.name()
 	var st store.Status
 	if err := readJSON(r, &st, true); err != nil {
 		s.fail(w, r, err)
@@ -102,6 +109,10 @@ func (s *Server) serveSetStatus(w http.ResponseWriter, r *http.Request) {
 	project := r.PathValue("project")
 	if !dist.ValidProject(project) {
 		s.fail(w, r, errorf(http.StatusBadRequest, "invalid project name"))
+		return
+	}
+	if err := s.permit(r, c, policy.Status, project); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	switch st.Status {
@@ -139,11 +150,5 @@ func readJSON(r *http.Request, v any, required bool) error {
 	return nil
 }
 
-// writeResult answers a change: never cached, no validators.
-func writeResult(w http.ResponseWriter, v changeResult) {
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	w.Write(append(b, '\n'))
-}
+// writeResult answers a change.
+func writeResult(w http.ResponseWriter, v changeResult) { writeAnswer(w, http.StatusOK, v) }

@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"net/http"
+
+	"pkgindex.dev/pkgindex/server/tokens"
 )
 
 // recoverPanics turns a panic in a handler into a logged 500, so one bad
@@ -18,7 +20,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error(fmt.Errorf("panic: %v", v), "handler panicked", "method", r.Method, "path", r.URL.Path)
+			s.log.Error(fmt.Errorf("panic: %v", v), "handler panicked", "method", r.Method, "path", tokens.Redact(r.URL.Path))
 			s.fail(w, r, errorf(http.StatusInternalServerError, "internal error"))
 		}()
 		next.ServeHTTP(w, r)

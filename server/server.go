@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,20 +26,35 @@ import (
 	"pkgindex.dev/pkgindex/server/logging"
 	"pkgindex.dev/pkgindex/server/meta"
 	"pkgindex.dev/pkgindex/server/metrics"
+	"pkgindex.dev/pkgindex/server/policy"
+	"pkgindex.dev/pkgindex/server/review"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/tokens"
+	"pkgindex.dev/pkgindex/server/trust"
 	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // Server serves one index.
 type Server struct {
-	cfg      Config
-	log      logr.Logger
-	store    *store.Store
-	auth     *auth.Authenticator
-	metrics  *metrics.Metrics
-	welcome  []byte
-	version  string
-	rootPage atomic.Pointer[rootPage]
+	cfg   Config
+	log   logr.Logger
+	store *store.Store
+	auth  *auth.Authenticator
+	// policy decides every access when --policy is given; nil for
+	// pypiserver's -a/-P/--writers rules.
+	policy *policy.Watcher
+	// tokens are the scoped tokens on the shared volume; with a policy.
+	tokens *tokens.Store
+	// trust verifies the OIDC tokens of trusted publishers; with a policy.
+	trust *trust.Verifier
+	// review checks service-account tokens; set on first use.
+	review     *review.Reviewer
+	reviewErr  error
+	reviewOnce sync.Once
+	metrics    *metrics.Metrics
+	welcome    []byte
+	version    string
+	rootPage   atomic.Pointer[rootPage]
 	// wheels remembers where each wheel's METADATA lies.
 	wheels *meta.Index
 	// fileCache is the Cache-Control of package files, "" for none.
@@ -62,6 +79,13 @@ func New(cfg Config, st *store.Store, log logr.Logger, version string) (*Server,
 	s.auth, err = auth.New(auth.Options{Passwords: cfg.Passwords, Actions: cfg.Authenticate, AllowPlaintext: cfg.AllowPlaintext, Log: log})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Policy != "" {
+		if s.policy, err = policy.Load(cfg.Policy, log); err != nil {
+			return nil, err
+		}
+		s.tokens = tokens.New(filepath.Join(cfg.Roots[0], store.StateDir))
+		s.trust = trust.New(nil)
 	}
 	if cfg.CacheControl > 0 {
 		s.fileCache = "public, max-age=" + itoa(cfg.CacheControl)
@@ -143,6 +167,11 @@ func (s *Server) routes() (http.Handler, error) {
 	handle("POST /api/projects/{project}/releases/{version}/unyank", "api", s.serveUnyank)
 	handle("DELETE /api/projects/{project}/releases/{version}", "api", s.serveRemove)
 	handle("PUT /api/projects/{project}/status", "api", s.serveSetStatus)
+	handle("POST /api/tokens", "api", s.serveCreateToken)
+	handle("GET /api/tokens", "api", s.serveListTokens)
+	handle("DELETE /api/tokens/{id}", "api", s.serveRevokeToken)
+	handle("GET /_/oidc/audience", "oidc", s.serveAudience)
+	handle("POST /_/oidc/mint-token", "oidc", s.serveMintToken)
 	handle("GET /healthz", "healthz", s.serveHealth)
 	handle("GET /readyz", "readyz", s.serveReady)
 	handle("GET /metrics", "metrics", s.metrics.Handler().ServeHTTP)
@@ -239,6 +268,11 @@ func (s *Server) cleanTemp(ctx context.Context) {
 			s.upstream.CleanTemp(s.cfg.TempMaxAge)
 			s.upstream.Sweep()
 		}
+		if s.tokens != nil {
+			if _, err := s.tokens.Clean(); err != nil {
+				s.log.Error(err, "cleaning expired tokens")
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -251,6 +285,19 @@ func (s *Server) cleanTemp(ctx context.Context) {
 // -a may protect.
 func (s *Server) guard(act auth.Action) func(http.HandlerFunc) http.HandlerFunc {
 	return func(h http.HandlerFunc) http.HandlerFunc {
+		if s.policy != nil {
+			return func(w http.ResponseWriter, r *http.Request) {
+				c, ok := s.authenticate(w, r, act)
+				if !ok {
+					return
+				}
+				if err := s.permit(r, c, readRight(act), projectOf(r)); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+				h(w, r)
+			}
+		}
 		if !s.auth.Protects(act) {
 			return h
 		}

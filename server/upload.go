@@ -18,7 +18,9 @@ import (
 	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/form"
 	"pkgindex.dev/pkgindex/server/meta"
+	"pkgindex.dev/pkgindex/server/policy"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/trust"
 )
 
 // Limits on the parts of an upload form other than the file.
@@ -34,13 +36,14 @@ const (
 // hatch and uv speak: a multipart form POSTed to / or /legacy/, whose
 // ":action" says what to do.
 func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
-	user, ok := s.authorize(w, r, auth.Update)
+	c, ok := s.authenticate(w, r, auth.Update)
 	if !ok {
 		return
 	}
+	user := c.name()
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err == nil && mt == "application/x-www-form-urlencoded" {
-		s.serveRemoveForm(w, r, user)
+		s.serveRemoveForm(w, r, c)
 		return
 	}
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
@@ -53,7 +56,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxUploadSize+maxFields+maxSignature+maxAttestJSON)
 	rc := http.NewResponseController(w)
-	upload := &uploadForm{fields: map[string][]string{}}
+	upload := &uploadForm{fields: map[string][]string{}, caller: c}
 	defer upload.abort()
 	fr, err := form.NewReader(&stallReader{r: body, rc: rc, stall: s.cfg.UploadStall}, params["boundary"])
 	if err != nil {
@@ -70,7 +73,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 	case "file_upload":
 		err = s.finishUpload(r, user, upload)
 	case "remove_pkg":
-		err = s.removeRelease(r, user, upload.field("name"), upload.field("version"))
+		err = s.removeRelease(r, c, upload.field("name"), upload.field("version"))
 	case "verify", "submit":
 		// Registration before upload: nothing to do, as in pypiserver.
 	case "doc_upload":
@@ -92,6 +95,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 // uploadForm is what an upload form carried. The file is already in a
 // temporary file of the store when the form has been read.
 type uploadForm struct {
+	caller       *caller // who sends it
 	fields       map[string][]string
 	filename     string
 	df           dist.File
@@ -171,6 +175,9 @@ func (s *Server) receiveFile(r *http.Request, part *form.Part, upload *uploadFor
 		return errorf(http.StatusBadRequest, "Bad filename: %s", truncate(name, 120))
 	}
 	upload.filename, upload.df = name, df
+	if err := s.permit(r, upload.caller, policy.Upload, df.Project); err != nil {
+		return err
+	}
 	// A missing root (an unmounted volume) would otherwise be made anew
 	// by the upload, under the mount point.
 	if err := s.store.Ready(r.Context()); err != nil {
@@ -267,9 +274,14 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 	upload.upload.SetMetadata(md)
 	var provenance []byte
 	if len(upload.attestations) > 0 {
-		if provenance, err = provenanceFrom(upload.attestations, user); err != nil {
+		if provenance, err = provenanceFrom(upload.attestations, upload.caller); err != nil {
 			return err
 		}
+	}
+	// An upload takes a while; a token revoked meanwhile publishes
+	// nothing once the revocation has returned.
+	if err := s.stillValid(upload.caller); err != nil {
+		return err
 	}
 	size := upload.upload.Size()
 	pub, err := upload.upload.Publish(r.Context(), upload.filename, s.cfg.Overwrite)
@@ -294,7 +306,7 @@ func (s *Server) finishUpload(r *http.Request, user string, upload *uploadForm) 
 
 // serveRemoveForm is pypiserver's removal as scripts send it: a urlencoded
 // form of ":action=remove_pkg", name and version.
-func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user string) {
+func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, c *caller) {
 	b, err := readLimited(r.Body, maxAPIBody, "body")
 	if err == nil {
 		var q url.Values
@@ -303,12 +315,12 @@ func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user st
 		} else if action := q.Get(":action"); action != "remove_pkg" {
 			err = errorf(http.StatusBadRequest, "Unsupported :action %q in a urlencoded form: only remove_pkg is sent so", html.EscapeString(truncate(action, 40)))
 		} else {
-			err = s.removeRelease(r, user, q.Get("name"), q.Get("version"))
+			err = s.removeRelease(r, c, q.Get("name"), q.Get("version"))
 		}
 	}
 	if err != nil {
 		s.metrics.UploadRefused()
-		s.log.Info("write refused", "user", user, "action", "remove_pkg", "reason", err.Error())
+		s.log.Info("write refused", "user", c.name(), "action", "remove_pkg", "reason", err.Error())
 		s.fail(w, r, err)
 		return
 	}
@@ -319,11 +331,14 @@ func (s *Server) serveRemoveForm(w http.ResponseWriter, r *http.Request, user st
 // removeRelease is pypiserver's remove_pkg: every file of one version of a
 // project goes. The name and version are echoed HTML-escaped, as
 // pypiserver's pages would show them.
-func (s *Server) removeRelease(r *http.Request, user, name, version string) error {
+func (s *Server) removeRelease(r *http.Request, c *caller, name, version string) error {
 	for _, f := range [][2]string{{"name", name}, {"version", version}} {
 		if f[1] == "" {
 			return errorf(http.StatusBadRequest, "Missing %s field", f[0])
 		}
+	}
+	if err := s.permit(r, c, policy.Remove, name); err != nil {
+		return err
 	}
 	files, err := s.releaseFiles(r, name, version)
 	if err != nil {
@@ -334,7 +349,7 @@ func (s *Server) removeRelease(r *http.Request, user, name, version string) erro
 			return err
 		}
 		s.metrics.Removed()
-		s.log.Info("removed", "user", user, "file", f.Rel)
+		s.log.Info("removed", "user", c.name(), "file", f.Rel)
 	}
 	return nil
 }
@@ -468,8 +483,10 @@ func isTimeout(err error) bool {
 // provenanceFrom checks the attestations an upload carries (a JSON array of
 // PEP 740 attestation objects) for shape and wraps them in the provenance
 // object the index serves beside the file. The index does not verify the
-// signatures: clients that rely on provenance verify it themselves.
-func provenanceFrom(raw []byte, user string) ([]byte, error) {
+// signatures: clients that rely on provenance verify it themselves. From a
+// trusted publisher, an attestation whose certificate names another
+// identity is refused.
+func provenanceFrom(raw []byte, c *caller) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return errorf(http.StatusBadRequest, "Invalid attestations: "+format, args...)
 	}
@@ -506,11 +523,23 @@ func provenanceFrom(raw []byte, user string) ([]byte, error) {
 		case att.Envelope == nil || !isBase64(att.Envelope.Statement) || !isBase64(att.Envelope.Signature):
 			return nil, bad("attestation %d: envelope.statement and envelope.signature must be base64", i)
 		}
+		if c != nil && c.claims != nil {
+			der, _ := base64.StdEncoding.DecodeString(att.VerificationMaterial.Certificate)
+			if err := trust.CheckAttestation(der, c.claims); err != nil {
+				return nil, bad("attestation %d contradicts the uploader: %s", i, err)
+			}
+		}
+	}
+	claims := map[string]any{"user": c.name()}
+	if c != nil {
+		for k, v := range c.claims {
+			claims[k] = v
+		}
 	}
 	prov := map[string]any{
 		"version": 1,
 		"attestation_bundles": []any{map[string]any{
-			"publisher":    map[string]any{"kind": "pkgindex-upload", "claims": map[string]any{"user": user}},
+			"publisher":    map[string]any{"kind": "pkgindex-upload", "claims": claims},
 			"attestations": atts,
 		}},
 	}

@@ -288,6 +288,126 @@ type AuthSpec struct {
 	Actions []AuthAction `json:"actions,omitempty"`
 }
 
+// PolicyRight is a right a policy grants.
+// +kubebuilder:validation:Enum=upload;yank;remove;status;download;list;"*"
+type PolicyRight string
+
+// PolicySpec is the server's policy file; see docs/access.md.
+type PolicySpec struct {
+	// audience identity tokens of publishers and service accounts must be
+	// issued for; pkgindex when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Audience string `json:"audience,omitempty"`
+
+	// grants give rights over project patterns to identities. Within the
+	// grants naming an identity the same way, the most specific matching
+	// pattern decides; see docs/access.md.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	Grants []PolicyGrant `json:"grants,omitempty"`
+
+	// publishers are OIDC trusted publishers that grants may name.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=100
+	Publishers []PolicyPublisher `json:"publishers,omitempty"`
+}
+
+// PolicyGrant gives rights over projects to identities.
+// +kubebuilder:validation:XValidation:rule="(has(self.anyone) && self.anyone) || (has(self.users) && size(self.users) > 0) || (has(self.serviceAccounts) && size(self.serviceAccounts) > 0) || (has(self.namespaces) && size(self.namespaces) > 0) || (has(self.publishers) && size(self.publishers) > 0)",message="a grant must name users, serviceAccounts, namespaces, publishers, or anyone: true"
+type PolicyGrant struct {
+	// projects are PEP 503 names or patterns in which * stands for any
+	// run of characters; * alone is every project.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9._*-]+$`
+	Projects []string `json:"projects"`
+
+	// rights granted; * is all of them.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	Rights []PolicyRight `json:"rights"`
+
+	// users are htpasswd user names.
+	// +optional
+	// +listType=set
+	Users []string `json:"users,omitempty"`
+
+	// serviceAccounts are <namespace>/<name>.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9.-]+/[a-z0-9.-]+$`
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
+
+	// namespaces grant to every service account of these namespaces.
+	// +optional
+	// +listType=set
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// publishers are names of the policy's publishers.
+	// +optional
+	// +listType=set
+	Publishers []string `json:"publishers,omitempty"`
+
+	// anyone grants to every request, with or without credentials.
+	// +optional
+	Anyone bool `json:"anyone,omitempty"`
+}
+
+// ConfigMapKey names a key of a ConfigMap in the index's namespace.
+type ConfigMapKey struct {
+	// name of the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in it.
+	// +optional
+	// +kubebuilder:default=jwks.json
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// PolicyPublisher is an OIDC trusted publisher: tokens of an issuer whose
+// claims match every rule.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwksURL) && has(self.jwksConfigMap))",message="publishers[]: jwksURL and jwksConfigMap exclude each other"
+type PolicyPublisher struct {
+	// name the grants use.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// issuer is the OIDC issuer URL, e.g.
+	// https://token.actions.githubusercontent.com.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.startsWith('https://')",message="publishers[].issuer must be an https URL"
+	Issuer string `json:"issuer"`
+
+	// jwksURL is where the issuer's keys are; the one its discovery
+	// document names when empty.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.startsWith('https://')",message="publishers[].jwksURL must be an https URL"
+	JWKSURL string `json:"jwksURL,omitempty"`
+
+	// jwksConfigMap holds the issuer's keys (a JWKS document) for a
+	// cluster that cannot reach the issuer; it is mounted into the pods.
+	// +optional
+	JWKSConfigMap *ConfigMapKey `json:"jwksConfigMap,omitempty"`
+
+	// claims must all match: claim name to pattern, * standing for any
+	// run of characters.
+	// +required
+	// +kubebuilder:validation:MinProperties=1
+	Claims map[string]string `json:"claims"`
+}
+
 // HashAlgorithm is the digest the server puts in links and JSON.
 // +kubebuilder:validation:Enum=md5;sha1;sha224;sha256;sha384;sha512;none
 type HashAlgorithm string
@@ -305,6 +425,17 @@ type ServerSpec struct {
 	// auth requires passwords (htpasswd) for some actions.
 	// +optional
 	Auth *AuthSpec `json:"auth,omitempty"`
+
+	// policy says who may do what to which project (--policy): htpasswd
+	// users, service accounts, namespaces and OIDC trusted publishers get
+	// rights over project name patterns. The operator writes it into a
+	// ConfigMap named after the index, which the server reloads when it
+	// changes, and, when a grant names a service account or a namespace,
+	// lets the pods review tokens (a ServiceAccount of the index's name
+	// bound to system:auth-delegator). With a policy, auth.actions is not
+	// consulted; auth still names the htpasswd file.
+	// +optional
+	Policy *PolicySpec `json:"policy,omitempty"`
 
 	// overwrite lets an upload replace an existing file (--overwrite).
 	// +optional

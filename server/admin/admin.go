@@ -1,6 +1,6 @@
 // Package admin is the command-line client of the index's management API:
-// `pkgindex yank`, `unyank`, `remove` and `status` call a running server
-// with the credentials of a user allowed to change it.
+// `pkgindex yank`, `unyank`, `remove`, `status` and `token` call a running
+// server with the credentials of a user allowed to change it.
 package admin
 
 import (
@@ -27,6 +27,7 @@ var Commands = map[string]string{
 	"unyank": "unyank PROJECT VERSION                 undo a yank",
 	"remove": "remove PROJECT VERSION                 delete a release's files",
 	"status": "status PROJECT STATUS [--reason TEXT]  set a project's status (PEP 792): active, archived, quarantined, deprecated",
+	"token":  "token create --project P --rights R [--expires 90d] | token list | token revoke TOKEN-OR-ID   scoped tokens (needs the index's --policy)",
 }
 
 // Client calls one index's management API.
@@ -38,6 +39,8 @@ type Client struct {
 	User     string
 	Password string
 	HTTP     *http.Client
+	// passwordFile is --password-file, read when the command runs.
+	passwordFile string
 }
 
 // Result is what the server reports it changed.
@@ -75,6 +78,15 @@ func releasePath(project, version string) string {
 }
 
 func (c *Client) call(ctx context.Context, method, path string, body any) (*Result, error) {
+	var res Result
+	if err := c.do(ctx, method, path, body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// do sends body as JSON (none if nil) and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	base := strings.TrimRight(c.Index, "/")
 	for _, suffix := range []string{"/simple", "/legacy"} {
 		base = strings.TrimSuffix(base, suffix)
@@ -83,13 +95,13 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (*Resu
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
-		return nil, fmt.Errorf("index URL %q: %w", c.Index, err)
+		return fmt.Errorf("index URL %q: %w", c.Index, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -103,21 +115,20 @@ func (c *Client) call(ctx context.Context, method, path string, body any) (*Resu
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
+		return fmt.Errorf("reading the answer: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, refusal(resp, b)
+	if resp.StatusCode/100 != 2 {
+		return refusal(resp, b)
 	}
-	var res Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
 	}
-	return &res, nil
+	return nil
 }
 
 // refusal is the error of an answer other than 200, the same whatever the
@@ -155,52 +166,17 @@ type Streams struct {
 // asked for on the terminal, as twine does.
 func Run(ctx context.Context, cmd string, args []string, env func(string) string, std Streams) int {
 	stdout, stderr := std.Stdout, std.Stderr
-	fs := flag.NewFlagSet("pkgindex "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pkgindex %s\n\nflags:\n", Commands[cmd])
-		fs.PrintDefaults()
-	}
-	c := &Client{}
-	fs.StringVar(&c.Index, "index", env("PKGINDEX_INDEX"), "the index's URL (env PKGINDEX_INDEX)")
-	fs.StringVar(&c.User, "user", env("PKGINDEX_USER"), "user name (env PKGINDEX_USER)")
-	// The environment's password is not the flag's default: the usage
-	// text prints defaults.
-	fs.StringVar(&c.Password, "password", "", "password (env PKGINDEX_PASSWORD, preferred; asked for on a terminal when neither is set)")
+	fs, c := commandFlags(cmd, env, stderr)
 	reason := fs.String("reason", "", "why (yank and status)")
-	// Flags may follow the positional arguments, as in "yank demo 1.0
-	// --reason x".
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, code := parseArgs(fs, args)
+	if code >= 0 {
+		return code
 	}
 	if len(pos) != 2 || c.Index == "" {
-		fs.Usage()
-		if c.Index == "" {
-			fmt.Fprintln(stderr, "\n--index (or PKGINDEX_INDEX) is required")
-		}
-		return 2
+		return usageError(fs, c, stderr)
 	}
-	if c.Password == "" {
-		c.Password = env("PKGINDEX_PASSWORD")
-	}
-	if c.User != "" && c.Password == "" {
-		pw, err := askPassword(std.Stdin, stderr, c.User)
-		if err != nil {
-			fmt.Fprintf(stderr, "pkgindex %s: %v\n", cmd, err)
-			return 2
-		}
-		c.Password = pw
+	if code := c.credentials(cmd, env, std); code >= 0 {
+		return code
 	}
 	var res *Result
 	var err error
@@ -230,6 +206,78 @@ func Run(ctx context.Context, cmd string, args []string, env func(string) string
 		}
 	}
 	return 0
+}
+
+// commandFlags makes the flag set of a command with the flags every
+// command has: the index, the user and the password.
+func commandFlags(cmd string, env func(string) string, stderr io.Writer) (*flag.FlagSet, *Client) {
+	fs := flag.NewFlagSet("pkgindex "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: pkgindex %s\n\nflags:\n", Commands[cmd])
+		fs.PrintDefaults()
+	}
+	c := &Client{}
+	fs.StringVar(&c.Index, "index", env("PKGINDEX_INDEX"), "the index's URL (env PKGINDEX_INDEX)")
+	fs.StringVar(&c.User, "user", env("PKGINDEX_USER"), "user name (env PKGINDEX_USER)")
+	// The environment's password is not the flag's default: the usage
+	// text prints defaults.
+	fs.StringVar(&c.Password, "password", "", "password (env PKGINDEX_PASSWORD, preferred; asked for on a terminal when neither is set)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "read the password from this file, e.g. a projected service-account token with --user __token__")
+	return fs, c
+}
+
+// parseArgs parses flags that may follow the positional arguments, as in
+// "yank demo 1.0 --reason x", and returns the positional ones; code is an
+// exit code when the command is done (help, a bad flag), -1 otherwise.
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int) {
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0
+			}
+			return nil, 2
+		}
+		if fs.NArg() == 0 {
+			return pos, -1
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+}
+
+// usageError prints the usage and what is missing; it returns exit code 2.
+func usageError(fs *flag.FlagSet, c *Client, stderr io.Writer) int {
+	fs.Usage()
+	if c.Index == "" {
+		fmt.Fprintln(stderr, "\n--index (or PKGINDEX_INDEX) is required")
+	}
+	return 2
+}
+
+// credentials completes the password from the environment or the
+// terminal; it returns an exit code when it cannot, -1 otherwise.
+func (c *Client) credentials(cmd string, env func(string) string, std Streams) int {
+	if c.passwordFile != "" && c.Password == "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			fmt.Fprintf(std.Stderr, "pkgindex %s: --password-file: %v\n", cmd, err)
+			return 2
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
+	if c.Password == "" {
+		c.Password = env("PKGINDEX_PASSWORD")
+	}
+	if c.User != "" && c.Password == "" {
+		pw, err := askPassword(std.Stdin, std.Stderr, c.User)
+		if err != nil {
+			fmt.Fprintf(std.Stderr, "pkgindex %s: %v\n", cmd, err)
+			return 2
+		}
+		c.Password = pw
+	}
+	return -1
 }
 
 // askPassword reads a password from the terminal in without echoing it;

@@ -119,3 +119,25 @@ func TestNoPasswordWithoutTerminal(t *testing.T) {
 		t.Errorf("exit %d, %q", code, errOut.String())
 	}
 }
+
+// TestPasswordFile reads the password from a file, as a job reads its
+// projected token: trailing white space is not part of it.
+func TestPasswordFile(t *testing.T) {
+	index := newIndex(t)
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), "yank", []string{"--index", index, "--user", "alice", "--password-file", file, "demo", "1.0"}, envOf(),
+		Streams{Stdout: &out, Stderr: &errOut})
+	if code != 0 || !strings.Contains(out.String(), "yanked demo-1.0-py3-none-any.whl") {
+		t.Errorf("exit %d, %q %q", code, out.String(), errOut.String())
+	}
+	errOut.Reset()
+	code = Run(context.Background(), "yank", []string{"--index", index, "--user", "alice", "--password-file", file + ".missing", "demo", "1.0"}, envOf(),
+		Streams{Stdout: io.Discard, Stderr: &errOut})
+	if code != 2 || !strings.Contains(errOut.String(), "--password-file") {
+		t.Errorf("a missing file: exit %d, %q", code, errOut.String())
+	}
+}

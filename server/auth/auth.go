@@ -167,11 +167,22 @@ func (a *Authenticator) Check(r *http.Request, act Action) (user string, err err
 	if a.opts.Passwords == "" {
 		return "", errNoFile
 	}
+	return a.Verify(r, act.String())
+}
+
+// Verify checks the request's Basic credentials against the password file,
+// whatever the action, and returns the user name; what (an action or a
+// right) is only for the log. Without a password file every user name is
+// unknown. Its errors match ErrUnauthorized.
+func (a *Authenticator) Verify(r *http.Request, what string) (user string, err error) {
+	if a.opts.Passwords == "" || a.opts.Passwords == NoPasswords {
+		return "", errNoUsers
+	}
 	var buf [256]byte
 	name, password, err := basic(r.Header.Get("Authorization"), buf[:])
 	if err != nil {
 		a.Stats.Refused.Add(1)
-		a.log.V(1).Info("request refused", "reason", err.Error(), "action", act.String())
+		a.log.V(1).Info("request refused", "reason", err.Error(), "action", what)
 		return "", err
 	}
 	tab := a.current()
@@ -187,12 +198,12 @@ func (a *Authenticator) Check(r *http.Request, act Action) (user string, err err
 		// not tell which user names exist.
 		tab.dummy.verify(password)
 		a.Stats.Refused.Add(1)
-		logging.Warn(a.log, "login refused", "reason", "unknown user", "user", string(name), "remote", r.RemoteAddr, "action", act.String())
+		logging.Warn(a.log, "login refused", "reason", "unknown user", "user", string(name), "remote", r.RemoteAddr, "action", what)
 		return "", errWrong
 	}
 	if !e.hash.verify(password) {
 		a.Stats.Refused.Add(1)
-		logging.Warn(a.log, "login refused", "reason", "wrong password", "user", e.name, "remote", r.RemoteAddr, "action", act.String())
+		logging.Warn(a.log, "login refused", "reason", "wrong password", "user", e.name, "remote", r.RemoteAddr, "action", what)
 		return "", errWrong
 	}
 	tab.cache.add(key)

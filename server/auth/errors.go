@@ -26,6 +26,7 @@ var (
 	errNotBasic      = fmt.Errorf("%w: only Basic credentials are accepted", ErrUnauthorized)
 	errMalformed     = fmt.Errorf("%w: malformed Basic credentials", ErrUnauthorized)
 	errWrong         = fmt.Errorf("%w: wrong user name or password", ErrUnauthorized)
+	errNoUsers       = fmt.Errorf("%w: the server has no password file (-P/--passwords), so only tokens are accepted", ErrUnauthorized)
 	errNoFile        = fmt.Errorf("%w: the server has no password file (-P/--passwords), so this action is refused to everyone", ErrForbidden)
 )
 

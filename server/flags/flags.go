@@ -26,6 +26,7 @@ const (
 	Authenticate            = "authenticate"
 	AllowPlaintextPasswords = "allow-plaintext-passwords"
 	Writers                 = "writers"
+	Policy                  = "policy"
 	Overwrite               = "overwrite"
 	MaxUploadSize           = "max-upload-size"
 	TempMaxAge              = "temp-max-age"

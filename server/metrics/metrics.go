@@ -26,6 +26,7 @@ type Metrics struct {
 	uploads  *prometheus.CounterVec
 	upBytes  prometheus.Counter
 	removals prometheus.Counter
+	access   *prometheus.CounterVec
 }
 
 // New registers the server's metrics, reading the store's counters at
@@ -59,9 +60,13 @@ func New(st *store.Stats) *Metrics {
 			Name: "pkgindex_removed_files_total",
 			Help: "Distribution files removed.",
 		}),
+		access: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pkgindex_access_decisions_total",
+			Help: "Decisions of the policy (--policy), by identity kind, right and outcome: allowed, refused, or unauthenticated (credentials that prove nobody).",
+		}, []string{"kind", "right", "outcome"}),
 	}
 	reg.MustRegister(
-		m.requests, m.latency, m.sent, m.uploads, m.upBytes, m.removals,
+		m.requests, m.latency, m.sent, m.uploads, m.upBytes, m.removals, m.access,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("pkgindex_store_checks_total", "Rounds checking every directory of the tree.", st.Checks.Load),
@@ -114,6 +119,13 @@ func (m *Metrics) UploadRefused() { m.uploads.WithLabelValues("refused").Inc() }
 
 // Removed counts a removed file.
 func (m *Metrics) Removed() { m.removals.Inc() }
+
+// Access counts one decision on a request's access: kind is the
+// identity's kind, right what it asked, outcome allowed, refused or
+// unauthenticated.
+func (m *Metrics) Access(kind, right, outcome string) {
+	m.access.WithLabelValues(kind, right, outcome).Inc()
+}
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
