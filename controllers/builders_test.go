@@ -126,6 +126,13 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				CacheControl:  new(int32(3600)),
 				LogFormat:     "text",
 				LogLevel:      "debug",
+				Writers:       []string{"ci", "release"},
+				Welcome:       &v1alpha1.ConfigMapKeyRef{Name: "pypi-pages", Key: "welcome.html"},
+				ServerBaseURL: "/pypi",
+				ExtraRoots:    []v1alpha1.ExtraRoot{{Name: "legacy", ClaimName: "old-pypiserver", SubPath: "packages"}},
+				ExtraArgs:     []string{"--storage-timeout=30s"},
+				Env: []corev1.EnvVar{{Name: "PKGINDEX_TRUST_PROXY", Value: "true"}, {Name: "GOMEMLIMIT",
+					ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}}},
 			},
 			Resources: &corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},

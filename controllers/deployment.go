@@ -29,11 +29,11 @@ const defaultUser = 65532
 // server configuration, so their hash is what rolls the pods.
 func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	s := idx.Spec.Server
-	args := []string{
-		"serve",
-		flags.Arg(flags.Root, dataDir),
-		flags.Arg(flags.Listen, ":"+strconv.Itoa(serverPort)),
+	args := []string{"serve"}
+	for _, r := range roots(idx) {
+		args = append(args, flags.Arg(flags.Root, r))
 	}
+	args = append(args, flags.Arg(flags.Listen, listenAddr))
 	if s.HashAlgorithm != "" {
 		args = append(args, flags.Arg(flags.HashAlgo, string(s.HashAlgorithm)))
 	}
@@ -74,7 +74,32 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 			flags.Arg(flags.Passwords, authDir+"/"+authKey(a)),
 			flags.Arg(flags.Authenticate, strings.Join(actions, ",")))
 	}
-	return args
+	if len(s.Writers) > 0 {
+		args = append(args, flags.Arg(flags.Writers, strings.Join(s.Writers, ",")))
+	}
+	if w := s.Welcome; w != nil {
+		args = append(args, flags.Arg(flags.Welcome, welcomeDir+"/"+w.Key))
+	}
+	if s.ServerBaseURL != "" {
+		args = append(args, flags.Arg(flags.ServerBaseURL, s.ServerBaseURL))
+	}
+	// Last, so that they can change what the fields above set, the way a
+	// command line's later flag wins.
+	return append(args, s.ExtraArgs...)
+}
+
+// listenAddr is where the server listens in its pod.
+var listenAddr = ":" + strconv.Itoa(serverPort)
+
+// roots are the server's package directories in the pod: the packages
+// volume first, since the first root receives uploads, then the
+// read-only extra roots.
+func roots(idx *v1alpha1.PackageIndex) []string {
+	out := []string{dataDir}
+	for _, r := range idx.Spec.Server.ExtraRoots {
+		out = append(out, extraRootsDir+"/"+r.Name)
+	}
+	return out
 }
 
 // authKey is the Secret key of the htpasswd file.
@@ -180,11 +205,28 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		// when it is mounted as a directory.
 		mounts = append(mounts, corev1.VolumeMount{Name: "auth", MountPath: authDir, ReadOnly: true})
 	}
+	if w := idx.Spec.Server.Welcome; w != nil {
+		volumes = append(volumes, corev1.Volume{Name: "welcome", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: w.Name},
+				Items:                []corev1.KeyToPath{{Key: w.Key, Path: w.Key}},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "welcome", MountPath: welcomeDir, ReadOnly: true})
+	}
+	for _, r := range idx.Spec.Server.ExtraRoots {
+		name := "root-" + r.Name
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: r.ClaimName, ReadOnly: true},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: extraRootsDir + "/" + r.Name, SubPath: r.SubPath, ReadOnly: true})
+	}
 
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString(portName),
+				Path: basePath(idx) + path, Port: intstr.FromString(portName),
 			}},
 			PeriodSeconds:    period,
 			FailureThreshold: failures,
@@ -211,6 +253,7 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 			Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
 		}},
+		Env:          idx.Spec.Server.Env,
 		Resources:    resources(idx),
 		VolumeMounts: mounts,
 		SecurityContext: &corev1.SecurityContext{

@@ -36,6 +36,9 @@ type ManagerConfig struct {
 	LeaderElectionNamespace string
 	// LogFormat and LogLevel shape the operator's own logs.
 	LogFormat, LogLevel string
+	// CheckServer checks index pods' command lines before they are
+	// rolled out; it is the caller's, not a flag.
+	CheckServer ServerCheck
 }
 
 // ParseManagerFlags fills a ManagerConfig from command line arguments and
@@ -112,7 +115,7 @@ func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ct
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder(FieldOwner),
-		Options:   Options{Image: cfg.Image},
+		Options:   Options{Image: cfg.Image, CheckServer: cfg.CheckServer},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

@@ -125,7 +125,7 @@ func serviceMonitorFor(idx *v1alpha1.PackageIndex) *unstructured.Unstructured {
 		"selector": map[string]any{"matchLabels": matchLabels},
 		"endpoints": []any{map[string]any{
 			"port":     portName,
-			"path":     "/metrics",
+			"path":     basePath(idx) + "/metrics",
 			"interval": interval,
 		}},
 	}

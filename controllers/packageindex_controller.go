@@ -100,6 +100,7 @@ var children = []child{
 // +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -131,7 +132,7 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 			return reconcile.Result{}, err
 		}
 		if obs.conflict == "" {
-			obs.applyErr = r.applyAll(ctx, idx)
+			obs.applyErr = r.applyAll(ctx, idx, obs)
 		}
 	}
 
@@ -174,6 +175,11 @@ type observation struct {
 	secretProblem string
 	// claimMissing: storage.existingClaim names no claim (yet).
 	claimMissing bool
+	// argsProblem says why the server would not start with the spec's
+	// extra arguments or environment; the Deployment is not changed then.
+	argsProblem string
+	// welcomeProblem says what is wrong with the welcome page's ConfigMap.
+	welcomeProblem string
 	// applyErr is the first error applying or deleting an object.
 	applyErr error
 }
@@ -230,12 +236,25 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 				a.SecretName, authKey(a))
 		}
 	}
+	if w := idx.Spec.Server.Welcome; w != nil {
+		cm := &corev1.ConfigMap{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: w.Name}, cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) not found: create it with the page under key %q", w.Name, w.Key)
+		case err != nil:
+			return obs, fmt.Errorf("reading ConfigMap %s/%s: %w", idx.Namespace, w.Name, err)
+		case cm.Data[w.Key] == "" && cm.BinaryData[w.Key] == nil:
+			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) has no key %q", w.Name, w.Key)
+		}
+	}
+	obs.argsProblem = serverArgsProblem(idx, r.Options.CheckServer)
 	return obs, nil
 }
 
 // applyAll applies every object idx wants and deletes the owned ones it no
 // longer wants. It stops at the first error, which the caller reports.
-func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex) error {
+func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex, obs observation) error {
 	if pv := volumeFor(idx); pv != nil {
 		if err := r.applyVolume(ctx, idx, pv); err != nil {
 			return err
@@ -252,8 +271,15 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 	}
 	for _, c := range children {
 		desired := c.build(idx, r.Options)
-		if d, ok := desired.(*appsv1.Deployment); ok && initialReplicas != nil {
-			d.Spec.Replicas = initialReplicas
+		if d, ok := desired.(*appsv1.Deployment); ok {
+			if obs.argsProblem != "" {
+				// Pods that would crash-loop are worse than the ones
+				// running; the status says why nothing changed.
+				continue
+			}
+			if initialReplicas != nil {
+				d.Spec.Replicas = initialReplicas
+			}
 		}
 		if desired == nil {
 			cur := c.empty()

@@ -316,6 +316,20 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			"metadata.name must be at most 63 lower-case letters"},
 		{"unknown hash", func(i *v1alpha1.PackageIndex) { i.Spec.Server.HashAlgorithm = "crc32" },
 			`spec.server.hashAlgorithm: Unsupported value: "crc32"`},
+		{"extra root argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--root=/elsewhere"} },
+			"server.extraArgs must not set --root, --listen or their aliases"},
+		{"extra port argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-p=9000"} },
+			"server.extraArgs must not set --root, --listen or their aliases"},
+		{"extra argument's value apart", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--writers", "alice"} },
+			"server.extraArgs must each be one flag"},
+		{"listen from env", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Env = []corev1.EnvVar{{Name: "PKGINDEX_LISTEN", Value: ":9000"}}
+		}, "server.env must not set PKGINDEX_ROOT, PKGINDEX_LISTEN"},
+		{"base URL not a path", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ServerBaseURL = "https://example.com/pypi" },
+			"server.serverBaseURL must be a plain absolute path"},
+		{"extra root climbing out", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.ExtraRoots = []v1alpha1.ExtraRoot{{Name: "old", ClaimName: "old", SubPath: "a/../../b"}}
+		}, "extraRoots[].subPath must be relative and must not contain '..'"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,8 +143,12 @@ func degradation(obs observation, deploy *appsv1.Deployment, claim *corev1.Persi
 		return v1alpha1.ReasonStorageConflict, obs.conflict
 	case obs.applyErr != nil:
 		return v1alpha1.ReasonApplyFailed, obs.applyErr.Error()
+	case obs.argsProblem != "":
+		return v1alpha1.ReasonServerArgsInvalid, obs.argsProblem
 	case obs.secretProblem != "":
 		return v1alpha1.ReasonAuthSecretMissing, obs.secretProblem
+	case obs.welcomeProblem != "":
+		return v1alpha1.ReasonWelcomeMissing, obs.welcomeProblem
 	case claim != nil && claim.Status.Phase == corev1.ClaimLost:
 		return v1alpha1.ReasonClaimLost, fmt.Sprintf("PersistentVolumeClaim %s lost its volume %s",
 			claim.Name, claim.Spec.VolumeName)

@@ -36,6 +36,7 @@ func (r *PackageIndexReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.PersistentVolume{}, handler.EnqueueRequestsFromMapFunc(indexOfVolume)).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.indexesUsingClaim)).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.indexesUsingSecret)).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.indexesUsingConfigMap)).
 		Complete(r)
 	if err != nil {
 		return fmt.Errorf("setting up the PackageIndex controller: %w", err)
@@ -60,6 +61,15 @@ func (r *PackageIndexReconciler) indexesUsingSecret(ctx context.Context, obj cli
 	return r.indexesWhere(ctx, obj, func(idx *v1alpha1.PackageIndex) bool {
 		a := idx.Spec.Server.Auth
 		return a != nil && a.SecretName == obj.GetName()
+	})
+}
+
+// indexesUsingConfigMap maps a ConfigMap to the PackageIndexes of its
+// namespace whose welcome page it holds.
+func (r *PackageIndexReconciler) indexesUsingConfigMap(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.indexesWhere(ctx, obj, func(idx *v1alpha1.PackageIndex) bool {
+		w := idx.Spec.Server.Welcome
+		return w != nil && w.Name == obj.GetName()
 	})
 }
 

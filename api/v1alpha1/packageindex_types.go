@@ -353,6 +353,106 @@ type ServerSpec struct {
 	// +optional
 	// +kubebuilder:default=per-project
 	Layout Layout `json:"layout,omitempty"`
+
+	// writers are the users of the password file allowed to upload,
+	// remove, yank and set a project's status (--writers); empty means
+	// every user of the file. Only meaningful with auth.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(w, !w.contains(',') && !w.contains(':'))",message="server.writers are user names of the password file: no ',' or ':'"
+	Writers []string `json:"writers,omitempty"`
+
+	// welcome is an HTML page, from a ConfigMap key, shown at the index's
+	// root instead of the built-in one (--welcome); pypiserver's
+	// placeholders work. The server reads it when a pod starts, so a
+	// changed page shows after the next rollout.
+	// +optional
+	Welcome *ConfigMapKeyRef `json:"welcome,omitempty"`
+
+	// serverBaseURL is the path prefix the index is served under
+	// (--server-base-url), e.g. /pypi behind a proxy that does not strip
+	// it. The probes, the metrics path, the Ingress and the status URL
+	// follow it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(/[A-Za-z0-9._~-]+)*/?$') && !self.contains('/./') && !self.contains('/../') && !self.endsWith('/..') && !self.endsWith('/.')",message="server.serverBaseURL must be a plain absolute path such as /pypi: letters, digits, '.', '_', '~', '-' between slashes"
+	ServerBaseURL string `json:"serverBaseURL,omitempty"`
+
+	// extraRoots are further package directories, each from a
+	// PersistentVolumeClaim mounted read-only and served after the
+	// packages volume, which alone receives uploads: a tree moved over
+	// from an older index, kept where it is.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ExtraRoots []ExtraRoot `json:"extraRoots,omitempty"`
+
+	// extraArgs are further `pkgindex serve` flags, each one argument:
+	// --flag or --flag=value. The operator parses them, with the spec's
+	// own, as the server would, and refuses ones the server would not
+	// start with (Degraded, ServerArgsInvalid) instead of rolling out pods
+	// that crash. The listen address and the roots are the operator's.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.all(a, a.startsWith('-'))",message="server.extraArgs must each be one flag, --flag or --flag=value, so the operator can check it; values go after '='"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(a, a.matches('^--?(root|listen|port|host|interface|p|i|H)(=.*)?$'))",message="server.extraArgs must not set --root, --listen or their aliases: the operator owns the package directories and the port the probes and the Service use; use storage and server.extraRoots"
+	ExtraArgs []string `json:"extraArgs,omitempty"`
+
+	// env is added to the server container's environment, e.g. a
+	// PKGINDEX_* setting taken from a Secret. The listen address and the
+	// roots are the operator's.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="!self.exists(e, e.name in ['PKGINDEX_ROOT', 'PKGINDEX_LISTEN', 'PKGINDEX_PORT', 'PKGINDEX_HOST', 'PKGINDEX_INTERFACE'])",message="server.env must not set PKGINDEX_ROOT, PKGINDEX_LISTEN, PKGINDEX_PORT, PKGINDEX_HOST or PKGINDEX_INTERFACE: the operator owns the package directories and the port the probes and the Service use"
+	Env []corev1.EnvVar `json:"env,omitempty"`
+}
+
+// ConfigMapKeyRef names one key of a ConfigMap in the index's namespace.
+type ConfigMapKeyRef struct {
+	// name of the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// ExtraRoot is a read-only package directory from a claim.
+type ExtraRoot struct {
+	// name tells the roots apart; the directory is mounted at
+	// /roots/<name> in the pod.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=58
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// claimName is a PersistentVolumeClaim in this namespace; the operator
+	// mounts it read-only and never changes it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClaimName string `json:"claimName"`
+
+	// subPath below the claim's root to serve.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="extraRoots[].subPath must be relative and must not contain '..'"
+	SubPath string `json:"subPath,omitempty"`
 }
 
 // Layout is where a project's files lie below the package directory.
@@ -492,6 +592,13 @@ const (
 	// ReasonStorageConflict: a PersistentVolume or claim of the name the
 	// operator would use exists and belongs to someone else.
 	ReasonStorageConflict = "StorageConflict"
+	// ReasonServerArgsInvalid: server.extraArgs or server.env hold a
+	// setting the server would not start with; the Deployment is left as
+	// it was.
+	ReasonServerArgsInvalid = "ServerArgsInvalid"
+	// ReasonWelcomeMissing: server.welcome names a ConfigMap or key that is
+	// absent.
+	ReasonWelcomeMissing = "WelcomeMissing"
 	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
 	// or lacks the key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
