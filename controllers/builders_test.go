@@ -106,6 +106,17 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 			},
 			PodDisruptionBudget: v1alpha1.PodDisruptionBudgetSpec{MaxUnavailable: new(intstr.FromString("50%"))},
 		}},
+		// A block volume for a single replica, running as an existing
+		// account.
+		"class-read-write-once": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
+			Replicas: new(int32(1)),
+			Storage: v1alpha1.StorageSpec{
+				StorageClassName: new("gp3"),
+				Size:             new(resource.MustParse("20Gi")),
+				AccessMode:       new(corev1.ReadWriteOnce),
+			},
+			ServiceAccount: &v1alpha1.ServiceAccountSpec{Name: "pypi-reader"},
+		}},
 		// Every optional knob at once.
 		"existing-claim-everything": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
 			Image:            "registry.example/pkgindex:1.2.3",
@@ -167,6 +178,11 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				MatchLabels: map[string]string{"pkgindex-client": "true"},
 			}},
 			ServiceMonitor: &v1alpha1.ServiceMonitorSpec{Labels: map[string]string{"release": "prometheus"}},
+			ServiceAccount: &v1alpha1.ServiceAccountSpec{
+				Create:         true,
+				Annotations:    map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pypi"},
+				AutomountToken: true,
+			},
 		}},
 	}
 }

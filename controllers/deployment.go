@@ -176,6 +176,23 @@ func resources(idx *v1alpha1.PackageIndex) corev1.ResourceRequirements {
 	}
 }
 
+// strategy is how the Deployment replaces pods. A new pod must be ready
+// before an old one goes, so a rollout never lowers capacity; but a
+// ReadWriteOnce volume cannot be mounted by the new pod while the old one,
+// maybe on another node, holds it, so there the old pod goes first.
+func strategy(idx *v1alpha1.PackageIndex) appsv1.DeploymentStrategy {
+	if idx.Spec.Storage.StorageClassName != nil && accessMode(idx) == corev1.ReadWriteOnce {
+		return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
+	return appsv1.DeploymentStrategy{
+		Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{
+			MaxUnavailable: new(intstr.FromInt32(0)),
+			MaxSurge:       new(intstr.FromInt32(1)),
+		},
+	}
+}
+
 // deploymentFor builds the server Deployment of idx.
 func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment {
 	uid, gid := runAs(idx)
@@ -270,26 +287,19 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		Spec: appsv1.DeploymentSpec{
 			Replicas: desiredReplicas(idx),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(idx)},
-			// A new pod must be ready before an old one goes, so a rollout
-			// never lowers capacity.
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: new(intstr.FromInt32(0)),
-					MaxSurge:       new(intstr.FromInt32(1)),
-				},
-			},
+			Strategy: strategy(idx),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      mergeLabels(labels, idx.Spec.PodLabels),
 					Annotations: podAnnotations,
 				},
 				Spec: corev1.PodSpec{
-					Containers:       []corev1.Container{container},
-					Volumes:          volumes,
-					ImagePullSecrets: idx.Spec.ImagePullSecrets,
+					Containers:         []corev1.Container{container},
+					Volumes:            volumes,
+					ImagePullSecrets:   idx.Spec.ImagePullSecrets,
+					ServiceAccountName: serviceAccountName(idx),
 					// The server never talks to the API server.
-					AutomountServiceAccountToken: new(false),
+					AutomountServiceAccountToken: new(automountToken(idx)),
 					EnableServiceLinks:           new(false),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: new(true),

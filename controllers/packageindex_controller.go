@@ -65,8 +65,13 @@ func optional[T any, P interface {
 }
 
 // children are applied in this order: the Deployment after the claim it
-// mounts, the Service after the pods it selects.
+// mounts and the account it runs as, the Service after the pods it
+// selects.
 var children = []child{
+	{
+		empty: func() client.Object { return &corev1.ServiceAccount{} },
+		build: func(idx *v1alpha1.PackageIndex, _ Options) client.Object { return optional(serviceAccountFor(idx)) },
+	},
 	{
 		empty: func() client.Object { return &appsv1.Deployment{} },
 		build: func(idx *v1alpha1.PackageIndex, o Options) client.Object { return deploymentFor(idx, o) },
@@ -101,6 +106,7 @@ var children = []child{
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -308,6 +314,12 @@ func (r *PackageIndexReconciler) applyOwned(ctx context.Context, idx *v1alpha1.P
 	switch {
 	case err == nil:
 		before = cur.GetResourceVersion()
+		if _, isAccount := obj.(*corev1.ServiceAccount); isAccount && !metav1.IsControlledBy(cur, idx) {
+			// Owning it would have it garbage-collected with the index,
+			// and the pods of whoever else runs as it would lose it.
+			return fmt.Errorf("ServiceAccount %s exists and was not created for this PackageIndex; "+
+				"it is left alone: name it in serviceAccount.name instead of create, or remove it", objectKey(obj))
+		}
 	case !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err):
 		return fmt.Errorf("reading %s: %w", objectKey(obj), err)
 	}

@@ -316,6 +316,22 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			"metadata.name must be at most 63 lower-case letters"},
 		{"unknown hash", func(i *v1alpha1.PackageIndex) { i.Spec.Server.HashAlgorithm = "crc32" },
 			`spec.server.hashAlgorithm: Unsupported value: "crc32"`},
+		{"read-write-once with two replicas", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		}, "storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling: a ReadWriteOnce volume is mounted by one node at a time"},
+		{"read-write-once with autoscaling", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Replicas = new(int32(1))
+			i.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: new(int32(1)), MaxReplicas: 3}
+			i.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		}, "storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling"},
+		{"access mode with efs", func(i *v1alpha1.PackageIndex) { i.Spec.Storage.AccessMode = new(corev1.ReadWriteMany) },
+			"storage.accessMode applies to a claim made from storage.storageClassName"},
+		{"service account both named and created", func(i *v1alpha1.PackageIndex) {
+			i.Spec.ServiceAccount = &v1alpha1.ServiceAccountSpec{Create: true, Name: "x"}
+		}, "serviceAccount needs either name"},
+		{"annotations on an existing account", func(i *v1alpha1.PackageIndex) {
+			i.Spec.ServiceAccount = &v1alpha1.ServiceAccountSpec{Name: "x", Annotations: map[string]string{"a": "b"}}
+		}, "serviceAccount.annotations apply to the account the operator creates"},
 		{"extra root argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--root=/elsewhere"} },
 			"server.extraArgs must not set --root, --listen or their aliases"},
 		{"extra port argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-p=9000"} },
@@ -370,6 +386,23 @@ func TestInvalidObjectsRefused(t *testing.T) {
 				return nil
 			})
 		}
+		// One replica on a ReadWriteOnce claim is fine; its mode stays.
+		rwo := efsIndex(ns, "single")
+		rwo.Spec.Replicas = new(int32(1))
+		rwo.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		create(t, rwo)
+		eventually(t, "refusal", func() error {
+			cur := getIndex(t, rwo)
+			cur.Spec.Storage.AccessMode = nil
+			err := k8s.Update(context.Background(), cur)
+			switch {
+			case apierrors.IsConflict(err):
+				return err
+			case err == nil || !strings.Contains(err.Error(), "storage.accessMode is immutable"):
+				t.Errorf("update error %v, want the access mode kept", err)
+			}
+			return nil
+		})
 		// Everything else may change.
 		update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.Storage.ReclaimPolicy = v1alpha1.ReclaimDelete })
 	})

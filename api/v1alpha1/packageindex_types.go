@@ -123,10 +123,42 @@ type PackageIndexSpec struct {
 	// +optional
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// serviceAccount the server pods run as: an existing one, or one the
+	// operator creates with annotations (e.g. eks.amazonaws.com/role-arn).
+	// Unset means the namespace's default account. Either way no API
+	// token is mounted unless automountToken says so: the server never
+	// talks to the API server.
+	// +optional
+	ServiceAccount *ServiceAccountSpec `json:"serviceAccount,omitempty"`
+
 	// serviceMonitor, when set, creates a Prometheus Operator
 	// ServiceMonitor for /metrics, if the monitoring.coreos.com CRD exists.
 	// +optional
 	ServiceMonitor *ServiceMonitorSpec `json:"serviceMonitor,omitempty"`
+}
+
+// ServiceAccountSpec names or creates the server pods' ServiceAccount.
+// +kubebuilder:validation:XValidation:rule="(has(self.create) && self.create) != has(self.name)",message="serviceAccount needs either name (an existing account, which the operator only uses) or create: true (an account named after the index)"
+// +kubebuilder:validation:XValidation:rule="!has(self.annotations) || (has(self.create) && self.create)",message="serviceAccount.annotations apply to the account the operator creates (create: true); annotate an existing account yourself"
+type ServiceAccountSpec struct {
+	// create makes a ServiceAccount named after the index, owned by it.
+	// +optional
+	Create bool `json:"create,omitempty"`
+
+	// name of an existing ServiceAccount in this namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// annotations of the created ServiceAccount.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// automountToken mounts the account's API token in the pods, for a
+	// sidecar or an identity webhook that needs it.
+	// +optional
+	AutomountToken bool `json:"automountToken,omitempty"`
 }
 
 // AutoscalingSpec configures the HorizontalPodAutoscaler.
@@ -182,6 +214,8 @@ const (
 // StorageSpec is the shared, ReadWriteMany storage holding the packages.
 // +kubebuilder:validation:XValidation:rule="[has(self.efs), has(self.storageClassName), has(self.existingClaim)].filter(x, x).size() == 1",message="storage needs exactly one of efs, storageClassName (with size) or existingClaim"
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(self.size)",message="storage.size goes with storage.storageClassName, and only with it"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessMode) || has(self.storageClassName)",message="storage.accessMode applies to a claim made from storage.storageClassName; an EFS volume is ReadWriteMany and an existing claim has its own"
+// +kubebuilder:validation:XValidation:rule="(has(self.accessMode) ? self.accessMode : 'ReadWriteMany') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteMany')",message="storage.accessMode is immutable: a claim's access mode cannot change; create a new PackageIndex instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.mountOptions) || has(self.efs)",message="storage.mountOptions apply to efs only; set mount options of a class on its StorageClass"
 // +kubebuilder:validation:XValidation:rule="(has(self.efs) ? has(oldSelf.efs) && self.efs == oldSelf.efs : !has(oldSelf.efs)) && (has(self.storageClassName) ? has(oldSelf.storageClassName) && self.storageClassName == oldSelf.storageClassName : !has(oldSelf.storageClassName)) && (has(self.existingClaim) ? has(oldSelf.existingClaim) && self.existingClaim == oldSelf.existingClaim : !has(oldSelf.existingClaim))",message="storage source is immutable: changing efs, storageClassName or existingClaim would orphan the packages; create a new PackageIndex instead"
 type StorageSpec struct {
@@ -201,6 +235,15 @@ type StorageSpec struct {
 	// size of the claim made from storageClassName.
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
+
+	// accessMode of the claim made from storageClassName. ReadWriteMany
+	// (unset) lets replicas on any node share the packages;
+	// ReadWriteOnce, for a class with nothing else (a block volume), is
+	// allowed only with one replica and no autoscaling, and rolls out by
+	// stopping the old pod before starting the new one.
+	// +optional
+	// +kubebuilder:validation:Enum=ReadWriteMany;ReadWriteOnce
+	AccessMode *corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
 
 	// existingClaim names a ReadWriteMany PersistentVolumeClaim in this
 	// namespace that the operator uses but never changes or deletes.
@@ -654,6 +697,7 @@ type PackageIndexStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=pkgidx,categories=all
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.storage.accessMode) || self.spec.storage.accessMode != 'ReadWriteOnce' || (!has(self.spec.autoscaling) && has(self.spec.replicas) && self.spec.replicas <= 1)",message="storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling: a ReadWriteOnce volume is mounted by one node at a time, so further replicas elsewhere would never start"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 63 lower-case letters, digits and '-', starting with a letter: it names the Service and is used as a label value"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
