@@ -105,6 +105,18 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				},
 			},
 			PodDisruptionBudget: v1alpha1.PodDisruptionBudgetSpec{MaxUnavailable: new(intstr.FromString("50%"))},
+			// Several hosts; nginx's body limit from the server's default.
+			Ingress: &v1alpha1.IngressSpec{
+				ClassName: new("nginx"),
+				Hosts: []v1alpha1.IngressHost{
+					{Host: "pypi.example.com", TLSSecretName: "pypi-tls"},
+					{Host: "pypi.internal", Paths: []string{"/simple", "/packages"}},
+				},
+			},
+			HTTPRoute: &v1alpha1.HTTPRouteSpec{
+				ParentRefs: []v1alpha1.ParentReference{{Name: "shared", Namespace: new("gateways"), SectionName: new("https")}},
+				Hostnames:  []string{"pypi.example.com"},
+			},
 		}},
 		// A block volume for a single replica, running as an existing
 		// account.
@@ -201,6 +213,9 @@ func render(t *testing.T, idx *v1alpha1.PackageIndex) []byte {
 		if o := c.build(idx, Options{Image: testImage}); o != nil {
 			objs = append(objs, o)
 		}
+	}
+	if hr := httpRouteFor(idx); hr != nil {
+		objs = append(objs, hr)
 	}
 	if sm := serviceMonitorFor(idx); sm != nil {
 		objs = append(objs, sm)
@@ -352,6 +367,33 @@ func TestOwnsReplicas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ownsReplicas(tc.fields); got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIngressBodyLimit(t *testing.T) {
+	cases := []struct {
+		name    string
+		ingress v1alpha1.IngressSpec
+		upload  string // server.maxUploadSize, "" for unset
+		want    string // the nginx annotation, "" for none
+	}{
+		{"nginx, server default", v1alpha1.IngressSpec{ClassName: new("nginx")}, "", "105906176"},
+		{"nginx, own size", v1alpha1.IngressSpec{ClassName: new("nginx-internal")}, "1Gi", "1074790400"},
+		{"annotation given", v1alpha1.IngressSpec{ClassName: new("nginx"), Annotations: map[string]string{nginxBodySize: "0"}}, "1Gi", "0"},
+		{"another class", v1alpha1.IngressSpec{ClassName: new("traefik")}, "1Gi", ""},
+		{"no class", v1alpha1.IngressSpec{}, "1Gi", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			idx := &v1alpha1.PackageIndex{Spec: v1alpha1.PackageIndexSpec{Ingress: &tc.ingress}}
+			idx.Spec.Ingress.Host = "pypi.example.com"
+			if tc.upload != "" {
+				idx.Spec.Server.MaxUploadSize = new(resource.MustParse(tc.upload))
+			}
+			if got := ingressFor(idx).Annotations[nginxBodySize]; got != tc.want {
+				t.Errorf("%s = %q, want %q", nginxBodySize, got, tc.want)
 			}
 		})
 	}

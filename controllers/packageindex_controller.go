@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -111,6 +112,7 @@ var children = []child{
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=pkgindex-system
 
@@ -138,7 +140,7 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 			return reconcile.Result{}, err
 		}
 		if obs.conflict == "" {
-			obs.applyErr = r.applyAll(ctx, idx, obs)
+			obs.applyErr = r.applyAll(ctx, idx, &obs)
 		}
 	}
 
@@ -149,8 +151,9 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// Returning the error requeues with backoff.
 		return reconcile.Result{}, obs.applyErr
 	}
-	if obs.conflict != "" {
-		// Someone else's PersistentVolume is not watched: look again later.
+	if obs.conflict != "" || obs.routeSkipped {
+		// Someone else's PersistentVolume and CRDs are not watched: look
+		// again later.
 		return reconcile.Result{RequeueAfter: recheckAfter}, nil
 	}
 	return reconcile.Result{}, nil
@@ -186,6 +189,8 @@ type observation struct {
 	argsProblem string
 	// welcomeProblem says what is wrong with the welcome page's ConfigMap.
 	welcomeProblem string
+	// routeSkipped: httpRoute is set but the HTTPRoute CRD is not installed.
+	routeSkipped bool
 	// applyErr is the first error applying or deleting an object.
 	applyErr error
 }
@@ -259,8 +264,9 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 }
 
 // applyAll applies every object idx wants and deletes the owned ones it no
-// longer wants. It stops at the first error, which the caller reports.
-func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex, obs observation) error {
+// longer wants, noting in obs what it had to skip. It stops at the first
+// error, which the caller reports.
+func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex, obs *observation) error {
 	if pv := volumeFor(idx); pv != nil {
 		if err := r.applyVolume(ctx, idx, pv); err != nil {
 			return err
@@ -300,6 +306,11 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 			return err
 		}
 	}
+	installed, err := r.reconcileOptional(ctx, idx, HTTPRouteGVK, httpRouteFor(idx))
+	if err != nil {
+		return err
+	}
+	obs.routeSkipped = !installed && idx.Spec.HTTPRoute != nil
 	return r.reconcileServiceMonitor(ctx, idx)
 }
 
@@ -439,26 +450,33 @@ func (r *PackageIndexReconciler) deleteOwned(ctx context.Context, idx *v1alpha1.
 // Prometheus Operator's CRD is installed; without it there is nothing to
 // create, and asking for one only yields an event.
 func (r *PackageIndexReconciler) reconcileServiceMonitor(ctx context.Context, idx *v1alpha1.PackageIndex) error {
-	_, err := r.RESTMapper().RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version)
+	installed, err := r.reconcileOptional(ctx, idx, ServiceMonitorGVK, serviceMonitorFor(idx))
+	if err == nil && !installed && idx.Spec.ServiceMonitor != nil {
+		r.event(idx, nil, corev1.EventTypeWarning, "ServiceMonitorUnavailable", "Apply",
+			"spec.serviceMonitor is set but the monitoring.coreos.com ServiceMonitor CRD is not installed")
+	}
+	return err
+}
+
+// reconcileOptional applies desired, an object of a kind that a CRD which
+// may be absent defines, or removes the owned one of that kind when
+// desired is nil. installed says whether the kind exists.
+func (r *PackageIndexReconciler) reconcileOptional(ctx context.Context, idx *v1alpha1.PackageIndex, gvk schema.GroupVersionKind, desired *unstructured.Unstructured) (installed bool, err error) {
+	_, err = r.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
-		if idx.Spec.ServiceMonitor != nil {
-			r.event(idx, nil, corev1.EventTypeWarning, "ServiceMonitorUnavailable", "Apply",
-				"spec.serviceMonitor is set but the monitoring.coreos.com ServiceMonitor CRD is not installed")
-		}
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("looking up the ServiceMonitor kind: %w", err)
+		return false, fmt.Errorf("looking up the %s kind: %w", gvk.Kind, err)
 	}
 	empty := &unstructured.Unstructured{}
-	empty.SetGroupVersionKind(ServiceMonitorGVK)
-	sm := serviceMonitorFor(idx)
-	if sm == nil {
+	empty.SetGroupVersionKind(gvk)
+	if desired == nil {
 		empty.SetName(idx.Name)
 		empty.SetNamespace(idx.Namespace)
-		return r.deleteOwned(ctx, idx, empty)
+		return true, r.deleteOwned(ctx, idx, empty)
 	}
-	return r.applyOwned(ctx, idx, sm, empty)
+	return true, r.applyOwned(ctx, idx, desired, empty)
 }
 
 // recordApply emits an event when an apply changed something.

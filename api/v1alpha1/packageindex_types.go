@@ -114,9 +114,15 @@ type PackageIndexSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// ingress, when set, routes an HTTP host to the Service.
+	// ingress, when set, routes HTTP hosts to the Service.
 	// +optional
 	Ingress *IngressSpec `json:"ingress,omitempty"`
+
+	// httpRoute, when set, routes hosts to the Service through a Gateway
+	// API HTTPRoute, if the gateway.networking.k8s.io CRD is installed;
+	// without it the index is Degraded (HTTPRouteSkipped).
+	// +optional
+	HTTPRoute *HTTPRouteSpec `json:"httpRoute,omitempty"`
 
 	// networkPolicy, when set, admits traffic to the server port only, and
 	// only from the selected namespaces.
@@ -558,27 +564,117 @@ type PodDisruptionBudgetSpec struct {
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
 
-// IngressSpec routes one host to the index.
+// IngressSpec routes hosts to the index through an Ingress.
+// +kubebuilder:validation:XValidation:rule="has(self.host) != has(self.hosts)",message="ingress needs host (one host) or hosts (several, each with its paths and TLS), not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || has(self.host)",message="ingress.tlsSecretName goes with ingress.host; with hosts, give each its tlsSecretName"
 type IngressSpec struct {
-	// className of the Ingress controller.
+	// className of the Ingress controller. With nginx (a class named nginx
+	// or nginx-...), the request body limit annotation follows
+	// server.maxUploadSize: nginx's default of 1 MiB refuses most uploads.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ClassName *string `json:"className,omitempty"`
 
-	// host the index is served at.
-	// +required
+	// host the index is served at, on every path below server.serverBaseURL.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Host string `json:"host"`
+	Host string `json:"host,omitempty"`
 
 	// tlsSecretName names a TLS Secret for host; empty means plain HTTP.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 
-	// annotations of the Ingress.
+	// hosts the index is served at, each with its own paths and TLS
+	// Secret.
+	// +optional
+	// +listType=map
+	// +listMapKey=host
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Hosts []IngressHost `json:"hosts,omitempty"`
+
+	// annotations of the Ingress; they win over the ones the operator
+	// sets.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// IngressHost is one host of an Ingress.
+type IngressHost struct {
+	// host name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// paths (prefixes) routed to the index; empty means
+	// server.serverBaseURL, or / without it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.all(p, p.startsWith('/'))",message="ingress.hosts[].paths must start with '/'"
+	Paths []string `json:"paths,omitempty"`
+
+	// tlsSecretName names a TLS Secret for this host; empty means plain
+	// HTTP.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+}
+
+// HTTPRouteSpec routes hosts to the index through a Gateway API HTTPRoute.
+type HTTPRouteSpec struct {
+	// parentRefs are the Gateways (or listeners of them, by sectionName)
+	// the route attaches to.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	ParentRefs []ParentReference `json:"parentRefs"`
+
+	// hostnames the route matches; empty means the Gateway's.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	Hostnames []string `json:"hostnames,omitempty"`
+
+	// annotations of the HTTPRoute.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ParentReference names a Gateway, as the Gateway API's parentRefs do.
+type ParentReference struct {
+	// group of the parent; empty means gateway.networking.k8s.io.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group *string `json:"group,omitempty"`
+
+	// kind of the parent; empty means Gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Kind *string `json:"kind,omitempty"`
+
+	// namespace of the parent; empty means the index's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace *string `json:"namespace,omitempty"`
+
+	// name of the parent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// sectionName is a listener of the Gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SectionName *string `json:"sectionName,omitempty"`
 }
 
 // NetworkPolicySpec admits traffic to the server port from some namespaces.
@@ -642,6 +738,9 @@ const (
 	// ReasonWelcomeMissing: server.welcome names a ConfigMap or key that is
 	// absent.
 	ReasonWelcomeMissing = "WelcomeMissing"
+	// ReasonHTTPRouteSkipped: httpRoute is set but the Gateway API's
+	// HTTPRoute CRD is not installed.
+	ReasonHTTPRouteSkipped = "HTTPRouteSkipped"
 	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
 	// or lacks the key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
