@@ -190,6 +190,10 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				MatchLabels: map[string]string{"pkgindex-client": "true"},
 			}},
 			ServiceMonitor: &v1alpha1.ServiceMonitorSpec{Labels: map[string]string{"release": "prometheus"}},
+			PrometheusRule: &v1alpha1.PrometheusRuleSpec{
+				Labels:      map[string]string{"release": "prometheus"},
+				AlertLabels: map[string]string{"team": "python"},
+			},
 			ServiceAccount: &v1alpha1.ServiceAccountSpec{
 				Create:         true,
 				Annotations:    map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pypi"},
@@ -219,6 +223,9 @@ func render(t *testing.T, idx *v1alpha1.PackageIndex) []byte {
 	}
 	if sm := serviceMonitorFor(idx); sm != nil {
 		objs = append(objs, sm)
+	}
+	if pr := prometheusRuleFor(idx); pr != nil {
+		objs = append(objs, pr)
 	}
 	var buf bytes.Buffer
 	for _, o := range objs {

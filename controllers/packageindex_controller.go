@@ -111,7 +111,7 @@ var children = []child{
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors;prometheusrules,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=pkgindex-system
@@ -311,7 +311,24 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 		return err
 	}
 	obs.routeSkipped = !installed && idx.Spec.HTTPRoute != nil
-	return r.reconcileServiceMonitor(ctx, idx)
+	for _, m := range []struct {
+		gvk     schema.GroupVersionKind
+		desired *unstructured.Unstructured
+		field   string
+	}{
+		{ServiceMonitorGVK, serviceMonitorFor(idx), "serviceMonitor"},
+		{PrometheusRuleGVK, prometheusRuleFor(idx), "prometheusRule"},
+	} {
+		installed, err := r.reconcileOptional(ctx, idx, m.gvk, m.desired)
+		if err != nil {
+			return err
+		}
+		if !installed && m.desired != nil {
+			r.event(idx, nil, corev1.EventTypeWarning, m.gvk.Kind+"Unavailable", "Apply",
+				"spec.%s is set but the monitoring.coreos.com %s CRD is not installed", m.field, m.gvk.Kind)
+		}
+	}
+	return nil
 }
 
 // applyOwned sets idx as the controller of obj and applies it. cur is an
@@ -444,18 +461,6 @@ func (r *PackageIndexReconciler) deleteOwned(ctx context.Context, idx *v1alpha1.
 	}
 	r.event(idx, cur, corev1.EventTypeNormal, "Deleted", "Delete", "deleted %s %s, no longer wanted", r.kindOf(cur), cur.GetName())
 	return nil
-}
-
-// reconcileServiceMonitor applies or removes the ServiceMonitor, when the
-// Prometheus Operator's CRD is installed; without it there is nothing to
-// create, and asking for one only yields an event.
-func (r *PackageIndexReconciler) reconcileServiceMonitor(ctx context.Context, idx *v1alpha1.PackageIndex) error {
-	installed, err := r.reconcileOptional(ctx, idx, ServiceMonitorGVK, serviceMonitorFor(idx))
-	if err == nil && !installed && idx.Spec.ServiceMonitor != nil {
-		r.event(idx, nil, corev1.EventTypeWarning, "ServiceMonitorUnavailable", "Apply",
-			"spec.serviceMonitor is set but the monitoring.coreos.com ServiceMonitor CRD is not installed")
-	}
-	return err
 }
 
 // reconcileOptional applies desired, an object of a kind that a CRD which

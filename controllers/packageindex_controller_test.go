@@ -784,11 +784,22 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 	createWithDeployment(t, idx)
 	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 
-	if err := env.InstallCRDs(filepath.Join("testdata", "crds", "servicemonitors.yaml")); err != nil {
+	if err := env.InstallCRDs(filepath.Join("testdata", "crds", "servicemonitors.yaml"),
+		filepath.Join("testdata", "crds", "prometheusrules.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	// Any change to the index makes the operator look again.
-	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor.Interval = "15s" })
+	update(t, idx, func(i *v1alpha1.PackageIndex) {
+		i.Spec.ServiceMonitor.Interval = "15s"
+		i.Spec.PrometheusRule = &v1alpha1.PrometheusRuleSpec{Labels: map[string]string{"release": "prometheus"}}
+	})
+	rule := &unstructured.Unstructured{}
+	rule.SetGroupVersionKind(PrometheusRuleGVK)
+	named(rule, ns, "pypi")
+	eventually(t, "PrometheusRule", func() error { return get(rule) })
+	if groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups"); len(groups) != 1 || rule.GetLabels()["release"] != "prometheus" {
+		t.Errorf("PrometheusRule groups %v, labels %v", groups, rule.GetLabels())
+	}
 	sm := &unstructured.Unstructured{}
 	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	named(sm, ns, "pypi")
@@ -808,8 +819,12 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 		t.Errorf("labels %v", sm.GetLabels())
 	}
 
-	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor = nil })
+	update(t, idx, func(i *v1alpha1.PackageIndex) {
+		i.Spec.ServiceMonitor = nil
+		i.Spec.PrometheusRule = nil
+	})
 	waitGone(t, sm)
+	waitGone(t, rule)
 }
 
 func TestScaleSubresource(t *testing.T) {

@@ -129,6 +129,14 @@ type PackageIndexSpec struct {
 	// +optional
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// prometheusRule, when set, creates a Prometheus Operator
+	// PrometheusRule with the index's alerts (unavailable, pods not ready,
+	// 5xx ratio, uploads refused for storage, storage slow), if the
+	// monitoring.coreos.com CRD exists. The alerts read the metrics the
+	// serviceMonitor scrapes, and kube-state-metrics for the pods.
+	// +optional
+	PrometheusRule *PrometheusRuleSpec `json:"prometheusRule,omitempty"`
+
 	// serviceAccount the server pods run as: an existing one, or one the
 	// operator creates with annotations (e.g. eks.amazonaws.com/role-arn).
 	// Unset means the namespace's default account. Either way no API
@@ -696,6 +704,18 @@ type ServiceMonitorSpec struct {
 	// labels of the ServiceMonitor, for a Prometheus serviceMonitorSelector.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// PrometheusRuleSpec shapes the Prometheus Operator PrometheusRule.
+type PrometheusRuleSpec struct {
+	// labels of the PrometheusRule, for a Prometheus ruleSelector.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// alertLabels are added to every alert, e.g. the team an
+	// Alertmanager route sends them to.
+	// +optional
+	AlertLabels map[string]string `json:"alertLabels,omitempty"`
 }
 
 // Condition types of a PackageIndex.
