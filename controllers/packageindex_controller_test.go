@@ -336,6 +336,11 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			"server.extraArgs must not set --root, --listen or their aliases"},
 		{"extra port argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-p=9000"} },
 			"server.extraArgs must not set --root, --listen or their aliases"},
+		{"extra password file argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-P=/etc/passwd"} },
+			"server.extraArgs must not set --passwords, --welcome, --server-base-url, --log-file or --version"},
+		{"base URL from env", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Env = []corev1.EnvVar{{Name: "PKGINDEX_SERVER_BASE_URL", Value: "/x"}}
+		}, "server.env must not set PKGINDEX_PASSWORDS, PKGINDEX_WELCOME, PKGINDEX_SERVER_BASE_URL"},
 		{"extra argument's value apart", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--writers", "alice"} },
 			"server.extraArgs must each be one flag"},
 		{"listen from env", func(i *v1alpha1.PackageIndex) {

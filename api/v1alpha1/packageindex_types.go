@@ -452,13 +452,15 @@ type ServerSpec struct {
 	// --flag or --flag=value. The operator parses them, with the spec's
 	// own, as the server would, and refuses ones the server would not
 	// start with (Degraded, ServerArgsInvalid) instead of rolling out pods
-	// that crash. The listen address and the roots are the operator's.
+	// that crash. The listen address and the roots are the operator's, and
+	// what has a field (passwords, welcome page, base URL) is set there.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=4096
 	// +kubebuilder:validation:XValidation:rule="self.all(a, a.startsWith('-'))",message="server.extraArgs must each be one flag, --flag or --flag=value, so the operator can check it; values go after '='"
 	// +kubebuilder:validation:XValidation:rule="!self.exists(a, a.matches('^--?(root|listen|port|host|interface|p|i|H)(=.*)?$'))",message="server.extraArgs must not set --root, --listen or their aliases: the operator owns the package directories and the port the probes and the Service use; use storage and server.extraRoots"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(a, a.matches('^--?(passwords|P|welcome|server-base-url|log-file|version)(=.*)?$'))",message="server.extraArgs must not set --passwords, --welcome, --server-base-url, --log-file or --version: use server.auth, server.welcome and server.serverBaseURL, which mount the files and move the probes these need; the root file system is read-only, and --version exits"
 	ExtraArgs []string `json:"extraArgs,omitempty"`
 
 	// env is added to the server container's environment, e.g. a
@@ -469,6 +471,7 @@ type ServerSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="!self.exists(e, e.name in ['PKGINDEX_ROOT', 'PKGINDEX_LISTEN', 'PKGINDEX_PORT', 'PKGINDEX_HOST', 'PKGINDEX_INTERFACE'])",message="server.env must not set PKGINDEX_ROOT, PKGINDEX_LISTEN, PKGINDEX_PORT, PKGINDEX_HOST or PKGINDEX_INTERFACE: the operator owns the package directories and the port the probes and the Service use"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(e, e.name in ['PKGINDEX_PASSWORDS', 'PKGINDEX_WELCOME', 'PKGINDEX_SERVER_BASE_URL', 'PKGINDEX_LOG_FILE'])",message="server.env must not set PKGINDEX_PASSWORDS, PKGINDEX_WELCOME, PKGINDEX_SERVER_BASE_URL or PKGINDEX_LOG_FILE: use server.auth, server.welcome and server.serverBaseURL, which mount the files and move the probes these need; the root file system is read-only"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 }
 
