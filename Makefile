@@ -176,16 +176,19 @@ HELM_VERSION := v3.22.0
 HELM := $(BIN)/helm-$(HELM_VERSION)
 KUBECTL := $(BIN)/kubectl-v$(K8S_VERSION)
 CHART := charts/pkgindex
-# Generated files the chart carries: the CRD, and the RBAC rules its
-# templates read (files/), copied from config/ by make chart-sync.
+# Generated files the chart carries: the CRD, the RBAC rules its templates
+# read and the Grafana dashboard (files/), copied from config/ by make
+# chart-sync.
 CHART_SYNCED := $(CHART)/crds/index.pkgindex.dev_packageindices.yaml $(CHART)/files/role.yaml \
-  $(CHART)/files/packageindex_editor_role.yaml $(CHART)/files/packageindex_viewer_role.yaml
+  $(CHART)/files/packageindex_editor_role.yaml $(CHART)/files/packageindex_viewer_role.yaml \
+  $(CHART)/files/dashboard.json
 
 .PHONY: chart-sync
-chart-sync: manifests ## copy the generated CRD and RBAC rules into the chart
+chart-sync: manifests ## copy the generated CRD and RBAC rules, and the dashboard, into the chart
 	@mkdir -p $(CHART)/crds $(CHART)/files
 	cp config/crd/bases/index.pkgindex.dev_packageindices.yaml $(CHART)/crds/
 	cp config/rbac/role.yaml config/rbac/packageindex_editor_role.yaml config/rbac/packageindex_viewer_role.yaml $(CHART)/files/
+	cp config/grafana/dashboard.json $(CHART)/files/
 
 .PHONY: verify-chart
 verify-chart: chart-sync ## fail when the chart's CRD or RBAC rules differ from config/

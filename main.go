@@ -180,6 +180,7 @@ func operator(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pkgindex operator:", err)
 		return 2
 	}
+	cfg.CheckServer = checkServe
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	ctrl.SetLogger(log)
 	restConfig, err := ctrl.GetConfig()
@@ -194,6 +195,13 @@ func operator(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkServe is the operator's check of index pods' command lines: the
+// server's own parser, which the operator package does not link.
+func checkServe(args []string, env func(string) string) (roots []string, listen string, err error) {
+	c, err := server.CheckFlags(args, env)
+	return c.Roots, c.Listen, err
 }
 
 // logWriter is where the log goes: --log-stream, and --log-file besides.

@@ -71,6 +71,8 @@ func TestHelmTemplate(t *testing.T) {
 				"- --metrics-bind-address=:9090",
 				"- --image=registry.example/pkgindex:v9.9.9",
 				"name: pkgindex-operator-volumes-team-a",
+				"grafana_dashboard: \"1\"",
+				`"title": "pkgindex"`,
 			},
 		},
 		{
@@ -189,6 +191,7 @@ func TestChartCRDsInSync(t *testing.T) {
 		{"files/role.yaml", "../config/rbac/role.yaml"},
 		{"files/packageindex_editor_role.yaml", "../config/rbac/packageindex_editor_role.yaml"},
 		{"files/packageindex_viewer_role.yaml", "../config/rbac/packageindex_viewer_role.yaml"},
+		{"files/dashboard.json", "../config/grafana/dashboard.json"},
 	} {
 		t.Run(tc.chart, func(t *testing.T) {
 			a, err := os.ReadFile(filepath.Join(chartDir, tc.chart))

@@ -27,6 +27,7 @@ func TestKustomize(t *testing.T) {
 	}{
 		{dir: "default", check: checkDefault},
 		{dir: "prometheus"},
+		{dir: "grafana", namespace: "team-a"},
 		{dir: "samples", namespace: "team-a", check: checkSample},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {

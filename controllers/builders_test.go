@@ -105,6 +105,29 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				},
 			},
 			PodDisruptionBudget: v1alpha1.PodDisruptionBudgetSpec{MaxUnavailable: new(intstr.FromString("50%"))},
+			// Several hosts; nginx's body limit from the server's default.
+			Ingress: &v1alpha1.IngressSpec{
+				ClassName: new("nginx"),
+				Hosts: []v1alpha1.IngressHost{
+					{Host: "pypi.example.com", TLSSecretName: "pypi-tls"},
+					{Host: "pypi.internal", Paths: []string{"/simple", "/packages"}},
+				},
+			},
+			HTTPRoute: &v1alpha1.HTTPRouteSpec{
+				ParentRefs: []v1alpha1.ParentReference{{Name: "shared", Namespace: new("gateways"), SectionName: new("https")}},
+				Hostnames:  []string{"pypi.example.com"},
+			},
+		}},
+		// A block volume for a single replica, running as an existing
+		// account.
+		"class-read-write-once": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
+			Replicas: new(int32(1)),
+			Storage: v1alpha1.StorageSpec{
+				StorageClassName: new("gp3"),
+				Size:             new(resource.MustParse("20Gi")),
+				AccessMode:       new(corev1.ReadWriteOnce),
+			},
+			ServiceAccount: &v1alpha1.ServiceAccountSpec{Name: "pypi-reader"},
 		}},
 		// Every optional knob at once.
 		"existing-claim-everything": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
@@ -143,6 +166,12 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 						Claims:        map[string]string{"project_path": "platform/tools"},
 					}},
 				},
+				Welcome:       &v1alpha1.ConfigMapKeyRef{Name: "pypi-pages", Key: "welcome.html"},
+				ServerBaseURL: "/pypi",
+				ExtraRoots:    []v1alpha1.ExtraRoot{{Name: "legacy", ClaimName: "old-pypiserver", SubPath: "packages"}},
+				ExtraArgs:     []string{"--storage-timeout=30s"},
+				Env: []corev1.EnvVar{{Name: "PKGINDEX_TRUST_PROXY", Value: "true"}, {Name: "GOMEMLIMIT",
+					ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}}},
 			},
 			Resources: &corev1.ResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},
@@ -177,6 +206,15 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				MatchLabels: map[string]string{"pkgindex-client": "true"},
 			}},
 			ServiceMonitor: &v1alpha1.ServiceMonitorSpec{Labels: map[string]string{"release": "prometheus"}},
+			PrometheusRule: &v1alpha1.PrometheusRuleSpec{
+				Labels:      map[string]string{"release": "prometheus"},
+				AlertLabels: map[string]string{"team": "python"},
+			},
+			ServiceAccount: &v1alpha1.ServiceAccountSpec{
+				Create:         true,
+				Annotations:    map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/pypi"},
+				AutomountToken: true,
+			},
 		}},
 	}
 }
@@ -196,11 +234,17 @@ func render(t *testing.T, idx *v1alpha1.PackageIndex) []byte {
 			objs = append(objs, o)
 		}
 	}
+	if hr := httpRouteFor(idx); hr != nil {
+		objs = append(objs, hr)
+	}
 	if sm := serviceMonitorFor(idx); sm != nil {
 		objs = append(objs, sm)
 	}
 	if b := tokenReviewBindingFor(idx); b != nil {
 		objs = append(objs, b)
+	}
+	if pr := prometheusRuleFor(idx); pr != nil {
+		objs = append(objs, pr)
 	}
 	var buf bytes.Buffer
 	for _, o := range objs {
@@ -349,6 +393,33 @@ func TestOwnsReplicas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ownsReplicas(tc.fields); got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIngressBodyLimit(t *testing.T) {
+	cases := []struct {
+		name    string
+		ingress v1alpha1.IngressSpec
+		upload  string // server.maxUploadSize, "" for unset
+		want    string // the nginx annotation, "" for none
+	}{
+		{"nginx, server default", v1alpha1.IngressSpec{ClassName: new("nginx")}, "", "105906176"},
+		{"nginx, own size", v1alpha1.IngressSpec{ClassName: new("nginx-internal")}, "1Gi", "1074790400"},
+		{"annotation given", v1alpha1.IngressSpec{ClassName: new("nginx"), Annotations: map[string]string{nginxBodySize: "0"}}, "1Gi", "0"},
+		{"another class", v1alpha1.IngressSpec{ClassName: new("traefik")}, "1Gi", ""},
+		{"no class", v1alpha1.IngressSpec{}, "1Gi", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			idx := &v1alpha1.PackageIndex{Spec: v1alpha1.PackageIndexSpec{Ingress: &tc.ingress}}
+			idx.Spec.Ingress.Host = "pypi.example.com"
+			if tc.upload != "" {
+				idx.Spec.Server.MaxUploadSize = new(resource.MustParse(tc.upload))
+			}
+			if got := ingressFor(idx).Annotations[nginxBodySize]; got != tc.want {
+				t.Errorf("%s = %q, want %q", nginxBodySize, got, tc.want)
 			}
 		})
 	}

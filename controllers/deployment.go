@@ -29,11 +29,11 @@ const defaultUser = 65532
 // server configuration, so their hash is what rolls the pods.
 func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	s := idx.Spec.Server
-	args := []string{
-		"serve",
-		flags.Arg(flags.Root, dataDir),
-		flags.Arg(flags.Listen, ":"+strconv.Itoa(serverPort)),
+	args := []string{"serve"}
+	for _, r := range roots(idx) {
+		args = append(args, flags.Arg(flags.Root, r))
 	}
+	args = append(args, flags.Arg(flags.Listen, listenAddr))
 	if s.HashAlgorithm != "" {
 		args = append(args, flags.Arg(flags.HashAlgo, string(s.HashAlgorithm)))
 	}
@@ -77,7 +77,32 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	if s.Policy != nil {
 		args = append(args, flags.Arg(flags.Policy, policyDir+"/"+policyKey))
 	}
-	return args
+	if len(s.Writers) > 0 {
+		args = append(args, flags.Arg(flags.Writers, strings.Join(s.Writers, ",")))
+	}
+	if w := s.Welcome; w != nil {
+		args = append(args, flags.Arg(flags.Welcome, welcomeDir+"/"+w.Key))
+	}
+	if s.ServerBaseURL != "" {
+		args = append(args, flags.Arg(flags.ServerBaseURL, s.ServerBaseURL))
+	}
+	// Last, so that they can change what the fields above set, the way a
+	// command line's later flag wins.
+	return append(args, s.ExtraArgs...)
+}
+
+// listenAddr is where the server listens in its pod.
+var listenAddr = ":" + strconv.Itoa(serverPort)
+
+// roots are the server's package directories in the pod: the packages
+// volume first, since the first root receives uploads, then the
+// read-only extra roots.
+func roots(idx *v1alpha1.PackageIndex) []string {
+	out := []string{dataDir}
+	for _, r := range idx.Spec.Server.ExtraRoots {
+		out = append(out, extraRootsDir+"/"+r.Name)
+	}
+	return out
 }
 
 // authKey is the Secret key of the htpasswd file.
@@ -154,6 +179,23 @@ func resources(idx *v1alpha1.PackageIndex) corev1.ResourceRequirements {
 	}
 }
 
+// strategy is how the Deployment replaces pods. A new pod must be ready
+// before an old one goes, so a rollout never lowers capacity; but a
+// ReadWriteOnce volume cannot be mounted by the new pod while the old one,
+// maybe on another node, holds it, so there the old pod goes first.
+func strategy(idx *v1alpha1.PackageIndex) appsv1.DeploymentStrategy {
+	if idx.Spec.Storage.StorageClassName != nil && accessMode(idx) == corev1.ReadWriteOnce {
+		return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
+	return appsv1.DeploymentStrategy{
+		Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{
+			MaxUnavailable: new(intstr.FromInt32(0)),
+			MaxSurge:       new(intstr.FromInt32(1)),
+		},
+	}
+}
+
 // deploymentFor builds the server Deployment of idx.
 func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment {
 	uid, gid := runAs(idx)
@@ -202,17 +244,28 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: jwksDir + "/" + name, ReadOnly: true})
 	}
-	// The server talks to the API server only to review service-account
-	// tokens, and then as its own account, allowed nothing else.
-	serviceAccount, automount := "", false
-	if reviewsTokens(idx) {
-		serviceAccount, automount = idx.Name, true
+	if w := idx.Spec.Server.Welcome; w != nil {
+		volumes = append(volumes, corev1.Volume{Name: "welcome", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: w.Name},
+				Items:                []corev1.KeyToPath{{Key: w.Key, Path: w.Key}},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "welcome", MountPath: welcomeDir, ReadOnly: true})
+	}
+	for _, r := range idx.Spec.Server.ExtraRoots {
+		name := "root-" + r.Name
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: r.ClaimName, ReadOnly: true},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: extraRootsDir + "/" + r.Name, SubPath: r.SubPath, ReadOnly: true})
 	}
 
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString(portName),
+				Path: basePath(idx) + path, Port: intstr.FromString(portName),
 			}},
 			PeriodSeconds:    period,
 			FailureThreshold: failures,
@@ -239,6 +292,7 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 			Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
 		}},
+		Env:          idx.Spec.Server.Env,
 		Resources:    resources(idx),
 		VolumeMounts: mounts,
 		SecurityContext: &corev1.SecurityContext{
@@ -255,15 +309,7 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		Spec: appsv1.DeploymentSpec{
 			Replicas: desiredReplicas(idx),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(idx)},
-			// A new pod must be ready before an old one goes, so a rollout
-			// never lowers capacity.
-			Strategy: appsv1.DeploymentStrategy{
-				Type: appsv1.RollingUpdateDeploymentStrategyType,
-				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: new(intstr.FromInt32(0)),
-					MaxSurge:       new(intstr.FromInt32(1)),
-				},
-			},
+			Strategy: strategy(idx),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      mergeLabels(labels, idx.Spec.PodLabels),
@@ -273,12 +319,12 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 					Containers:         []corev1.Container{container},
 					Volumes:            volumes,
 					ImagePullSecrets:   idx.Spec.ImagePullSecrets,
-					ServiceAccountName: serviceAccount,
+					ServiceAccountName: serviceAccountName(idx),
 					// The API server copies serviceAccountName into the
 					// deprecated field and back; owning both lets the
-					// name go again when the policy stops reviewing.
-					DeprecatedServiceAccount:     serviceAccount,
-					AutomountServiceAccountToken: new(automount),
+					// name go again when no account is asked for.
+					DeprecatedServiceAccount:     serviceAccountName(idx),
+					AutomountServiceAccountToken: new(automountToken(idx)),
 					EnableServiceLinks:           new(false),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot: new(true),

@@ -40,6 +40,9 @@ type ManagerConfig struct {
 	LeaderElectionNamespace string
 	// LogFormat and LogLevel shape the operator's own logs.
 	LogFormat, LogLevel string
+	// CheckServer checks index pods' command lines before they are
+	// rolled out; it is the caller's, not a flag.
+	CheckServer ServerCheck
 }
 
 // ParseManagerFlags fills a ManagerConfig from command line arguments and
@@ -109,6 +112,29 @@ func managerOptions(cfg ManagerConfig, scheme *runtime.Scheme, log logr.Logger) 
 	return opts
 }
 
+// cachedOnlyIfOurs reports whether the manager caches only those objects
+// of obj's kind that carry the operator's label (see managerOptions), so
+// that the cache not finding one says nothing of someone else's.
+func cachedOnlyIfOurs(obj client.Object) bool {
+	switch obj.(type) {
+	case *corev1.ConfigMap, *corev1.ServiceAccount, *rbacv1.ClusterRoleBinding:
+		return true
+	}
+	return false
+}
+
+// takenAdvice names the kind of obj, whose name someone else's object
+// holds, and what the user can do about it.
+func takenAdvice(obj client.Object) (kind, advice string) {
+	switch obj.(type) {
+	case *corev1.ServiceAccount:
+		return "ServiceAccount", "name it in serviceAccount.name instead of create, or remove it"
+	case *corev1.ConfigMap:
+		return "ConfigMap", "the operator writes the index's policy into a ConfigMap of this name: rename or remove yours"
+	}
+	return obj.GetObjectKind().GroupVersionKind().Kind, "remove it or rename the PackageIndex"
+}
+
 // NewManager builds a manager running the PackageIndex controller.
 func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ctrl.Manager, error) {
 	scheme, err := NewScheme()
@@ -123,7 +149,7 @@ func NewManager(cfg ManagerConfig, restConfig *rest.Config, log logr.Logger) (ct
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder(FieldOwner),
-		Options:   Options{Image: cfg.Image},
+		Options:   Options{Image: cfg.Image, CheckServer: cfg.CheckServer},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

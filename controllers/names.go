@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +42,8 @@ const (
 	containerName = "pkgindex"
 	dataDir       = "/data"
 	authDir       = "/etc/pkgindex/auth"
+	welcomeDir    = "/etc/pkgindex/welcome"
+	extraRootsDir = "/roots"
 	serverPort    = 8080
 	portName      = "http"
 )
@@ -65,6 +68,9 @@ func DefaultMountOptions() []string {
 type Options struct {
 	// Image runs the server when a PackageIndex names none.
 	Image string
+	// CheckServer checks the server's command line and environment
+	// before they reach a pod; nil checks nothing.
+	CheckServer ServerCheck
 }
 
 // selectorLabels select the server pods of idx; they never change, since a
@@ -120,7 +126,17 @@ func servicePort(idx *v1alpha1.PackageIndex) int32 {
 
 // indexURL is the in-cluster address of the Simple API.
 func indexURL(idx *v1alpha1.PackageIndex) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d/simple/", idx.Name, idx.Namespace, servicePort(idx))
+	return fmt.Sprintf("http://%s.%s.svc:%d%s/simple/", idx.Name, idx.Namespace, servicePort(idx), basePath(idx))
+}
+
+// basePath is the path prefix every route of the server has, "" or one
+// such as /pypi, normalised as the server normalises --server-base-url.
+func basePath(idx *v1alpha1.PackageIndex) string {
+	p := strings.Trim(idx.Spec.Server.ServerBaseURL, "/")
+	if p == "" {
+		return ""
+	}
+	return "/" + p
 }
 
 // storageSummary is a short description of the storage source for the

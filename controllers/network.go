@@ -38,38 +38,6 @@ func serviceFor(idx *v1alpha1.PackageIndex) *corev1.Service {
 	}
 }
 
-// ingressFor builds the Ingress of idx, or nil when none is asked for.
-func ingressFor(idx *v1alpha1.PackageIndex) *networkingv1.Ingress {
-	in := idx.Spec.Ingress
-	if in == nil {
-		return nil
-	}
-	ing := &networkingv1.Ingress{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
-		ObjectMeta: withAnnotations(objectMeta(idx), in.Annotations),
-		Spec: networkingv1.IngressSpec{
-			IngressClassName: in.ClassName,
-			Rules: []networkingv1.IngressRule{{
-				Host: in.Host,
-				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-					Paths: []networkingv1.HTTPIngressPath{{
-						Path:     "/",
-						PathType: new(networkingv1.PathTypePrefix),
-						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-							Name: idx.Name,
-							Port: networkingv1.ServiceBackendPort{Name: portName},
-						}},
-					}},
-				}},
-			}},
-		},
-	}
-	if in.TLSSecretName != "" {
-		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{in.Host}, SecretName: in.TLSSecretName}}
-	}
-	return ing
-}
-
 // networkPolicyFor builds a policy admitting only the server port, only
 // from the selected namespaces; nil when none is asked for.
 func networkPolicyFor(idx *v1alpha1.PackageIndex) *networkingv1.NetworkPolicy {
@@ -125,7 +93,7 @@ func serviceMonitorFor(idx *v1alpha1.PackageIndex) *unstructured.Unstructured {
 		"selector": map[string]any{"matchLabels": matchLabels},
 		"endpoints": []any{map[string]any{
 			"port":     portName,
-			"path":     "/metrics",
+			"path":     basePath(idx) + "/metrics",
 			"interval": interval,
 		}},
 	}

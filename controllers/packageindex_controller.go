@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -30,6 +31,10 @@ import (
 // recheckAfter is how soon a PackageIndex waiting for an object the
 // operator does not watch is looked at again.
 const recheckAfter = time.Minute
+
+// welcomeRecheckAfter is how soon an index waiting for its welcome page's
+// ConfigMap is looked at again.
+const welcomeRecheckAfter = 10 * time.Second
 
 // PackageIndexReconciler makes the cluster match each PackageIndex.
 type PackageIndexReconciler struct {
@@ -67,7 +72,8 @@ func optional[T any, P interface {
 }
 
 // children are applied in this order: the Deployment after the claim it
-// mounts, the Service after the pods it selects.
+// mounts and the account it runs as, the Service after the pods it
+// selects.
 var children = []child{
 	{
 		empty: func() client.Object { return &corev1.ConfigMap{} },
@@ -117,7 +123,8 @@ var children = []child{
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors;prometheusrules,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=pkgindex-system
 
@@ -145,7 +152,7 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 			return reconcile.Result{}, err
 		}
 		if obs.conflict == "" {
-			obs.applyErr = r.applyAll(ctx, idx)
+			obs.applyErr = r.applyAll(ctx, idx, &obs)
 		}
 	}
 
@@ -156,9 +163,16 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// Returning the error requeues with backoff.
 		return reconcile.Result{}, obs.applyErr
 	}
-	if obs.conflict != "" {
-		// Someone else's PersistentVolume is not watched: look again later.
+	if obs.conflict != "" || obs.routeSkipped {
+		// Someone else's PersistentVolume and CRDs are not watched: look
+		// again later.
 		return reconcile.Result{RequeueAfter: recheckAfter}, nil
+	}
+	if obs.welcomeProblem != "" {
+		// The cache holds only the operator's own ConfigMaps, so the
+		// user's is not watched: look again soon, since the index is
+		// Degraded until it is there.
+		return reconcile.Result{RequeueAfter: welcomeRecheckAfter}, nil
 	}
 	return reconcile.Result{}, nil
 }
@@ -189,6 +203,13 @@ type observation struct {
 	secretProblem string
 	// claimMissing: storage.existingClaim names no claim (yet).
 	claimMissing bool
+	// argsProblem says why the server would not start with the spec's
+	// extra arguments or environment; the Deployment is not changed then.
+	argsProblem string
+	// welcomeProblem says what is wrong with the welcome page's ConfigMap.
+	welcomeProblem string
+	// routeSkipped: httpRoute is set but the HTTPRoute CRD is not installed.
+	routeSkipped bool
 	// applyErr is the first error applying or deleting an object.
 	applyErr error
 }
@@ -245,12 +266,26 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 				a.SecretName, authKey(a))
 		}
 	}
+	if w := idx.Spec.Server.Welcome; w != nil {
+		cm := &corev1.ConfigMap{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: w.Name}, cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) not found: create it with the page under key %q", w.Name, w.Key)
+		case err != nil:
+			return obs, fmt.Errorf("reading ConfigMap %s/%s: %w", idx.Namespace, w.Name, err)
+		case cm.Data[w.Key] == "" && cm.BinaryData[w.Key] == nil:
+			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) has no key %q", w.Name, w.Key)
+		}
+	}
+	obs.argsProblem = serverArgsProblem(idx, r.Options.CheckServer)
 	return obs, nil
 }
 
 // applyAll applies every object idx wants and deletes the owned ones it no
-// longer wants. It stops at the first error, which the caller reports.
-func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex) error {
+// longer wants, noting in obs what it had to skip. It stops at the first
+// error, which the caller reports.
+func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.PackageIndex, obs *observation) error {
 	if pv := volumeFor(idx); pv != nil {
 		if err := r.applyVolume(ctx, idx, pv); err != nil {
 			return err
@@ -270,8 +305,15 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 	}
 	for _, c := range children {
 		desired := c.build(idx, r.Options)
-		if d, ok := desired.(*appsv1.Deployment); ok && initialReplicas != nil {
-			d.Spec.Replicas = initialReplicas
+		if d, ok := desired.(*appsv1.Deployment); ok {
+			if obs.argsProblem != "" {
+				// Pods that would crash-loop are worse than the ones
+				// running; the status says why nothing changed.
+				continue
+			}
+			if initialReplicas != nil {
+				d.Spec.Replicas = initialReplicas
+			}
 		}
 		if desired == nil {
 			cur := c.empty()
@@ -289,7 +331,29 @@ func (r *PackageIndexReconciler) applyAll(ctx context.Context, idx *v1alpha1.Pac
 			return err
 		}
 	}
-	return r.reconcileServiceMonitor(ctx, idx)
+	installed, err := r.reconcileOptional(ctx, idx, HTTPRouteGVK, httpRouteFor(idx))
+	if err != nil {
+		return err
+	}
+	obs.routeSkipped = !installed && idx.Spec.HTTPRoute != nil
+	for _, m := range []struct {
+		gvk     schema.GroupVersionKind
+		desired *unstructured.Unstructured
+		field   string
+	}{
+		{ServiceMonitorGVK, serviceMonitorFor(idx), "serviceMonitor"},
+		{PrometheusRuleGVK, prometheusRuleFor(idx), "prometheusRule"},
+	} {
+		installed, err := r.reconcileOptional(ctx, idx, m.gvk, m.desired)
+		if err != nil {
+			return err
+		}
+		if !installed && m.desired != nil {
+			r.event(idx, nil, corev1.EventTypeWarning, m.gvk.Kind+"Unavailable", "Apply",
+				"spec.%s is set but the monitoring.coreos.com %s CRD is not installed", m.field, m.gvk.Kind)
+		}
+	}
+	return nil
 }
 
 // applyOwned sets idx as the controller of obj and applies it. cur is an
@@ -300,9 +364,22 @@ func (r *PackageIndexReconciler) applyOwned(ctx context.Context, idx *v1alpha1.P
 	}
 	before := ""
 	err := r.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+	if apierrors.IsNotFound(err) && cachedOnlyIfOurs(obj) {
+		// The cache holds only objects with our label: one of the same
+		// name without it is someone else's, and only the API server
+		// tells.
+		err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+	}
 	switch {
 	case err == nil:
 		before = cur.GetResourceVersion()
+		if cachedOnlyIfOurs(obj) && !metav1.IsControlledBy(cur, idx) {
+			// Owning it would have it garbage-collected with the index,
+			// and whoever else uses it would lose it.
+			kind, advice := takenAdvice(obj)
+			return fmt.Errorf("%s %s exists and was not created for this PackageIndex; it is left alone: %s",
+				kind, objectKey(obj), advice)
+		}
 	case !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err):
 		return fmt.Errorf("reading %s: %w", objectKey(obj), err)
 	}
@@ -418,30 +495,25 @@ func (r *PackageIndexReconciler) deleteOwned(ctx context.Context, idx *v1alpha1.
 	return nil
 }
 
-// reconcileServiceMonitor applies or removes the ServiceMonitor, when the
-// Prometheus Operator's CRD is installed; without it there is nothing to
-// create, and asking for one only yields an event.
-func (r *PackageIndexReconciler) reconcileServiceMonitor(ctx context.Context, idx *v1alpha1.PackageIndex) error {
-	_, err := r.RESTMapper().RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version)
+// reconcileOptional applies desired, an object of a kind that a CRD which
+// may be absent defines, or removes the owned one of that kind when
+// desired is nil. installed says whether the kind exists.
+func (r *PackageIndexReconciler) reconcileOptional(ctx context.Context, idx *v1alpha1.PackageIndex, gvk schema.GroupVersionKind, desired *unstructured.Unstructured) (installed bool, err error) {
+	_, err = r.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
-		if idx.Spec.ServiceMonitor != nil {
-			r.event(idx, nil, corev1.EventTypeWarning, "ServiceMonitorUnavailable", "Apply",
-				"spec.serviceMonitor is set but the monitoring.coreos.com ServiceMonitor CRD is not installed")
-		}
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("looking up the ServiceMonitor kind: %w", err)
+		return false, fmt.Errorf("looking up the %s kind: %w", gvk.Kind, err)
 	}
 	empty := &unstructured.Unstructured{}
-	empty.SetGroupVersionKind(ServiceMonitorGVK)
-	sm := serviceMonitorFor(idx)
-	if sm == nil {
+	empty.SetGroupVersionKind(gvk)
+	if desired == nil {
 		empty.SetName(idx.Name)
 		empty.SetNamespace(idx.Namespace)
-		return r.deleteOwned(ctx, idx, empty)
+		return true, r.deleteOwned(ctx, idx, empty)
 	}
-	return r.applyOwned(ctx, idx, sm, empty)
+	return true, r.applyOwned(ctx, idx, desired, empty)
 }
 
 // recordApply emits an event when an apply changed something.

@@ -336,6 +336,45 @@ func TestInvalidObjectsRefused(t *testing.T) {
 				Name: "gh", Issuer: "http://issuer", Claims: map[string]string{"repository": "a/b"},
 			}}}
 		}, "publishers[].issuer must be an https URL"},
+		{"read-write-once with two replicas", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		}, "storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling: a ReadWriteOnce volume is mounted by one node at a time"},
+		{"read-write-once with autoscaling", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Replicas = new(int32(1))
+			i.Spec.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: new(int32(1)), MaxReplicas: 3}
+			i.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		}, "storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling"},
+		{"access mode with efs", func(i *v1alpha1.PackageIndex) { i.Spec.Storage.AccessMode = new(corev1.ReadWriteMany) },
+			"storage.accessMode applies to a claim made from storage.storageClassName"},
+		{"service account both named and created", func(i *v1alpha1.PackageIndex) {
+			i.Spec.ServiceAccount = &v1alpha1.ServiceAccountSpec{Create: true, Name: "x"}
+		}, "serviceAccount needs either name"},
+		{"annotations on an existing account", func(i *v1alpha1.PackageIndex) {
+			i.Spec.ServiceAccount = &v1alpha1.ServiceAccountSpec{Name: "x", Annotations: map[string]string{"a": "b"}}
+		}, "serviceAccount.annotations apply to the account the operator creates"},
+		{"extra root argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--root=/elsewhere"} },
+			"server.extraArgs must not set --root, --listen or their aliases"},
+		{"extra port argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-p=9000"} },
+			"server.extraArgs must not set --root, --listen or their aliases"},
+		{"extra password file argument", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"-P=/etc/passwd"} },
+			"server.extraArgs must not set --passwords, --welcome, --server-base-url, --log-file or --version"},
+		{"base URL from env", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Env = []corev1.EnvVar{{Name: "PKGINDEX_SERVER_BASE_URL", Value: "/x"}}
+		}, "server.env must not set PKGINDEX_PASSWORDS, PKGINDEX_WELCOME, PKGINDEX_SERVER_BASE_URL"},
+		{"extra argument's value apart", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ExtraArgs = []string{"--writers", "alice"} },
+			"server.extraArgs must each be one flag"},
+		{"listen from env", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Env = []corev1.EnvVar{{Name: "PKGINDEX_LISTEN", Value: ":9000"}}
+		}, "server.env must not set PKGINDEX_ROOT, PKGINDEX_LISTEN"},
+		{"base URL not a path", func(i *v1alpha1.PackageIndex) { i.Spec.Server.ServerBaseURL = "https://example.com/pypi" },
+			"server.serverBaseURL must be a plain absolute path"},
+		{"extra root climbing out", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.ExtraRoots = []v1alpha1.ExtraRoot{{Name: "old", ClaimName: "old", SubPath: "a/../../b"}}
+		}, "extraRoots[].subPath must be relative and must not contain '..'"},
+		{"writers with a policy", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Writers = []string{"alice"}
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"upload"}, Users: []string{"alice"}}}}
+		}, "server.writers and server.policy cannot both be set"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,6 +415,23 @@ func TestInvalidObjectsRefused(t *testing.T) {
 				return nil
 			})
 		}
+		// One replica on a ReadWriteOnce claim is fine; its mode stays.
+		rwo := efsIndex(ns, "single")
+		rwo.Spec.Replicas = new(int32(1))
+		rwo.Spec.Storage = v1alpha1.StorageSpec{StorageClassName: new("gp3"), Size: new(resource.MustParse("1Gi")), AccessMode: new(corev1.ReadWriteOnce)}
+		create(t, rwo)
+		eventually(t, "refusal", func() error {
+			cur := getIndex(t, rwo)
+			cur.Spec.Storage.AccessMode = nil
+			err := k8s.Update(context.Background(), cur)
+			switch {
+			case apierrors.IsConflict(err):
+				return err
+			case err == nil || !strings.Contains(err.Error(), "storage.accessMode is immutable"):
+				t.Errorf("update error %v, want the access mode kept", err)
+			}
+			return nil
+		})
 		// Everything else may change.
 		update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.Storage.ReclaimPolicy = v1alpha1.ReclaimDelete })
 	})
@@ -757,11 +813,22 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 	createWithDeployment(t, idx)
 	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 
-	if err := env.InstallCRDs(filepath.Join("testdata", "crds", "servicemonitors.yaml")); err != nil {
+	if err := env.InstallCRDs(filepath.Join("testdata", "crds", "servicemonitors.yaml"),
+		filepath.Join("testdata", "crds", "prometheusrules.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	// Any change to the index makes the operator look again.
-	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor.Interval = "15s" })
+	update(t, idx, func(i *v1alpha1.PackageIndex) {
+		i.Spec.ServiceMonitor.Interval = "15s"
+		i.Spec.PrometheusRule = &v1alpha1.PrometheusRuleSpec{Labels: map[string]string{"release": "prometheus"}}
+	})
+	rule := &unstructured.Unstructured{}
+	rule.SetGroupVersionKind(PrometheusRuleGVK)
+	named(rule, ns, "pypi")
+	eventually(t, "PrometheusRule", func() error { return get(rule) })
+	if groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups"); len(groups) != 1 || rule.GetLabels()["release"] != "prometheus" {
+		t.Errorf("PrometheusRule groups %v, labels %v", groups, rule.GetLabels())
+	}
 	sm := &unstructured.Unstructured{}
 	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	named(sm, ns, "pypi")
@@ -781,8 +848,12 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 		t.Errorf("labels %v", sm.GetLabels())
 	}
 
-	update(t, idx, func(i *v1alpha1.PackageIndex) { i.Spec.ServiceMonitor = nil })
+	update(t, idx, func(i *v1alpha1.PackageIndex) {
+		i.Spec.ServiceMonitor = nil
+		i.Spec.PrometheusRule = nil
+	})
 	waitGone(t, sm)
+	waitGone(t, rule)
 }
 
 func TestScaleSubresource(t *testing.T) {

@@ -143,11 +143,19 @@ func degradation(obs observation, deploy *appsv1.Deployment, claim *corev1.Persi
 		return v1alpha1.ReasonStorageConflict, obs.conflict
 	case obs.applyErr != nil:
 		return v1alpha1.ReasonApplyFailed, obs.applyErr.Error()
+	case obs.argsProblem != "":
+		return v1alpha1.ReasonServerArgsInvalid, obs.argsProblem
 	case obs.secretProblem != "":
 		return v1alpha1.ReasonAuthSecretMissing, obs.secretProblem
+	case obs.welcomeProblem != "":
+		return v1alpha1.ReasonWelcomeMissing, obs.welcomeProblem
 	case claim != nil && claim.Status.Phase == corev1.ClaimLost:
 		return v1alpha1.ReasonClaimLost, fmt.Sprintf("PersistentVolumeClaim %s lost its volume %s",
 			claim.Name, claim.Spec.VolumeName)
+	case obs.routeSkipped:
+		return v1alpha1.ReasonHTTPRouteSkipped, "spec.httpRoute is set but the Gateway API's HTTPRoute CRD " +
+			"(gateway.networking.k8s.io/v1) is not installed, so no route was created; install the Gateway API, " +
+			"or use spec.ingress"
 	case obs.claimMissing:
 		return v1alpha1.ReasonClaimMissing, fmt.Sprintf("PersistentVolumeClaim %s (storage.existingClaim) not found",
 			claimName(idx))

@@ -116,18 +116,6 @@ func reviewsTokens(idx *v1alpha1.PackageIndex) bool {
 	return false
 }
 
-// serviceAccountFor is the pods' own service account when they review
-// tokens, or nil: otherwise they run without any API access.
-func serviceAccountFor(idx *v1alpha1.PackageIndex) *corev1.ServiceAccount {
-	if !reviewsTokens(idx) {
-		return nil
-	}
-	return &corev1.ServiceAccount{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: objectMeta(idx),
-	}
-}
-
 // tokenReviewBindingName is the cluster-scoped binding of an index's
 // service account; the namespace is part of it, as in volumeName.
 func tokenReviewBindingName(idx *v1alpha1.PackageIndex) string {
@@ -147,6 +135,6 @@ func tokenReviewBindingFor(idx *v1alpha1.PackageIndex) *rbacv1.ClusterRoleBindin
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
 		ObjectMeta: metav1.ObjectMeta{Name: tokenReviewBindingName(idx), Labels: volumeLabels(idx)},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: tokenReviewRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: idx.Namespace, Name: idx.Name}},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: idx.Namespace, Name: serviceAccountName(idx)}},
 	}
 }

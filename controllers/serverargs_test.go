@@ -1,13 +1,13 @@
 package controllers
 
 import (
-	"bytes"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
@@ -15,23 +15,23 @@ import (
 )
 
 // parseServerArgs parses the arguments the operator gives an index pod with
-// the server's own parser. The pod's paths do not exist here, so the
-// errors that say so are the only ones allowed.
+// the server's own parser, as the operator's check does.
 func parseServerArgs(t *testing.T, args []string) server.Config {
 	t.Helper()
 	if len(args) == 0 || args[0] != "serve" {
 		t.Fatalf("arguments %q do not start with serve", args)
 	}
-	var errOut bytes.Buffer
-	cfg, err := server.ParseFlags(args[1:], func(string) string { return "" }, &errOut)
+	cfg, err := server.CheckFlags(args[1:], func(string) string { return "" })
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			if !strings.HasPrefix(line, "--root ") && !strings.HasPrefix(line, "--passwords ") {
-				t.Errorf("pkgindex serve %s: %s %s", strings.Join(args[1:], " "), line, errOut.String())
-			}
-		}
+		t.Errorf("pkgindex serve %s: %v", strings.Join(args[1:], " "), err)
 	}
 	return cfg
+}
+
+// checkServe is the operator's check in tests, as main wires it.
+func checkServe(args []string, env func(string) string) ([]string, string, error) {
+	c, err := server.CheckFlags(args, env)
+	return c.Roots, c.Listen, err
 }
 
 // The arguments every golden case gives index pods are ones the server
@@ -100,6 +100,24 @@ func TestServerFieldsReachTheConfig(t *testing.T) {
 			func(c server.Config) any { return c.Policy }, policyDir + "/" + policyKey, []string{"Policy"}},
 		{"policy.publishers", func(s *v1alpha1.ServerSpec) { s.Policy = &v1alpha1.PolicySpec{} },
 			func(c server.Config) any { return c.Policy }, policyDir + "/" + policyKey, []string{"Policy"}},
+		{"writers", func(s *v1alpha1.ServerSpec) { s.Writers = []string{"alice", "bob"} },
+			func(c server.Config) any { return c.Writers }, []string{"alice", "bob"}, []string{"Writers"}},
+		// The ConfigMap is mounted at welcomeDir, one file per key.
+		{"welcome.name", func(s *v1alpha1.ServerSpec) { s.Welcome = &v1alpha1.ConfigMapKeyRef{Name: "pages", Key: "index.html"} },
+			func(c server.Config) any { return c.Welcome }, welcomeDir + "/index.html", []string{"Welcome"}},
+		{"welcome.key", func(s *v1alpha1.ServerSpec) { s.Welcome = &v1alpha1.ConfigMapKeyRef{Name: "pages", Key: "welcome"} },
+			func(c server.Config) any { return c.Welcome }, welcomeDir + "/welcome", []string{"Welcome"}},
+		{"serverBaseURL", func(s *v1alpha1.ServerSpec) { s.ServerBaseURL = "/pypi/" },
+			func(c server.Config) any { return c.BaseURL }, "/pypi", []string{"BaseURL"}},
+		{"extraRoots", func(s *v1alpha1.ServerSpec) {
+			s.ExtraRoots = []v1alpha1.ExtraRoot{{Name: "old", ClaimName: "old-packages"}, {Name: "more", ClaimName: "x"}}
+		}, func(c server.Config) any { return c.Roots }, []string{dataDir, extraRootsDir + "/old", extraRootsDir + "/more"}, []string{"Roots"}},
+		{"extraArgs", func(s *v1alpha1.ServerSpec) { s.ExtraArgs = []string{"--storage-timeout=30s", "--trust-proxy"} },
+			func(c server.Config) any { return fmt.Sprint(c.StorageTimeout, c.TrustProxy) }, "30s true", []string{"StorageTimeout", "TrustProxy"}},
+		// The environment reaches the container, not the arguments; its
+		// effect is checked by TestServerArgsProblem.
+		{"env", func(s *v1alpha1.ServerSpec) { s.Env = []corev1.EnvVar{{Name: "PKGINDEX_TRUST_PROXY", Value: "true"}} },
+			func(c server.Config) any { return c.TrustProxy }, false, nil},
 	}
 	named := map[string]bool{}
 	for _, tc := range cases {
@@ -155,4 +173,45 @@ func jsonFields(t reflect.Type, prefix string) []string {
 		out = append(out, prefix+name)
 	}
 	return out
+}
+
+// The operator refuses extra arguments and environment the server would
+// not start with, or that would move what the operator owns, and names
+// the one at fault.
+func TestServerArgsProblem(t *testing.T) {
+	cases := []struct {
+		name   string
+		server v1alpha1.ServerSpec
+		want   string // in the problem; "" for none
+	}{
+		{"none", v1alpha1.ServerSpec{}, ""},
+		{"good flags", v1alpha1.ServerSpec{ExtraArgs: []string{"--storage-timeout=30s", "--trust-proxy"}}, ""},
+		{"good env", v1alpha1.ServerSpec{Env: []corev1.EnvVar{{Name: "PKGINDEX_STORAGE_TIMEOUT", Value: "1m"}}}, ""},
+		{"env from a Secret is not known", v1alpha1.ServerSpec{Env: []corev1.EnvVar{{Name: "PKGINDEX_STORAGE_TIMEOUT",
+			ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "t"}}}}}, ""},
+		{"unknown flag", v1alpha1.ServerSpec{ExtraArgs: []string{"--trust-proxy", "--no-such-flag=1"}},
+			`server.extraArgs[1] "--no-such-flag=1" is refused`},
+		{"bad value", v1alpha1.ServerSpec{ExtraArgs: []string{"--storage-timeout=soon"}},
+			`server.extraArgs[0] "--storage-timeout=soon" is refused`},
+		{"value the server refuses", v1alpha1.ServerSpec{ExtraArgs: []string{"--temp-max-age=1s"}},
+			"--temp-max-age 1s: want a minute or more"},
+		{"a root after --", v1alpha1.ServerSpec{ExtraArgs: []string{"--", "/elsewhere"}},
+			"the operator owns them"},
+		{"bad env", v1alpha1.ServerSpec{Env: []corev1.EnvVar{{Name: "PKGINDEX_LOG_LEVEL", Value: "loud"}}},
+			"server.env PKGINDEX_LOG_LEVEL is refused"},
+		{"port from env", v1alpha1.ServerSpec{Env: []corev1.EnvVar{{Name: "PKGINDEX_PORT", Value: "9000"}}},
+			`it would listen on ":9000"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			idx := &v1alpha1.PackageIndex{Spec: v1alpha1.PackageIndexSpec{Server: tc.server}}
+			got := serverArgsProblem(idx, checkServe)
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("refused: %s", got)
+			case tc.want != "" && !strings.Contains(got, tc.want):
+				t.Errorf("problem %q, want it to contain %q", got, tc.want)
+			}
+		})
+	}
 }

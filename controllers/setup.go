@@ -27,6 +27,7 @@ func (r *PackageIndexReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.PackageIndex{}).
 		Named("packageindex").
 		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.PersistentVolumeClaim{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).

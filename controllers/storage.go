@@ -116,9 +116,18 @@ func claimFor(idx *v1alpha1.PackageIndex) *corev1.PersistentVolumeClaim {
 		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: efsCapacity}
 	case s.StorageClassName != nil && s.Size != nil:
 		pvc.Spec.StorageClassName = new(*s.StorageClassName)
+		pvc.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{accessMode(idx)}
 		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: *s.Size}
 	default:
 		return nil
 	}
 	return pvc
+}
+
+// accessMode is the access mode of a claim made from a class.
+func accessMode(idx *v1alpha1.PackageIndex) corev1.PersistentVolumeAccessMode {
+	if m := idx.Spec.Storage.AccessMode; m != nil {
+		return *m
+	}
+	return corev1.ReadWriteMany
 }

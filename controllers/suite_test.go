@@ -73,7 +73,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	mgr, err := NewManager(ManagerConfig{Image: testImage, MetricsAddr: "0", ProbeAddr: "0"}, cfg, logr.Discard())
+	mgr, err := NewManager(ManagerConfig{Image: testImage, MetricsAddr: "0", ProbeAddr: "0", CheckServer: checkServe}, cfg, logr.Discard())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -81,7 +81,7 @@ func runSuite(m *testing.M) int {
 	reconciler = &PackageIndexReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Options:   Options{Image: testImage},
+		Options:   Options{Image: testImage, CheckServer: checkServe},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

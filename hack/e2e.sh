@@ -161,6 +161,15 @@ upload() {
     die "twine upload of $(basename "$2") to $1 failed: $(cat "$W/logs/twine.log")"
 }
 
+# refused_upload URL FILE: an upload by bob, who is in the password file but
+# not among the index's writers, is refused with 403.
+refused_upload() {
+  local code
+  code=$(curl -s -o "$W/logs/refused.log" -w '%{http_code}' -u "bob:$PASSWORD" \
+    -F ':action=file_upload' -F name=e2e-hello -F version=9.0 -F "content=@$2" "$1/legacy/") || true
+  [ "$code" = 403 ] || die "an upload by bob, not a writer, answered $code, want 403: $(cat "$W/logs/refused.log")"
+}
+
 # pip_install URL REQUIREMENT DIR: pip install into a target directory.
 pip_install() {
   python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check --no-deps \
@@ -226,6 +235,7 @@ spec:
     reclaimPolicy: Retain
   server:
     auth: {secretName: pypi-users, actions: [update]}
+    writers: [alice]
   resources:
     requests: {cpu: 20m, memory: 32Mi}
     limits: {memory: 256Mi}
@@ -296,7 +306,7 @@ main() {
   phase "cluster up (containerd, control plane, node)"
   cluster_up
   mkdir -p "$W/dist"
-  printf 'alice:%s\n' "$(openssl passwd -apr1 "$PASSWORD")" >"$W/htpasswd"
+  printf 'alice:%s\nbob:%s\n' "$(openssl passwd -apr1 "$PASSWORD")" "$(openssl passwd -apr1 "$PASSWORD")" >"$W/htpasswd"
 
   phase "1 helm install of the operator"
   k create namespace pkgindex-system >/dev/null
@@ -331,6 +341,7 @@ EOF
   local whl sum stored
   whl=$(wheel e2e-hello 1.0)
   upload http://127.0.0.1:18101 "$whl"
+  refused_upload http://127.0.0.1:18102 "$(wheel e2e-hello 9.0)"
   pip_install http://127.0.0.1:18102 e2e-hello==1.0 "$W/pip-b"
   grep -q 'VERSION = "1.0"' "$W/pip-b/e2e_hello/__init__.py" || die "installed e2e-hello is not 1.0"
   pip_install http://127.0.0.1:18100 e2e-hello==1.0 "$W/pip-svc"

@@ -120,7 +120,19 @@ const PyPIFallback = "https://pypi.org/simple/"
 // --hash-algo off, -v/-vv/-vvv, the --log-* flags, --version, and
 // --backend/--server, which change nothing here.
 func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
-	return parseFlags("pkgindex serve", args, env, stderr)
+	c, err := parseFlags("pkgindex serve", args, env, stderr)
+	if err != nil {
+		return c, err
+	}
+	return c, c.checkFiles()
+}
+
+// CheckFlags reads a serve command line and environment as ParseFlags does
+// but does not look for the roots and the welcome page, for a caller that
+// writes the command line of a server running elsewhere: the operator,
+// which must not roll out pods that would refuse to start.
+func CheckFlags(args []string, env func(string) string) (Config, error) {
+	return parseFlags("pkgindex serve", args, env, io.Discard)
 }
 
 // ParsePypiserverFlags reads a pypiserver command line (`pypi-server run
@@ -128,7 +140,11 @@ func ParseFlags(args []string, env func(string) string, stderr io.Writer) (Confi
 // projects are redirected to PyPI's simple index unless --disable-fallback
 // or --fallback-url says otherwise.
 func ParsePypiserverFlags(args []string, env func(string) string, stderr io.Writer) (Config, error) {
-	return parseFlags("pkgindex run", args, env, stderr)
+	c, err := parseFlags("pkgindex run", args, env, stderr)
+	if err != nil {
+		return c, err
+	}
+	return c, c.checkFiles()
 }
 
 func parseFlags(name string, args []string, env func(string) string, stderr io.Writer) (Config, error) {
@@ -369,7 +385,8 @@ func (c *Config) parseUpstream(env func(string) string, credFile, mergeFile, den
 
 var healthPath = regexp.MustCompile(`^/[a-zA-Z0-9/_-]+$`)
 
-func (c *Config) validate() error {
+// checkFiles checks that the roots and the welcome page are there.
+func (c *Config) checkFiles() error {
 	var errs []error
 	for _, r := range c.Roots {
 		st, err := os.Stat(r)
@@ -380,6 +397,17 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("--%s %s: not a directory", flags.Root, r))
 		}
 	}
+	if c.Welcome != "" {
+		if _, err := os.Stat(c.Welcome); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", flags.Welcome, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks the values that need no file.
+func (c *Config) validate() error {
+	var errs []error
 	if _, ok := store.Hashes()[c.HashAlgo]; !ok && c.HashAlgo != "none" {
 		errs = append(errs, fmt.Errorf("--%s %q: want md5, sha1, sha224, sha256, sha384, sha512, blake2b, blake2s, sha3_224, sha3_256, sha3_384, sha3_512 or none", flags.HashAlgo, c.HashAlgo))
 	}
@@ -425,11 +453,6 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("--%s %q: want a plain path such as /pypi", flags.ServerBaseURL, c.BaseURL))
 	}
 	c.BaseURL = strings.TrimSuffix(base, "/")
-	if c.Welcome != "" {
-		if _, err := os.Stat(c.Welcome); err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", flags.Welcome, err))
-		}
-	}
 	if !strings.HasPrefix(c.HealthEndpoint, "/") {
 		errs = append(errs, fmt.Errorf("--%s %q: want a path starting with '/', such as /%s", flags.HealthEndpoint, c.HealthEndpoint, c.HealthEndpoint))
 	} else if !healthPath.MatchString(c.HealthEndpoint) {

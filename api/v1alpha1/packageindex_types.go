@@ -114,19 +114,67 @@ type PackageIndexSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// ingress, when set, routes an HTTP host to the Service.
+	// ingress, when set, routes HTTP hosts to the Service.
 	// +optional
 	Ingress *IngressSpec `json:"ingress,omitempty"`
+
+	// httpRoute, when set, routes hosts to the Service through a Gateway
+	// API HTTPRoute, if the gateway.networking.k8s.io CRD is installed;
+	// without it the index is Degraded (HTTPRouteSkipped).
+	// +optional
+	HTTPRoute *HTTPRouteSpec `json:"httpRoute,omitempty"`
 
 	// networkPolicy, when set, admits traffic to the server port only, and
 	// only from the selected namespaces.
 	// +optional
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
+	// prometheusRule, when set, creates a Prometheus Operator
+	// PrometheusRule with the index's alerts (unavailable, pods not ready,
+	// 5xx ratio, uploads refused for storage, storage slow), if the
+	// monitoring.coreos.com CRD exists. The alerts read the metrics the
+	// serviceMonitor scrapes, and kube-state-metrics for the pods.
+	// +optional
+	PrometheusRule *PrometheusRuleSpec `json:"prometheusRule,omitempty"`
+
+	// serviceAccount the server pods run as: an existing one, or one the
+	// operator creates with annotations (e.g. eks.amazonaws.com/role-arn).
+	// Unset means the namespace's default account, or, when
+	// server.policy grants to service accounts or namespaces, one the
+	// operator creates. No API token is mounted unless automountToken says
+	// so or the policy needs the server to review tokens, the only call it
+	// makes to the API server.
+	// +optional
+	ServiceAccount *ServiceAccountSpec `json:"serviceAccount,omitempty"`
+
 	// serviceMonitor, when set, creates a Prometheus Operator
 	// ServiceMonitor for /metrics, if the monitoring.coreos.com CRD exists.
 	// +optional
 	ServiceMonitor *ServiceMonitorSpec `json:"serviceMonitor,omitempty"`
+}
+
+// ServiceAccountSpec names or creates the server pods' ServiceAccount.
+// +kubebuilder:validation:XValidation:rule="(has(self.create) && self.create) != has(self.name)",message="serviceAccount needs either name (an existing account, which the operator only uses) or create: true (an account named after the index)"
+// +kubebuilder:validation:XValidation:rule="!has(self.annotations) || (has(self.create) && self.create)",message="serviceAccount.annotations apply to the account the operator creates (create: true); annotate an existing account yourself"
+type ServiceAccountSpec struct {
+	// create makes a ServiceAccount named after the index, owned by it.
+	// +optional
+	Create bool `json:"create,omitempty"`
+
+	// name of an existing ServiceAccount in this namespace.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// annotations of the created ServiceAccount.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// automountToken mounts the account's API token in the pods, for a
+	// sidecar or an identity webhook that needs it.
+	// +optional
+	AutomountToken bool `json:"automountToken,omitempty"`
 }
 
 // AutoscalingSpec configures the HorizontalPodAutoscaler.
@@ -182,6 +230,8 @@ const (
 // StorageSpec is the shared, ReadWriteMany storage holding the packages.
 // +kubebuilder:validation:XValidation:rule="[has(self.efs), has(self.storageClassName), has(self.existingClaim)].filter(x, x).size() == 1",message="storage needs exactly one of efs, storageClassName (with size) or existingClaim"
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(self.size)",message="storage.size goes with storage.storageClassName, and only with it"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessMode) || has(self.storageClassName)",message="storage.accessMode applies to a claim made from storage.storageClassName; an EFS volume is ReadWriteMany and an existing claim has its own"
+// +kubebuilder:validation:XValidation:rule="(has(self.accessMode) ? self.accessMode : 'ReadWriteMany') == (has(oldSelf.accessMode) ? oldSelf.accessMode : 'ReadWriteMany')",message="storage.accessMode is immutable: a claim's access mode cannot change; create a new PackageIndex instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.mountOptions) || has(self.efs)",message="storage.mountOptions apply to efs only; set mount options of a class on its StorageClass"
 // +kubebuilder:validation:XValidation:rule="(has(self.efs) ? has(oldSelf.efs) && self.efs == oldSelf.efs : !has(oldSelf.efs)) && (has(self.storageClassName) ? has(oldSelf.storageClassName) && self.storageClassName == oldSelf.storageClassName : !has(oldSelf.storageClassName)) && (has(self.existingClaim) ? has(oldSelf.existingClaim) && self.existingClaim == oldSelf.existingClaim : !has(oldSelf.existingClaim))",message="storage source is immutable: changing efs, storageClassName or existingClaim would orphan the packages; create a new PackageIndex instead"
 type StorageSpec struct {
@@ -201,6 +251,15 @@ type StorageSpec struct {
 	// size of the claim made from storageClassName.
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
+
+	// accessMode of the claim made from storageClassName. ReadWriteMany
+	// (unset) lets replicas on any node share the packages;
+	// ReadWriteOnce, for a class with nothing else (a block volume), is
+	// allowed only with one replica and no autoscaling, and rolls out by
+	// stopping the old pod before starting the new one.
+	// +optional
+	// +kubebuilder:validation:Enum=ReadWriteMany;ReadWriteOnce
+	AccessMode *corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
 
 	// existingClaim names a ReadWriteMany PersistentVolumeClaim in this
 	// namespace that the operator uses but never changes or deletes.
@@ -421,6 +480,7 @@ type LogFormat string
 type LogLevel string
 
 // ServerSpec maps to `pkgindex serve` flags.
+// +kubebuilder:validation:XValidation:rule="!has(self.policy) || !has(self.writers) || size(self.writers) == 0",message="server.writers and server.policy cannot both be set: with a policy, the policy alone decides who may upload (grant upload to those users there)"
 type ServerSpec struct {
 	// auth requires passwords (htpasswd) for some actions.
 	// +optional
@@ -431,9 +491,10 @@ type ServerSpec struct {
 	// rights over project name patterns. The operator writes it into a
 	// ConfigMap named after the index, which the server reloads when it
 	// changes, and, when a grant names a service account or a namespace,
-	// lets the pods review tokens (a ServiceAccount of the index's name
-	// bound to system:auth-delegator). With a policy, auth.actions is not
-	// consulted; auth still names the htpasswd file.
+	// lets the pods review tokens (their ServiceAccount, the one
+	// serviceAccount names or else one of the index's name, bound to
+	// system:auth-delegator). With a policy, auth.actions and writers are
+	// not consulted; auth still names the htpasswd file.
 	// +optional
 	Policy *PolicySpec `json:"policy,omitempty"`
 
@@ -484,6 +545,109 @@ type ServerSpec struct {
 	// +optional
 	// +kubebuilder:default=per-project
 	Layout Layout `json:"layout,omitempty"`
+
+	// writers are the users of the password file allowed to upload,
+	// remove, yank and set a project's status (--writers); empty means
+	// every user of the file. Only meaningful with auth.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.all(w, !w.contains(',') && !w.contains(':'))",message="server.writers are user names of the password file: no ',' or ':'"
+	Writers []string `json:"writers,omitempty"`
+
+	// welcome is an HTML page, from a ConfigMap key, shown at the index's
+	// root instead of the built-in one (--welcome); pypiserver's
+	// placeholders work. The server reads it when a pod starts, so a
+	// changed page shows after the next rollout.
+	// +optional
+	Welcome *ConfigMapKeyRef `json:"welcome,omitempty"`
+
+	// serverBaseURL is the path prefix the index is served under
+	// (--server-base-url), e.g. /pypi behind a proxy that does not strip
+	// it. The probes, the metrics path, the Ingress and the status URL
+	// follow it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(/[A-Za-z0-9._~-]+)*/?$') && !self.contains('/./') && !self.contains('/../') && !self.endsWith('/..') && !self.endsWith('/.')",message="server.serverBaseURL must be a plain absolute path such as /pypi: letters, digits, '.', '_', '~', '-' between slashes"
+	ServerBaseURL string `json:"serverBaseURL,omitempty"`
+
+	// extraRoots are further package directories, each from a
+	// PersistentVolumeClaim mounted read-only and served after the
+	// packages volume, which alone receives uploads: a tree moved over
+	// from an older index, kept where it is.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ExtraRoots []ExtraRoot `json:"extraRoots,omitempty"`
+
+	// extraArgs are further `pkgindex serve` flags, each one argument:
+	// --flag or --flag=value. The operator parses them, with the spec's
+	// own, as the server would, and refuses ones the server would not
+	// start with (Degraded, ServerArgsInvalid) instead of rolling out pods
+	// that crash. The listen address and the roots are the operator's, and
+	// what has a field (passwords, welcome page, base URL) is set there.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.all(a, a.startsWith('-'))",message="server.extraArgs must each be one flag, --flag or --flag=value, so the operator can check it; values go after '='"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(a, a.matches('^--?(root|listen|port|host|interface|p|i|H)(=.*)?$'))",message="server.extraArgs must not set --root, --listen or their aliases: the operator owns the package directories and the port the probes and the Service use; use storage and server.extraRoots"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(a, a.matches('^--?(passwords|P|welcome|server-base-url|log-file|version)(=.*)?$'))",message="server.extraArgs must not set --passwords, --welcome, --server-base-url, --log-file or --version: use server.auth, server.welcome and server.serverBaseURL, which mount the files and move the probes these need; the root file system is read-only, and --version exits"
+	ExtraArgs []string `json:"extraArgs,omitempty"`
+
+	// env is added to the server container's environment, e.g. a
+	// PKGINDEX_* setting taken from a Secret. The listen address and the
+	// roots are the operator's.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="!self.exists(e, e.name in ['PKGINDEX_ROOT', 'PKGINDEX_LISTEN', 'PKGINDEX_PORT', 'PKGINDEX_HOST', 'PKGINDEX_INTERFACE'])",message="server.env must not set PKGINDEX_ROOT, PKGINDEX_LISTEN, PKGINDEX_PORT, PKGINDEX_HOST or PKGINDEX_INTERFACE: the operator owns the package directories and the port the probes and the Service use"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(e, e.name in ['PKGINDEX_PASSWORDS', 'PKGINDEX_WELCOME', 'PKGINDEX_SERVER_BASE_URL', 'PKGINDEX_LOG_FILE'])",message="server.env must not set PKGINDEX_PASSWORDS, PKGINDEX_WELCOME, PKGINDEX_SERVER_BASE_URL or PKGINDEX_LOG_FILE: use server.auth, server.welcome and server.serverBaseURL, which mount the files and move the probes these need; the root file system is read-only"
+	Env []corev1.EnvVar `json:"env,omitempty"`
+}
+
+// ConfigMapKeyRef names one key of a ConfigMap in the index's namespace.
+type ConfigMapKeyRef struct {
+	// name of the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the ConfigMap.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// ExtraRoot is a read-only package directory from a claim.
+type ExtraRoot struct {
+	// name tells the roots apart; the directory is mounted at
+	// /roots/<name> in the pod.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=58
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// claimName is a PersistentVolumeClaim in this namespace; the operator
+	// mounts it read-only and never changes it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClaimName string `json:"claimName"`
+
+	// subPath below the claim's root to serve.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="extraRoots[].subPath must be relative and must not contain '..'"
+	SubPath string `json:"subPath,omitempty"`
 }
 
 // Layout is where a project's files lie below the package directory.
@@ -546,27 +710,117 @@ type PodDisruptionBudgetSpec struct {
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
 
-// IngressSpec routes one host to the index.
+// IngressSpec routes hosts to the index through an Ingress.
+// +kubebuilder:validation:XValidation:rule="has(self.host) != has(self.hosts)",message="ingress needs host (one host) or hosts (several, each with its paths and TLS), not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsSecretName) || has(self.host)",message="ingress.tlsSecretName goes with ingress.host; with hosts, give each its tlsSecretName"
 type IngressSpec struct {
-	// className of the Ingress controller.
+	// className of the Ingress controller. With nginx (a class named nginx
+	// or nginx-...), the request body limit annotation follows
+	// server.maxUploadSize: nginx's default of 1 MiB refuses most uploads.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	ClassName *string `json:"className,omitempty"`
 
-	// host the index is served at.
-	// +required
+	// host the index is served at, on every path below server.serverBaseURL.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Host string `json:"host"`
+	Host string `json:"host,omitempty"`
 
 	// tlsSecretName names a TLS Secret for host; empty means plain HTTP.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	TLSSecretName string `json:"tlsSecretName,omitempty"`
 
-	// annotations of the Ingress.
+	// hosts the index is served at, each with its own paths and TLS
+	// Secret.
+	// +optional
+	// +listType=map
+	// +listMapKey=host
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Hosts []IngressHost `json:"hosts,omitempty"`
+
+	// annotations of the Ingress; they win over the ones the operator
+	// sets.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// IngressHost is one host of an Ingress.
+type IngressHost struct {
+	// host name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Host string `json:"host"`
+
+	// paths (prefixes) routed to the index; empty means
+	// server.serverBaseURL, or / without it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.all(p, p.startsWith('/'))",message="ingress.hosts[].paths must start with '/'"
+	Paths []string `json:"paths,omitempty"`
+
+	// tlsSecretName names a TLS Secret for this host; empty means plain
+	// HTTP.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSSecretName string `json:"tlsSecretName,omitempty"`
+}
+
+// HTTPRouteSpec routes hosts to the index through a Gateway API HTTPRoute.
+type HTTPRouteSpec struct {
+	// parentRefs are the Gateways (or listeners of them, by sectionName)
+	// the route attaches to.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	ParentRefs []ParentReference `json:"parentRefs"`
+
+	// hostnames the route matches; empty means the Gateway's.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	Hostnames []string `json:"hostnames,omitempty"`
+
+	// annotations of the HTTPRoute.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ParentReference names a Gateway, as the Gateway API's parentRefs do.
+type ParentReference struct {
+	// group of the parent; empty means gateway.networking.k8s.io.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group *string `json:"group,omitempty"`
+
+	// kind of the parent; empty means Gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Kind *string `json:"kind,omitempty"`
+
+	// namespace of the parent; empty means the index's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace *string `json:"namespace,omitempty"`
+
+	// name of the parent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// sectionName is a listener of the Gateway.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SectionName *string `json:"sectionName,omitempty"`
 }
 
 // NetworkPolicySpec admits traffic to the server port from some namespaces.
@@ -588,6 +842,18 @@ type ServiceMonitorSpec struct {
 	// labels of the ServiceMonitor, for a Prometheus serviceMonitorSelector.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// PrometheusRuleSpec shapes the Prometheus Operator PrometheusRule.
+type PrometheusRuleSpec struct {
+	// labels of the PrometheusRule, for a Prometheus ruleSelector.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// alertLabels are added to every alert, e.g. the team an
+	// Alertmanager route sends them to.
+	// +optional
+	AlertLabels map[string]string `json:"alertLabels,omitempty"`
 }
 
 // Condition types of a PackageIndex.
@@ -623,6 +889,16 @@ const (
 	// ReasonStorageConflict: a PersistentVolume or claim of the name the
 	// operator would use exists and belongs to someone else.
 	ReasonStorageConflict = "StorageConflict"
+	// ReasonServerArgsInvalid: server.extraArgs or server.env hold a
+	// setting the server would not start with; the Deployment is left as
+	// it was.
+	ReasonServerArgsInvalid = "ServerArgsInvalid"
+	// ReasonWelcomeMissing: server.welcome names a ConfigMap or key that is
+	// absent.
+	ReasonWelcomeMissing = "WelcomeMissing"
+	// ReasonHTTPRouteSkipped: httpRoute is set but the Gateway API's
+	// HTTPRoute CRD is not installed.
+	ReasonHTTPRouteSkipped = "HTTPRouteSkipped"
 	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
 	// or lacks the key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
@@ -678,6 +954,7 @@ type PackageIndexStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=pkgidx,categories=all
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.storage.accessMode) || self.spec.storage.accessMode != 'ReadWriteOnce' || (!has(self.spec.autoscaling) && has(self.spec.replicas) && self.spec.replicas <= 1)",message="storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling: a ReadWriteOnce volume is mounted by one node at a time, so further replicas elsewhere would never start"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 63 lower-case letters, digits and '-', starting with a letter: it names the Service and is used as a label value"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`

@@ -1,0 +1,109 @@
+package charts
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/yaml"
+
+	"pkgindex.dev/pkgindex/server/auth"
+)
+
+// Users given in the values become an htpasswd Secret whose entries the
+// server's own reader accepts for exactly those passwords, and the
+// PackageIndex names it without holding a password.
+func TestHelmIndexUsers(t *testing.T) {
+	users := map[string]string{"ci": "s3cret: with a colon", "alice": "wonderland"}
+	out, err := template(t, "-f", filepath.Join("testdata", "users.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret struct {
+		Metadata   struct{ Name string }
+		StringData map[string]string `json:"stringData"`
+	}
+	var index struct {
+		Spec struct {
+			Server struct {
+				Auth struct {
+					SecretName string   `json:"secretName"`
+					Key        string   `json:"key"`
+					Actions    []string `json:"actions"`
+				}
+			}
+		}
+	}
+	for doc := range strings.SplitSeq(string(out), "\n---\n") {
+		switch {
+		case strings.Contains(doc, "\nkind: Secret\n") && strings.Contains(doc, "htpasswd:"):
+			if err := yaml.Unmarshal([]byte(doc), &secret); err != nil {
+				t.Fatal(err)
+			}
+		case strings.Contains(doc, "\nkind: PackageIndex\n"):
+			for _, pw := range users {
+				if strings.Contains(doc, pw) {
+					t.Errorf("the rendered PackageIndex holds a password:\n%s", doc)
+				}
+			}
+			if err := yaml.Unmarshal([]byte(doc), &index); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a := index.Spec.Server.Auth
+	if a.SecretName != "pypi-htpasswd" || a.SecretName != secret.Metadata.Name || a.Key != "htpasswd" || strings.Join(a.Actions, ",") != "update,list" {
+		t.Fatalf("spec.server.auth %+v; Secret %q", a, secret.Metadata.Name)
+	}
+	file := secret.StringData[a.Key]
+	for _, pw := range users {
+		if strings.Contains(file, pw) {
+			t.Errorf("the Secret holds a password in clear:\n%s", file)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checker, err := auth.New(auth.Options{Passwords: path, Actions: auth.DefaultActions, Log: logr.Discard()})
+	if err != nil {
+		t.Fatalf("the server refuses the chart's htpasswd file: %v\n%s", err, file)
+	}
+	for user, pw := range users {
+		for _, tc := range []struct {
+			password string
+			ok       bool
+		}{{pw, true}, {pw + "x", false}} {
+			r, _ := http.NewRequest(http.MethodPost, "http://index/", nil)
+			r.SetBasicAuth(user, tc.password)
+			got, err := checker.Check(r, auth.Update)
+			if tc.ok && (err != nil || got != user) {
+				t.Errorf("%s with the right password: %q, %v", user, got, err)
+			}
+			if !tc.ok && err == nil {
+				t.Errorf("%s with a wrong password was let in", user)
+			}
+		}
+	}
+}
+
+// Naming an existing Secret writes none, and both at once is refused.
+func TestHelmIndexExistingSecret(t *testing.T) {
+	base := []string{"--set", "indexes[0].name=pypi", "--set", "indexes[0].spec.storage.existingClaim=data"}
+	out, err := template(t, append(base, "--set", "indexes[0].auth.existingSecret=users")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "htpasswd: |") || !strings.Contains(string(out), "secretName: users") {
+		t.Errorf("rendered:\n%s", out)
+	}
+	_, err = template(t, append(base, "--set", "indexes[0].auth.existingSecret=users",
+		"--set", "indexes[0].auth.users[0].name=ci", "--set", "indexes[0].auth.users[0].password=x")...)
+	if err == nil || !strings.Contains(err.Error(), "exclude each other") {
+		t.Errorf("users and existingSecret together: %v", err)
+	}
+}
