@@ -74,13 +74,13 @@ func alerts(sel, deploy string) []alert {
 		},
 		{
 			Name: "PackageIndexStorageSlow",
-			Expr: fmt.Sprintf(`histogram_quantile(0.9, sum by (namespace, service, le) (rate(pkgindex_http_request_duration_seconds_bucket{%[1]s, route="readyz"}[10m]))) > 1`,
+			Expr: fmt.Sprintf(`histogram_quantile(0.9, sum by (namespace, service, le) (rate(pkgindex_store_dir_check_seconds_bucket{%[1]s}[10m]))) > 0.1`,
 				sel),
 			For:      "15m",
 			Severity: "warning",
 			Summary:  "Package index {{ $labels.namespace }}/{{ $labels.service }}'s storage is slow",
-			Description: "/readyz, which checks the package directories, took {{ $value | humanizeDuration }} at the 90th percentile: " +
-				"every page pays the same round trips. Look at the file system's latency (EFS burst credits, throughput mode).",
+			Description: "A directory check, a round trip to the file system (a few milliseconds on EFS), took {{ $value | humanizeDuration }} " +
+				"at the 90th percentile: every page pays it. Look at the file system's latency (EFS burst credits, throughput mode).",
 		},
 	}
 }

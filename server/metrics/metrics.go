@@ -71,6 +71,9 @@ func New(st *store.Stats) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("pkgindex_store_checks_total", "Rounds checking every directory of the tree.", st.Checks.Load),
 		counter("pkgindex_store_dir_checks_total", "Directories asked for fresh attributes: on NFS, a round trip each.", st.DirChecks.Load),
+		histogram{prometheus.NewDesc("pkgindex_store_dir_check_seconds",
+			"Time a directory check took once it had its I/O slot: the file system's fresh attributes, and the listing when it changed. On NFS a round trip or two; what the storage-slow alert watches.",
+			nil, nil), &st.DirCheckTime},
 		counter("pkgindex_store_dir_reads_total", "Directories listed from disk.", st.DirReads.Load),
 		counter("pkgindex_store_rebuilds_total", "Listings rebuilt after a change on disk.", st.Rebuilds.Load),
 		counter("pkgindex_digest_cache_hits_total", "File digests and metadata answered from the cache.", st.FactsHits.Load),
@@ -81,6 +84,21 @@ func New(st *store.Stats) *Metrics {
 		counter("pkgindex_skipped_files_total", "Files left out of a page because they vanished or could not be read.", st.SkippedFiles.Load),
 	)
 	return m
+}
+
+// histogram is a histogram read from h at scrape time.
+type histogram struct {
+	desc *prometheus.Desc
+	h    *store.Histogram
+}
+
+// Describe implements prometheus.Collector.
+func (c histogram) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c histogram) Collect(ch chan<- prometheus.Metric) {
+	n, sum, buckets := c.h.Read()
+	ch <- prometheus.MustNewConstHistogram(c.desc, n, sum, buckets)
 }
 
 // counter is a counter read from v at scrape time.

@@ -15,7 +15,10 @@ import (
 )
 
 func TestInstrument(t *testing.T) {
-	m := New(&store.Stats{})
+	st := &store.Stats{}
+	st.DirCheckTime.Observe(3 * time.Millisecond)
+	st.DirCheckTime.Observe(2 * time.Second)
+	m := New(st)
 	file := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(file, []byte("0123456789"), 0o644); err != nil {
 		t.Fatal(err)
@@ -61,6 +64,11 @@ func TestInstrument(t *testing.T) {
 		`pkgindex_http_requests_total{code="409",route="hijacked"} 1`,
 		`pkgindex_http_request_duration_seconds_count{route="missing"} 2`,
 		`pkgindex_http_response_bytes_total 16`, // "no\n" twice and the 10-byte file
+		`pkgindex_store_dir_check_seconds_bucket{le="0.0025"} 0`,
+		`pkgindex_store_dir_check_seconds_bucket{le="0.005"} 1`,
+		`pkgindex_store_dir_check_seconds_bucket{le="2.5"} 2`,
+		`pkgindex_store_dir_check_seconds_count 2`,
+		`pkgindex_store_dir_check_seconds_sum 2.003`,
 	}
 	// A hijacked answer reaches the client before its handler returns and
 	// is counted: look a few times.

@@ -55,6 +55,10 @@ func TestChecksPerRequest(t *testing.T) {
 				if n := s.Stats.DirChecks.Load() - before; n != uint64(tc.page) {
 					t.Errorf("a project page checked %d directories, want %d", n, tc.page)
 				}
+				// Every check is timed, for the storage-slow alert.
+				if timed, _, _ := s.Stats.DirCheckTime.Read(); timed != s.Stats.DirChecks.Load() {
+					t.Errorf("%d checks timed of %d", timed, s.Stats.DirChecks.Load())
+				}
 			})
 		}
 	}

@@ -83,12 +83,16 @@ const DefaultGuard = 2 * time.Second
 
 // Stats count the store's work, for metrics.
 type Stats struct {
-	Checks      atomic.Uint64 // rounds checking every directory
-	DirChecks   atomic.Uint64 // directories asked for fresh attributes
-	DirReads    atomic.Uint64 // directories read (listed) from disk
-	Rebuilds    atomic.Uint64 // snapshots rebuilt after a change
-	FactsHits   atomic.Uint64 // file facts answered from the cache
-	FactsMisses atomic.Uint64 // file facts not in the cache
+	Checks    atomic.Uint64 // rounds checking every directory
+	DirChecks atomic.Uint64 // directories asked for fresh attributes
+	// DirCheckTime is how long each directory check took, from the moment
+	// it had its I/O slot: the file system's answer, and the directory's
+	// listing when it changed.
+	DirCheckTime Histogram
+	DirReads     atomic.Uint64 // directories read (listed) from disk
+	Rebuilds     atomic.Uint64 // snapshots rebuilt after a change
+	FactsHits    atomic.Uint64 // file facts answered from the cache
+	FactsMisses  atomic.Uint64 // file facts not in the cache
 	// FactsRecorded counts misses answered from the record an upload left
 	// beside its file, with no hashing.
 	FactsRecorded atomic.Uint64

@@ -151,7 +151,9 @@ func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
 // changed too, or the rest of the index is still worth serving.
 func (s *Store) recheck(d *dir) (*dirView, error) {
 	s.io <- struct{}{}
+	began := time.Now()
 	defer func() {
+		s.Stats.DirCheckTime.Observe(time.Since(began))
 		<-s.io
 		if d.timedOut.CompareAndSwap(true, false) {
 			s.stuck.Add(-1)
