@@ -305,7 +305,7 @@ func (u *Upstream) fetchLocked(f *flight, final string, t *target) error {
 		return err
 	}
 	defer unlock()
-	if _, err := os.Stat(final); err == nil {
+	if _, err := store.StatFresh(final); err == nil {
 		return nil // published by another replica just before the lock
 	}
 	ctx, cancel := context.WithCancelCause(u.ctx)

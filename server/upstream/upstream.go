@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/simple"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // Stats count the cache's work, for the metrics.
@@ -51,8 +52,7 @@ type Upstream struct {
 // file it came from, so a replica re-reads it only when it changed.
 type loaded struct {
 	rec  *record
-	mod  time.Time
-	size int64
+	stat store.FileStat
 	// failedAt is when a revalidation last failed, in this process (Unix
 	// nanoseconds, 0 for never).
 	failedAt atomic.Int64
@@ -171,10 +171,13 @@ func (u *Upstream) pagePath(name string) string {
 }
 
 // load reads the cached record of name, reusing the parsed one while the
-// file on the volume is the same.
+// file on the volume is the same. The file is stat'ed afresh, never from an
+// NFS client's attribute cache, and compared whole: another replica
+// replaces it by rename, which a new inode shows even when the size and
+// the modification time (of a coarse clock) are the old ones.
 func (u *Upstream) load(name string) (*loaded, error) {
 	p := u.pagePath(name)
-	st, err := os.Stat(p)
+	st, err := store.StatFresh(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -184,7 +187,7 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	u.mu.Lock()
 	l := u.loaded[name]
 	u.mu.Unlock()
-	if l != nil && l.mod.Equal(st.ModTime()) && l.size == st.Size() {
+	if l != nil && l.stat == st {
 		return l, nil
 	}
 	b, err := os.ReadFile(p)
@@ -195,7 +198,9 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	if err := json.Unmarshal(b, rec); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
+	// Should the file be replaced between the stat and the read, the next
+	// load sees another identity than st and reads it again.
+	return u.remember(name, &loaded{rec: rec, stat: st}), nil
 }
 
 // maxLoaded bounds the parsed pages a replica keeps; past it half are
@@ -237,14 +242,24 @@ func (u *Upstream) save(name string, rec *record) (*loaded, error) {
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("writing the cached page of %s: %w", name, err)
 	}
+	mine, err := store.StatFresh(tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("writing the cached page of %s: %w", name, err)
+	}
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		return nil, fmt.Errorf("publishing the cached page of %s: %w", name, err)
 	}
-	st, err := os.Stat(p)
+	st, err := store.StatFresh(p)
 	if err != nil {
 		return nil, fmt.Errorf("publishing the cached page of %s: %w", name, err)
 	}
-	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
+	if st.Ino != mine.Ino {
+		// Another replica published its page between the rename and the
+		// stat: this record is kept under no identity, so the next
+		// request reads theirs.
+		st = store.FileStat{}
+	}
+	return u.remember(name, &loaded{rec: rec, stat: st}), nil
 }
 
 // refresh asks the upstreams, in order, for the page of name. An upstream
