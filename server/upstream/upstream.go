@@ -57,9 +57,10 @@ type loaded struct {
 	// nanoseconds, 0 for never).
 	failedAt atomic.Int64
 
-	mu    sync.Mutex
-	files []simple.File
-	algo  string
+	mu      sync.Mutex
+	files   []simple.File
+	algo    string
+	targets map[string]*target // by file name asked for
 }
 
 // New makes the cache in opts.Dir.
