@@ -176,6 +176,16 @@ func TestUpstreamPages(t *testing.T) {
 			not: []string{".upstream/merged/merged-1.0"}},
 		{name: "a denied name", path: "/simple/denied/", code: 404},
 		{name: "a name that exists nowhere", path: "/simple/nowhere/", code: 404},
+		{name: "PyPI's JSON of an upstream project", path: "/pypi/lib/json", code: 200, state: "hit",
+			want: []string{`"name":"lib"`, `"version":"1.0"`, `"releases":{"1.0":[`, `"requires_python":"\u003e=3.8"`,
+				`"url":"` + f.srv.URL + `/packages/.upstream/lib/lib-1.0-py3-none-any.whl"`, `"yanked":true`,
+				`"yanked_reason":"use 1.1"`, `"digests":{"sha256":"`, `"packagetype":"bdist_wheel"`}},
+		{name: "PyPI's JSON of an upstream release", path: "/pypi/lib/1.0/json", code: 200, state: "hit",
+			want: []string{`"version":"1.0"`, `"filename":"lib-1.0-py3-none-any.whl"`}, not: []string{`"releases"`}},
+		{name: "PyPI's JSON of an upstream release that does not exist", path: "/pypi/lib/2.0/json", code: 404, state: "hit"},
+		{name: "PyPI's JSON of a local project keeps the upstream's out", path: "/pypi/private/json", code: 200,
+			want: []string{`"version":"1.0"`}, not: []string{"9.0", ".upstream"}},
+		{name: "PyPI's JSON of a denied name", path: "/pypi/denied/json", code: 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := fetch(t, f.srv.URL+tc.path, tc.accept)
