@@ -26,6 +26,16 @@ import (
 // file appeared while waiting.
 func (u *Upstream) lock(final string) (unlock func(), published bool, err error) {
 	path := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".lock")
+	return u.lockPath(path, filepath.Base(final), func() bool {
+		_, err := store.StatFresh(final)
+		return err == nil
+	})
+}
+
+// lockPath takes the lock at path as lock describes, for what, which the
+// log names; published reports whether the work the lock guards was done
+// by another replica meanwhile.
+func (u *Upstream) lockPath(path, what string, published func() bool) (unlock func(), done bool, err error) {
 	var seen store.FileStat
 	var seenAt time.Time
 	start := time.Now()
@@ -38,7 +48,7 @@ func (u *Upstream) lock(final string) (unlock func(), published bool, err error)
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, false, fmt.Errorf("locking an upstream file: %w", err)
 		}
-		if _, err := store.StatFresh(final); err == nil {
+		if published() {
 			return nil, true, nil
 		}
 		st, err := store.StatFresh(path)
@@ -50,11 +60,11 @@ func (u *Upstream) lock(final string) (unlock func(), published bool, err error)
 		case st != seen:
 			seen, seenAt = st, time.Now()
 		case time.Since(seenAt) > lockStale:
-			u.opts.Log.Info("taking over the fetch of a replica that stopped", "file", filepath.Base(final))
+			u.opts.Log.Info("taking over the fetch of a replica that stopped", "file", what)
 			os.Remove(path)
 			continue
 		case time.Since(start) > lockWait:
-			u.opts.Log.Info("another replica's fetch is slow to publish; fetching beside it", "file", filepath.Base(final))
+			u.opts.Log.Info("another replica's fetch is slow to publish; fetching beside it", "file", what)
 			return func() {}, false, nil
 		}
 		select {

@@ -267,7 +267,13 @@ func (u *Upstream) save(name string, rec *record) (*loaded, error) {
 // that answers 404 or 410 passes the question to the next; one that fails
 // stops the search, since a later upstream's project of the same name may
 // be another one: the old page is then served stale when there is one.
+// Replicas on one volume refresh a page one at a time (lockPage).
 func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
+	l, unlock := u.lockPage(name, old)
+	if l != nil {
+		return l, "hit", nil // another replica refreshed it
+	}
+	defer unlock()
 	ctx, cancel := context.WithTimeout(u.ctx, u.opts.Timeout)
 	defer cancel()
 	if err := u.acquire(ctx); err != nil {
@@ -307,6 +313,37 @@ func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
 	}
 	u.Stats.PageFetches.Add(1)
 	return nil, "", ErrNotFound
+}
+
+// lockPage takes the volume's lock on refreshing the page of name, so that
+// replicas whose copy expired at once ask the upstream once: the others
+// wait for the page to change from old, and answer with it (l) when it is
+// fresh. Otherwise the caller refreshes the page and calls unlock after; a
+// lock that cannot be taken leaves it to refresh without one.
+func (u *Upstream) lockPage(name string, old *loaded) (l *loaded, unlock func()) {
+	p := u.pagePath(name)
+	changed := func() bool {
+		st, err := store.StatFresh(p)
+		return err == nil && (old == nil || st != old.stat)
+	}
+	unlock, published, err := u.lockPath(filepath.Join(u.opts.Dir, "pages", "."+name+".json.lock"), name+".json", changed)
+	if err != nil {
+		u.opts.Log.Error(err, "locking an upstream page; refreshing it without", "project", name)
+		return nil, func() {}
+	}
+	if !published {
+		// Another replica may have refreshed the page between this
+		// replica's look and the lock.
+		if !changed() {
+			return nil, unlock
+		}
+		unlock()
+		unlock = func() {}
+	}
+	if l, err := u.load(name); err == nil && l != nil && u.fresh(l) {
+		return l, nil
+	}
+	return nil, unlock
 }
 
 // fetchPage asks the upstream at base for the page of name, with the

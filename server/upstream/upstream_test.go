@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,5 +304,54 @@ func TestPageAcrossReplicas(t *testing.T) {
 				t.Errorf("the reader serves %q after the writer published %q", got, want)
 			}
 		})
+	}
+}
+
+// TestOneRefreshAcrossReplicas: two replicas that find a page missing (or
+// expired) at once ask the upstream once; the second waits for the first's
+// page and serves it.
+func TestOneRefreshAcrossReplicas(t *testing.T) {
+	defer func(poll time.Duration) { lockPoll = poll }(lockPoll)
+	lockPoll = 10 * time.Millisecond
+	var asked atomic.Int32
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		arrived <- struct{}{}
+		<-release
+		fmt.Fprint(w, `<a href="/f/demo-1.0.tar.gz">demo-1.0.tar.gz</a>`)
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	pages := make(chan string, 2)
+	for range 2 {
+		u, err := New(Options{URLs: []string{up.URL + "/simple/"}, Dir: dir, TTL: time.Hour, Log: logr.Discard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(u.Close)
+		go func() {
+			p, err := u.Page(context.Background(), "demo", "")
+			if err != nil {
+				pages <- err.Error()
+				return
+			}
+			pages <- p.Files[0].Filename + " " + p.State
+		}()
+		if len(pages) == 0 && asked.Load() == 0 {
+			<-arrived // the first replica holds the lock and asks
+		}
+	}
+	// The second replica, were it not waiting for the first, would ask
+	// the upstream too: give it the time to.
+	select {
+	case <-arrived:
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	got := []string{<-pages, <-pages}
+	slices.Sort(got)
+	if want := []string{"demo-1.0.tar.gz fetched", "demo-1.0.tar.gz hit"}; !slices.Equal(got, want) || asked.Load() != 1 {
+		t.Errorf("got %q after %d upstream requests, want %q after 1", got, asked.Load(), want)
 	}
 }
