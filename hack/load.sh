@@ -14,33 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TREES=${TREES:-"1000:100:flat 10000:1000:flat 50000:2000:flat 50000:2000:per-project"}
-DURATION=${DURATION:-5s}
-CONNS=${CONNS:-10}
-SERVER_PROCS=${SERVER_PROCS:-1}
-PORT=${PORT:-18480}
-NGINX_PORT=${NGINX_PORT:-18481}
-WORK=${WORK:-$(mktemp -d)}
-# nginx's worker runs as an unprivileged user and must read the trees.
-chmod a+rx "$WORK"
-for t in wrk nginx curl; do command -v $t >/dev/null || { echo "load.sh: $t is required"; exit 1; }; done
-
-make -s build
-go build -o bin/gentree ./hack/gentree
-# A binary just built has pages not yet written to disk, which the page
-# cache cannot drop; an installed one has none.
-sync
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# wrk_run URL [Accept]: prints "req/s p50 p99"
-wrk_run() {
-  local hdr=()
-  [ -n "${2:-}" ] && hdr=(-H "Accept: $2")
-  wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "$1" |
-    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s %9s %9s", rps, p50, p99}'
-}
+. hack/loadlib.sh
 
 echo "pkgindex with GOMAXPROCS=$SERVER_PROCS, nginx with 1 worker; wrk -t1 -c$CONNS -d$DURATION"
 printf "%-28s %-22s %10s %9s %9s\n" tree endpoint req/s p50 p99
@@ -84,24 +58,7 @@ for spec in $TREES; do
   printf "%-28s %-22s %s\n" "$name" "download" "$(wrk_run $base/$dl)"
 
   # nginx serving the same tree
-  mkdir -p "$WORK/nginx"
-  cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  server { listen 127.0.0.1:$NGINX_PORT; location /packages/ { alias $tree/; } }
-}
-CONF
-  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & npid=$!; pids+=($npid)
-  for i in $(seq 500); do curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl && break; sleep 0.01; done
-  curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$dl || { echo "load.sh: nginx does not serve $dl (see $WORK/nginx/error.log)"; exit 1; }
-  printf "%-28s %-22s %s\n" "$name" "download (nginx, 1 worker)" "$(wrk_run http://127.0.0.1:$NGINX_PORT/$dl)"
-  kill $npid; wait $npid 2>/dev/null || true
+  printf "%-28s %-22s %s\n" "$name" "download (nginx, 1 worker)" "$(nginx_run /packages/ "$tree/" "$dl")"
 
   # the first request after a file is added, through the project page
   worst=0

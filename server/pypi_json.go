@@ -106,21 +106,32 @@ func cleanPrefix(p string) string {
 }
 
 // projectFor looks up a project for the JSON endpoints, redirecting
-// non-normalized names.
+// non-normalized names; nil when it answered.
 func (s *Server) projectFor(w http.ResponseWriter, r *http.Request, name, loc string) *store.Project {
+	p, answered := s.localProject(w, r, name, loc)
+	if p == nil && !answered {
+		s.fail(w, r, errProjectNotFound(name))
+	}
+	return p
+}
+
+// localProject is projectFor with the project's absence left to the
+// caller: nil and false when no local file has the name.
+func (s *Server) localProject(w http.ResponseWriter, r *http.Request, name, loc string) (*store.Project, bool) {
 	if !dist.IsNormalized(name) {
 		redirect(w, r, strings.ReplaceAll(loc, "{}", url.PathEscape(dist.Normalize(name))))
-		return nil
+		return nil, true
 	}
 	p, err := s.store.Project(r.Context(), name)
 	if err != nil {
 		s.fail(w, r, unavailable(r.Context(), err))
-		return nil
+		return nil, true
 	}
-	if p == nil {
-		s.fail(w, r, errorf(http.StatusNotFound, "package %s not found", name))
-	}
-	return p
+	return p, false
+}
+
+func errProjectNotFound(name string) error {
+	return errorf(http.StatusNotFound, "package %s not found", name)
 }
 
 // servePypiserverJSON is pypiserver's /<project>/json: the newest version
@@ -182,8 +193,16 @@ func (s *Server) pypiJSON(w http.ResponseWriter, r *http.Request, version string
 	if version != "" {
 		loc = "../../{}/" + url.PathEscape(version) + "/json"
 	}
-	p := s.projectFor(w, r, r.PathValue("project"), loc)
-	if p == nil {
+	name := r.PathValue("project")
+	p, answered := s.localProject(w, r, name, loc)
+	switch {
+	case answered:
+		return
+	case p == nil && s.upstream != nil:
+		s.upstreamPyPIJSON(w, r, name, version)
+		return
+	case p == nil:
+		s.fail(w, r, errProjectNotFound(name))
 		return
 	}
 	base := s.baseURL(r)

@@ -176,6 +176,16 @@ func TestUpstreamPages(t *testing.T) {
 			not: []string{".upstream/merged/merged-1.0"}},
 		{name: "a denied name", path: "/simple/denied/", code: 404},
 		{name: "a name that exists nowhere", path: "/simple/nowhere/", code: 404},
+		{name: "PyPI's JSON of an upstream project", path: "/pypi/lib/json", code: 200, state: "hit",
+			want: []string{`"name":"lib"`, `"version":"1.0"`, `"releases":{"1.0":[`, `"requires_python":"\u003e=3.8"`,
+				`"url":"` + f.srv.URL + `/packages/.upstream/lib/lib-1.0-py3-none-any.whl"`, `"yanked":true`,
+				`"yanked_reason":"use 1.1"`, `"digests":{"sha256":"`, `"packagetype":"bdist_wheel"`}},
+		{name: "PyPI's JSON of an upstream release", path: "/pypi/lib/1.0/json", code: 200, state: "hit",
+			want: []string{`"version":"1.0"`, `"filename":"lib-1.0-py3-none-any.whl"`}, not: []string{`"releases"`}},
+		{name: "PyPI's JSON of an upstream release that does not exist", path: "/pypi/lib/2.0/json", code: 404, state: "hit"},
+		{name: "PyPI's JSON of a local project keeps the upstream's out", path: "/pypi/private/json", code: 200,
+			want: []string{`"version":"1.0"`}, not: []string{"9.0", ".upstream"}},
+		{name: "PyPI's JSON of a denied name", path: "/pypi/denied/json", code: 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := fetch(t, f.srv.URL+tc.path, tc.accept)
@@ -266,7 +276,7 @@ func TestUpstreamFiles(t *testing.T) {
 	if a := fetch(t, f.srv.URL+"/packages/.upstream/merged/merged-2.0-py3-none-any.whl", ""); a.code != 200 {
 		t.Errorf("a merged project's upstream file: %d", a.code)
 	}
-	if n := f.count("/packages/private/private-9.0-py3-none-any.whl") + f.count("/packages/merged/merged-1.0-py3-none-any.whl"); n != 0 {
+	if n := f.count("/packages/private/private-1.0-py3-none-any.whl") + f.count("/packages/merged/merged-1.0-py3-none-any.whl"); n != 0 {
 		t.Errorf("the upstream's file of a local name was fetched")
 	}
 }
@@ -499,14 +509,37 @@ func BenchmarkProjectPage(b *testing.B) {
 			}
 			req, _ := http.NewRequest("GET", f.srv.URL+bc.path, nil)
 			req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
-			for b.Loop() {
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
+			repeat(b, req)
 		})
+	}
+}
+
+// BenchmarkDownload compares a cached upstream file's download with a
+// local file's, over HTTP, in the per-project layout.
+func BenchmarkDownload(b *testing.B) {
+	f := newUpstreamFixture(b, "--layout", "per-project")
+	for _, bc := range []struct{ name, path string }{
+		{"local", "/packages/private/private-1.0-py3-none-any.whl"},
+		{"upstream", "/packages/.upstream/lib/lib-1.0-py3-none-any.whl"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if a := fetch(b, f.srv.URL+bc.path, ""); a.code != 200 {
+				b.Fatalf("%s: %d", bc.path, a.code)
+			}
+			req, _ := http.NewRequest("GET", f.srv.URL+bc.path, nil)
+			repeat(b, req)
+		})
+	}
+}
+
+// repeat sends req for as long as the benchmark runs.
+func repeat(b *testing.B, req *http.Request) {
+	for b.Loop() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
 	}
 }

@@ -21,6 +21,7 @@ func main() {
 	projects := flag.Int("projects", 100, "number of projects")
 	big := flag.Int("big", 0, "files of one more project, "+BigProject+" (0: none)")
 	layout := flag.String("layout", "flat", "flat or per-project")
+	prefix := flag.String("prefix", "project", "projects are named <prefix>-0000, <prefix>-0001, ...")
 	out := flag.String("out", "", "directory to write (created)")
 	flag.Parse()
 	if *out == "" || *projects < 1 || *files < *projects || *big < 0 || (*layout != "flat" && *layout != "per-project") {
@@ -31,7 +32,7 @@ func main() {
 		log.Fatal(err)
 	}
 	for i := range *files {
-		write(*out, *layout, fmt.Sprintf("project-%04d", i%*projects), i / *projects)
+		write(*out, *layout, fmt.Sprintf("%s-%04d", *prefix, i%*projects), i / *projects)
 	}
 	for n := range *big {
 		write(*out, *layout, BigProject, n)

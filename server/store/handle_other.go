@@ -15,6 +15,16 @@ type handle struct {
 	name string
 }
 
+// openPath opens the file at path for reading, with nothing beneath a root
+// to resolve.
+func openPath(path string) (*handle, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &handle{File: f, name: path}, nil
+}
+
 // rootDir opens files beneath a root through os.Root, which refuses any
 // resolution, through ".." or a symbolic link, that would leave the root.
 // The root is opened for each lookup rather than held, as Linux's twin

@@ -188,26 +188,51 @@ func (s *Store) Open(rel string) (*Opened, error) {
 		if err != nil {
 			return nil, err
 		}
-		id, err := fileIdentity(fh)
+		o, id, err := opened(fh)
 		if err != nil {
-			fh.Close()
 			return nil, err
 		}
-		if !id.isRegular() {
-			fh.Close()
+		if o == nil {
 			if id.isDir() {
 				continue
 			}
 			return nil, ErrNotFound
 		}
-		return &Opened{
-			h:       fh,
-			Size:    id.size,
-			ModTime: time.Unix(0, id.mtime),
-			ETag:    etag(id),
-		}, nil
+		return o, nil
 	}
 	return nil, ErrNotFound
+}
+
+// opened makes a download of fh when it is a regular file; else (nil and
+// what it is) it closes fh.
+func opened(fh *handle) (*Opened, identity, error) {
+	id, err := fileIdentity(fh)
+	if err != nil {
+		fh.Close()
+		return nil, id, err
+	}
+	if !id.isRegular() {
+		fh.Close()
+		return nil, id, nil
+	}
+	return &Opened{h: fh, Size: id.size, ModTime: time.Unix(0, id.mtime), ETag: etag(id)}, id, nil
+}
+
+// OpenFile opens a regular file by its own path, outside the roots (the
+// upstream cache's files), for download as Open opens a root's: without the
+// calls an *os.File makes on every open, and with its size known, so that
+// http.ServeContent asks the kernel only for the bytes. Anything but a
+// regular file is ErrNotFound.
+func OpenFile(path string) (*Opened, error) {
+	fh, err := openPath(path)
+	if err != nil {
+		return nil, err
+	}
+	o, _, err := opened(fh)
+	if err == nil && o == nil {
+		err = ErrNotFound
+	}
+	return o, err
 }
 
 // etag is built from what changes with the contents and is the same on

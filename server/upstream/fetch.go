@@ -43,7 +43,7 @@ const chunk = 64 << 10
 // bytes failed the check; its last bytes are withheld until the check
 // passes, so a client that gets an error never holds the whole file.
 type Download struct {
-	File *os.File
+	File *store.Opened
 	// Size is the file's length, -1 when the upstream did not say.
 	Size int64
 	// ETag identifies the content: from its digest where the page gave one.
@@ -83,7 +83,8 @@ type flight struct {
 	err   error
 }
 
-// target is what a download needs to know about one cached name.
+// target is what a download needs to know about one cached name; it does
+// not change once made.
 type target struct {
 	url    string
 	base   string
@@ -149,6 +150,28 @@ func (u *Upstream) target(ctx context.Context, project, filename string) (*targe
 			return nil, fmt.Errorf("%w: the page of %s is not cached", ErrUnavailable, project)
 		}
 	}
+	l.mu.Lock()
+	t := l.targets[filename]
+	l.mu.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	t, err = l.target(filename, u.opts.MaxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.targets == nil {
+		l.targets = map[string]*target{}
+	}
+	l.targets[filename] = t
+	l.mu.Unlock()
+	return t, nil
+}
+
+// target is what the record says of filename, made once per record and
+// name: every download of a cached file asks.
+func (l *loaded) target(filename string, maxPageSize int64) (*target, error) {
 	name, suffix := filename, ""
 	for _, s := range []string{".metadata", ".provenance"} {
 		if n, ok := strings.CutSuffix(filename, s); ok {
@@ -170,12 +193,12 @@ func (u *Upstream) target(ctx context.Context, project, filename string) (*targe
 		if !e.Metadata {
 			return nil, ErrNotFound
 		}
-		t.url, t.hashes, t.limit = e.URL+".metadata", e.MetadataHashes, u.opts.MaxPageSize
+		t.url, t.hashes, t.limit = e.URL+".metadata", e.MetadataHashes, maxPageSize
 	case ".provenance":
 		if e.Provenance == "" {
 			return nil, ErrNotFound
 		}
-		t.url, t.limit = e.Provenance, u.opts.MaxPageSize
+		t.url, t.limit = e.Provenance, maxPageSize
 	}
 	if _, sum := pick(t.hashes, "sha256"); sum != nil {
 		t.etag = `"` + hex.EncodeToString(sum[:min(len(sum), 16)]) + `"`
@@ -186,23 +209,18 @@ func (u *Upstream) target(ctx context.Context, project, filename string) (*targe
 // openCached opens the cached file, marking it used for the eviction's
 // order at most once an hour (a write on NFS is a round trip).
 func (u *Upstream) openCached(final string, t *target) (*Download, error) {
-	fh, err := os.Open(final)
+	fh, err := store.OpenFile(final)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fh.Stat()
-	if err != nil {
-		fh.Close()
-		return nil, err
-	}
-	if now := time.Now(); now.Sub(st.ModTime()) > time.Hour {
+	if now := time.Now(); now.Sub(fh.ModTime) > time.Hour {
 		os.Chtimes(final, now, now)
 	}
 	etag := t.etag
 	if etag == "" {
-		etag = fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano())
+		etag = fh.ETag
 	}
-	return &Download{File: fh, Size: st.Size(), ETag: etag}, nil
+	return &Download{File: fh, Size: fh.Size, ETag: etag}, nil
 }
 
 // join waits for the fetch to answer and opens its temporary file, or the
@@ -305,7 +323,7 @@ func (u *Upstream) fetchLocked(f *flight, final string, t *target) error {
 		return err
 	}
 	defer unlock()
-	if _, err := os.Stat(final); err == nil {
+	if _, err := store.StatFresh(final); err == nil {
 		return nil // published by another replica just before the lock
 	}
 	ctx, cancel := context.WithCancelCause(u.ctx)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pkgindex.dev/pkgindex/server/simple"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // Stats count the cache's work, for the metrics.
@@ -51,15 +52,15 @@ type Upstream struct {
 // file it came from, so a replica re-reads it only when it changed.
 type loaded struct {
 	rec  *record
-	mod  time.Time
-	size int64
+	stat store.FileStat
 	// failedAt is when a revalidation last failed, in this process (Unix
 	// nanoseconds, 0 for never).
 	failedAt atomic.Int64
 
-	mu    sync.Mutex
-	files []simple.File
-	algo  string
+	mu      sync.Mutex
+	files   []simple.File
+	algo    string
+	targets map[string]*target // by file name asked for
 }
 
 // New makes the cache in opts.Dir.
@@ -171,10 +172,13 @@ func (u *Upstream) pagePath(name string) string {
 }
 
 // load reads the cached record of name, reusing the parsed one while the
-// file on the volume is the same.
+// file on the volume is the same. The file is stat'ed afresh, never from an
+// NFS client's attribute cache, and compared whole: another replica
+// replaces it by rename, which a new inode shows even when the size and
+// the modification time (of a coarse clock) are the old ones.
 func (u *Upstream) load(name string) (*loaded, error) {
 	p := u.pagePath(name)
-	st, err := os.Stat(p)
+	st, err := store.StatFresh(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -184,7 +188,7 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	u.mu.Lock()
 	l := u.loaded[name]
 	u.mu.Unlock()
-	if l != nil && l.mod.Equal(st.ModTime()) && l.size == st.Size() {
+	if l != nil && l.stat == st {
 		return l, nil
 	}
 	b, err := os.ReadFile(p)
@@ -195,7 +199,9 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	if err := json.Unmarshal(b, rec); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
-	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
+	// Should the file be replaced between the stat and the read, the next
+	// load sees another identity than st and reads it again.
+	return u.remember(name, &loaded{rec: rec, stat: st}), nil
 }
 
 // maxLoaded bounds the parsed pages a replica keeps; past it half are
@@ -237,21 +243,37 @@ func (u *Upstream) save(name string, rec *record) (*loaded, error) {
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("writing the cached page of %s: %w", name, err)
 	}
+	mine, err := store.StatFresh(tmp.Name())
+	if err != nil {
+		return nil, fmt.Errorf("writing the cached page of %s: %w", name, err)
+	}
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		return nil, fmt.Errorf("publishing the cached page of %s: %w", name, err)
 	}
-	st, err := os.Stat(p)
+	st, err := store.StatFresh(p)
 	if err != nil {
 		return nil, fmt.Errorf("publishing the cached page of %s: %w", name, err)
 	}
-	return u.remember(name, &loaded{rec: rec, mod: st.ModTime(), size: st.Size()}), nil
+	if st.Ino != mine.Ino {
+		// Another replica published its page between the rename and the
+		// stat: this record is kept under no identity, so the next
+		// request reads theirs.
+		st = store.FileStat{}
+	}
+	return u.remember(name, &loaded{rec: rec, stat: st}), nil
 }
 
 // refresh asks the upstreams, in order, for the page of name. An upstream
 // that answers 404 or 410 passes the question to the next; one that fails
 // stops the search, since a later upstream's project of the same name may
 // be another one: the old page is then served stale when there is one.
+// Replicas on one volume refresh a page one at a time (lockPage).
 func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
+	l, unlock := u.lockPage(name, old)
+	if l != nil {
+		return l, "hit", nil // another replica refreshed it
+	}
+	defer unlock()
 	ctx, cancel := context.WithTimeout(u.ctx, u.opts.Timeout)
 	defer cancel()
 	if err := u.acquire(ctx); err != nil {
@@ -291,6 +313,37 @@ func (u *Upstream) refresh(name string, old *loaded) (*loaded, string, error) {
 	}
 	u.Stats.PageFetches.Add(1)
 	return nil, "", ErrNotFound
+}
+
+// lockPage takes the volume's lock on refreshing the page of name, so that
+// replicas whose copy expired at once ask the upstream once: the others
+// wait for the page to change from old, and answer with it (l) when it is
+// fresh. Otherwise the caller refreshes the page and calls unlock after; a
+// lock that cannot be taken leaves it to refresh without one.
+func (u *Upstream) lockPage(name string, old *loaded) (l *loaded, unlock func()) {
+	p := u.pagePath(name)
+	changed := func() bool {
+		st, err := store.StatFresh(p)
+		return err == nil && (old == nil || st != old.stat)
+	}
+	unlock, published, err := u.lockPath(filepath.Join(u.opts.Dir, "pages", "."+name+".json.lock"), name+".json", changed)
+	if err != nil {
+		u.opts.Log.Error(err, "locking an upstream page; refreshing it without", "project", name)
+		return nil, func() {}
+	}
+	if !published {
+		// Another replica may have refreshed the page between this
+		// replica's look and the lock.
+		if !changed() {
+			return nil, unlock
+		}
+		unlock()
+		unlock = func() {}
+	}
+	if l, err := u.load(name); err == nil && l != nil && u.fresh(l) {
+		return l, nil
+	}
+	return nil, unlock
 }
 
 // fetchPage asks the upstream at base for the page of name, with the

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,5 +210,148 @@ func TestSlowLock(t *testing.T) {
 	}
 	if _, err := os.Stat(lock); err != nil {
 		t.Errorf("the other replica's lock was removed: %v", err)
+	}
+}
+
+// TestPageAcrossReplicas: two caches on one directory, as two replicas on
+// one volume. What one publishes, the other's next request serves, even a
+// page rewritten within one modification-time tick at the same size, as a
+// file server with coarse timestamps leaves it.
+func TestPageAcrossReplicas(t *testing.T) {
+	var page atomic.Pointer[string]
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/simple/demo/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, *page.Load())
+	}))
+	defer up.Close()
+	links := func(version string) {
+		s := fmt.Sprintf(`<a href="/f/demo-%[1]s.tar.gz">demo-%[1]s.tar.gz</a>`, version)
+		page.Store(&s)
+	}
+	dir := t.TempDir()
+	replica := func(ttl time.Duration) *Upstream {
+		u, err := New(Options{URLs: []string{up.URL + "/simple/"}, Dir: dir, TTL: ttl, Log: logr.Discard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(u.Close)
+		return u
+	}
+	// The writer revalidates on every request; the reader never does by
+	// itself, so all it knows is what the volume holds.
+	writer, reader := replica(0), replica(time.Hour)
+	served := func(u *Upstream) string {
+		t.Helper()
+		p, err := u.Page(t.Context(), "demo", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range p.Files {
+			names = append(names, f.Filename)
+		}
+		return strings.Join(names, " ")
+	}
+	links("1.0")
+	served(writer)
+	if got := served(reader); got != "demo-1.0.tar.gz" {
+		t.Fatalf("the reader serves %q", got)
+	}
+	pagePath := writer.pagePath("demo")
+
+	for _, tc := range []struct {
+		name    string
+		version string
+		// rewrite publishes the page with version on the writer.
+		rewrite func(t *testing.T, version string)
+	}{
+		{"revalidated", "2.0", func(t *testing.T, version string) {
+			links(version)
+			served(writer)
+		}},
+		{"same tick, same size", "3.0", func(t *testing.T, version string) {
+			before, err := os.Stat(pagePath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := writer.load("demo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := *l.rec
+			rec.Files = []entry{rec.Files[0]}
+			old := rec.Files[0].Filename
+			rec.Files[0].Filename = "demo-" + version + ".tar.gz"
+			rec.Files[0].URL = strings.Replace(rec.Files[0].URL, old, rec.Files[0].Filename, 1)
+			if _, err := writer.save("demo", &rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(pagePath, before.ModTime(), before.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+			after, err := os.Stat(pagePath)
+			if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+				t.Fatalf("the rewrite changed the size or the time: %v, %v", before, after)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rewrite(t, tc.version)
+			if got, want := served(reader), "demo-"+tc.version+".tar.gz"; got != want {
+				t.Errorf("the reader serves %q after the writer published %q", got, want)
+			}
+		})
+	}
+}
+
+// TestOneRefreshAcrossReplicas: two replicas that find a page missing (or
+// expired) at once ask the upstream once; the second waits for the first's
+// page and serves it.
+func TestOneRefreshAcrossReplicas(t *testing.T) {
+	defer func(poll time.Duration) { lockPoll = poll }(lockPoll)
+	lockPoll = 10 * time.Millisecond
+	var asked atomic.Int32
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		arrived <- struct{}{}
+		<-release
+		fmt.Fprint(w, `<a href="/f/demo-1.0.tar.gz">demo-1.0.tar.gz</a>`)
+	}))
+	defer up.Close()
+	dir := t.TempDir()
+	pages := make(chan string, 2)
+	for range 2 {
+		u, err := New(Options{URLs: []string{up.URL + "/simple/"}, Dir: dir, TTL: time.Hour, Log: logr.Discard()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(u.Close)
+		go func() {
+			p, err := u.Page(context.Background(), "demo", "")
+			if err != nil {
+				pages <- err.Error()
+				return
+			}
+			pages <- p.Files[0].Filename + " " + p.State
+		}()
+		if len(pages) == 0 && asked.Load() == 0 {
+			<-arrived // the first replica holds the lock and asks
+		}
+	}
+	// The second replica, were it not waiting for the first, would ask
+	// the upstream too: give it the time to.
+	select {
+	case <-arrived:
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	got := []string{<-pages, <-pages}
+	slices.Sort(got)
+	if want := []string{"demo-1.0.tar.gz fetched", "demo-1.0.tar.gz hit"}; !slices.Equal(got, want) || asked.Load() != 1 {
+		t.Errorf("got %q after %d upstream requests, want %q after 1", got, asked.Load(), want)
 	}
 }
