@@ -87,9 +87,6 @@ local_dl=$(curl -sf -H 'Accept: application/vnd.pypi.simple.v1+json' $base/simpl
   grep -o '"url":"[^"]*"' | head -1 | sed 's/"url":"\.\.\/\.\.\///; s/"$//')
 cached="$local_tree/.pkgindex/cache/files/${dl#packages/.upstream/}"
 [ -f "$cached" ] || { echo "upstreamload.sh: $dl is not cached at $cached"; exit 1; }
-# The cache keeps its files private to the server's user; nginx's worker
-# runs as another.
-chmod a+r "$cached"
 
 echo "pkgindex with GOMAXPROCS=$SERVER_PROCS, nginx with 1 worker; wrk -t1 -c$CONNS -d$DURATION; $FILES files locally and upstream"
 printf "%-34s %10s %9s %9s\n" endpoint req/s p50 p99

@@ -239,6 +239,10 @@ func TestUpstreamFiles(t *testing.T) {
 	if b, err := os.ReadFile(cached); err != nil || string(b) != first.body {
 		t.Fatalf("not cached whole: %v", err)
 	}
+	// Kept as an upload is, readable by whatever else reads the volume.
+	if fi, err := os.Stat(cached); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("cached file's mode: %v %v", fi.Mode(), err)
+	}
 	// The upstream gone, the page and the file are served from the cache.
 	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "down", http.StatusServiceUnavailable)

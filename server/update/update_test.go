@@ -128,8 +128,8 @@ func TestUpdate(t *testing.T) {
 		if code, _, errOut := run(t, "-x", "-d", dir, "--index-url", index, filepath.Join(root, "demo")); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "demo-1.1-py3-none-any.whl")); err != nil {
-			t.Error(err)
+		if fi, err := os.Stat(filepath.Join(dir, "demo-1.1-py3-none-any.whl")); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("downloaded file: %v %v", fi, err)
 		}
 	})
 	t.Run("usage", func(t *testing.T) {

@@ -294,6 +294,11 @@ func (r *reader) Read(p []byte) (int, error) {
 // name, so that one replica fetches while the others wait for the
 // published file; streamed into a temporary file, hashed as it arrives and
 // published by link only when every digest the page listed matches.
+// distMode is the mode of a distribution file the cache keeps or update
+// downloads: an upload's, so what reads the volume besides the server
+// (a backup, a static server) reads them alike.
+const distMode = 0o644
+
 func (u *Upstream) fetch(f *flight, final string, t *target) {
 	err := u.fetchLocked(f, final, t)
 	f.mu.Lock()
@@ -363,6 +368,9 @@ func (u *Upstream) fetchLocked(f *flight, final string, t *target) error {
 		return fmt.Errorf("caching an upstream file: %w", err)
 	}
 	defer tmp.Close()
+	if err := tmp.Chmod(distMode); err != nil {
+		return fmt.Errorf("caching an upstream file: %w", err)
+	}
 	f.mu.Lock()
 	f.tmp, f.size, f.ready = tmp.Name(), size, true
 	f.cond.Broadcast()

@@ -97,6 +97,9 @@ func (l *Lister) Download(ctx context.Context, f Listed, dir string) (string, er
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	if err := tmp.Chmod(distMode); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", f.Filename, err)
+	}
 	hashes := checkers(f.hashes)
 	w := io.Writer(tmp)
 	for _, h := range hashes {
