@@ -43,6 +43,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	idx.Spec.Storage.EFS.AccessPointID = "fsap-0123456789abcdef0"
 	idx.Spec.Ingress = &v1alpha1.IngressSpec{Host: "pypi.example.com", TLSSecretName: "pypi-tls"}
 	idx.Spec.NetworkPolicy = &v1alpha1.NetworkPolicySpec{}
+	idx.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}}
 	create(t, idx)
 
 	deploy := named(&appsv1.Deployment{}, ns, "pypi")
@@ -51,7 +52,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	if c.Image != testImage {
 		t.Errorf("image %q, want the operator's %q", c.Image, testImage)
 	}
-	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info", "--layout=per-project"}
+	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info", "--layout=per-project", "--upstream=https://pypi.org/simple/"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
@@ -92,6 +93,10 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	np := named(&networkingv1.NetworkPolicy{}, ns, "pypi")
 	for _, obj := range []client.Object{svc, pdb, ing, np} {
 		eventually(t, fmt.Sprintf("%T", obj), func() error { return get(obj) })
+	}
+	// The API server took the egress rules: DNS, then the upstream's port.
+	if e := np.Spec.Egress; len(e) != 2 || len(e[1].Ports) != 1 || e[1].Ports[0].Port.IntVal != 443 {
+		t.Errorf("NetworkPolicy egress %+v, want DNS and port 443", e)
 	}
 	if err := get(named(&autoscalingv2.HorizontalPodAutoscaler{}, ns, "pypi")); !apierrors.IsNotFound(err) {
 		t.Errorf("HPA without autoscaling: %v", err)
