@@ -139,7 +139,8 @@ type PackageIndexSpec struct {
 
 	// prometheusRule, when set, creates a Prometheus Operator
 	// PrometheusRule with the index's alerts (unavailable, pods not ready,
-	// 5xx ratio, uploads refused for storage, storage slow), if the
+	// 5xx ratio, uploads refused for storage, storage slow, and with an
+	// upstream its errors, stale answers, failed fetches and latency), if the
 	// monitoring.coreos.com CRD exists. The alerts read the metrics the
 	// serviceMonitor scrapes, and kube-state-metrics for the pods.
 	// +optional
