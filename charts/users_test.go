@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +106,75 @@ func TestHelmIndexExistingSecret(t *testing.T) {
 		"--set", "indexes[0].auth.users[0].name=ci", "--set", "indexes[0].auth.users[0].password=x")...)
 	if err == nil || !strings.Contains(err.Error(), "exclude each other") {
 		t.Errorf("users and existingSecret together: %v", err)
+	}
+}
+
+// Upstream credentials given in the values become a Secret with the keys
+// the operator reads by default, and the PackageIndex names that Secret
+// without holding the password; an existing Secret is named instead, and
+// credentials without an upstream are refused.
+func TestHelmIndexUpstreamCredentials(t *testing.T) {
+	const password = "upstream: s3cret"
+	out, err := template(t, "-f", filepath.Join("testdata", "upstream.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret struct {
+		Metadata   struct{ Name string }
+		StringData map[string]string `json:"stringData"`
+	}
+	var index struct {
+		Spec struct {
+			Upstream struct {
+				URLs              []string `json:"urls"`
+				CredentialsSecret map[string]string
+			}
+		}
+	}
+	for doc := range strings.SplitSeq(string(out), "\n---\n") {
+		switch {
+		case strings.Contains(doc, "\nkind: Secret\n") && strings.Contains(doc, "name: pypi-upstream\n"):
+			if err := yaml.Unmarshal([]byte(doc), &secret); err != nil {
+				t.Fatal(err)
+			}
+		case strings.Contains(doc, "\nkind: PackageIndex\n"):
+			if strings.Contains(doc, password) || strings.Contains(doc, "mirror-reader") {
+				t.Errorf("the rendered PackageIndex holds the credentials:\n%s", doc)
+			}
+			if err := yaml.Unmarshal([]byte(doc), &index); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := secret.StringData; got["username"] != "mirror-reader" || got["password"] != password || len(got) != 2 {
+		t.Errorf("Secret %q holds %q, want username and password", secret.Metadata.Name, got)
+	}
+	u := index.Spec.Upstream
+	if len(u.URLs) != 1 || len(u.CredentialsSecret) != 1 || u.CredentialsSecret["name"] != secret.Metadata.Name {
+		t.Errorf("spec.upstream %+v, want it to name the Secret %q only", u, secret.Metadata.Name)
+	}
+
+	base := []string{"--set", "indexes[0].name=pypi", "--set", "indexes[0].spec.storage.existingClaim=data"}
+	withUpstream := append(slices.Clip(base), "--set", "indexes[0].spec.upstream.urls[0]=https://pypi.org/simple/")
+	out, err = template(t, append(withUpstream, "--set", "indexes[0].upstreamCredentials.existingSecret=mirror")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "name: pypi-upstream") || !strings.Contains(string(out), "credentialsSecret:\n      name: mirror\n") {
+		t.Errorf("with existingSecret, rendered:\n%s", out)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no upstream", append(slices.Clip(base), "--set", "indexes[0].upstreamCredentials.existingSecret=mirror"), "set spec.upstream.urls too"},
+		{"both", append(slices.Clip(withUpstream), "--set", "indexes[0].upstreamCredentials.existingSecret=mirror",
+			"--set", "indexes[0].upstreamCredentials.username=a", "--set", "indexes[0].upstreamCredentials.password=b"), "exclude existingSecret"},
+		{"no password", append(slices.Clip(withUpstream), "--set", "indexes[0].upstreamCredentials.username=a"), "needs username and password"},
+	} {
+		if _, err := template(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
 	}
 }
