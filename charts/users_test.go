@@ -1,6 +1,7 @@
 package charts
 
 import (
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,10 +24,6 @@ func TestHelmIndexUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var secret struct {
-		Metadata   struct{ Name string }
-		StringData map[string]string `json:"stringData"`
-	}
 	var index struct {
 		Spec struct {
 			Server struct {
@@ -38,23 +35,7 @@ func TestHelmIndexUsers(t *testing.T) {
 			}
 		}
 	}
-	for doc := range strings.SplitSeq(string(out), "\n---\n") {
-		switch {
-		case strings.Contains(doc, "\nkind: Secret\n") && strings.Contains(doc, "htpasswd:"):
-			if err := yaml.Unmarshal([]byte(doc), &secret); err != nil {
-				t.Fatal(err)
-			}
-		case strings.Contains(doc, "\nkind: PackageIndex\n"):
-			for _, pw := range users {
-				if strings.Contains(doc, pw) {
-					t.Errorf("the rendered PackageIndex holds a password:\n%s", doc)
-				}
-			}
-			if err := yaml.Unmarshal([]byte(doc), &index); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	secret := secretAndIndex(t, out, "htpasswd:", &index, slices.Collect(maps.Values(users))...)
 	a := index.Spec.Server.Auth
 	if a.SecretName != "pypi-htpasswd" || a.SecretName != secret.Metadata.Name || a.Key != "htpasswd" || strings.Join(a.Actions, ",") != "update,list" {
 		t.Fatalf("spec.server.auth %+v; Secret %q", a, secret.Metadata.Name)
@@ -119,10 +100,6 @@ func TestHelmIndexUpstreamCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var secret struct {
-		Metadata   struct{ Name string }
-		StringData map[string]string `json:"stringData"`
-	}
 	var index struct {
 		Spec struct {
 			Upstream struct {
@@ -131,21 +108,7 @@ func TestHelmIndexUpstreamCredentials(t *testing.T) {
 			}
 		}
 	}
-	for doc := range strings.SplitSeq(string(out), "\n---\n") {
-		switch {
-		case strings.Contains(doc, "\nkind: Secret\n") && strings.Contains(doc, "name: pypi-upstream\n"):
-			if err := yaml.Unmarshal([]byte(doc), &secret); err != nil {
-				t.Fatal(err)
-			}
-		case strings.Contains(doc, "\nkind: PackageIndex\n"):
-			if strings.Contains(doc, password) || strings.Contains(doc, "mirror-reader") {
-				t.Errorf("the rendered PackageIndex holds the credentials:\n%s", doc)
-			}
-			if err := yaml.Unmarshal([]byte(doc), &index); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	secret := secretAndIndex(t, out, "name: pypi-upstream\n", &index, password, "mirror-reader")
 	if got := secret.StringData; got["username"] != "mirror-reader" || got["password"] != password || len(got) != 2 {
 		t.Errorf("Secret %q holds %q, want username and password", secret.Metadata.Name, got)
 	}
@@ -177,4 +140,36 @@ func TestHelmIndexUpstreamCredentials(t *testing.T) {
 			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// renderedSecret is a Secret of the chart's.
+type renderedSecret struct {
+	Metadata   struct{ Name string }
+	StringData map[string]string `json:"stringData"`
+}
+
+// secretAndIndex reads, from the chart's output, the Secret whose document
+// holds marker and the PackageIndex into index, and fails if the
+// PackageIndex holds any of the secrets.
+func secretAndIndex(t *testing.T, out []byte, marker string, index any, secrets ...string) renderedSecret {
+	t.Helper()
+	var secret renderedSecret
+	for doc := range strings.SplitSeq(string(out), "\n---\n") {
+		switch {
+		case strings.Contains(doc, "\nkind: Secret\n") && strings.Contains(doc, marker):
+			if err := yaml.Unmarshal([]byte(doc), &secret); err != nil {
+				t.Fatal(err)
+			}
+		case strings.Contains(doc, "\nkind: PackageIndex\n"):
+			for _, s := range secrets {
+				if strings.Contains(doc, s) {
+					t.Errorf("the rendered PackageIndex holds a secret:\n%s", doc)
+				}
+			}
+			if err := yaml.Unmarshal([]byte(doc), index); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return secret
 }
