@@ -1058,6 +1058,10 @@ const (
 	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
 	// or lacks the key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
+	// ReasonUpstreamInputMissing: upstream.credentialsSecret or
+	// upstream.caBundle names a Secret, ConfigMap or key that is absent,
+	// so new pods cannot start.
+	ReasonUpstreamInputMissing = "UpstreamInputMissing"
 	// ReasonApplyFailed: the API server refused an object the operator
 	// built.
 	ReasonApplyFailed = "ApplyFailed"
