@@ -73,6 +73,7 @@ func TestHelmTemplate(t *testing.T) {
 				"name: pkgindex-operator-volumes-team-a",
 				"grafana_dashboard: \"1\"",
 				`"title": "pkgindex"`,
+				"credentialsSecret:\n      name: pypi-mirror\n",
 			},
 		},
 		{

@@ -85,6 +85,54 @@ func alerts(sel, deploy string) []alert {
 	}
 }
 
+// upstreamAlerts are the rules of an index with an upstream, on the
+// server's pkgindex_upstream_* counters.
+func upstreamAlerts(sel string) []alert {
+	ratio := func(num, den string) string {
+		return fmt.Sprintf(`sum by (namespace, service) (rate(%[1]s{%[3]s}[10m])) / sum by (namespace, service) (rate(%[2]s{%[3]s}[10m]))`, num, den, sel)
+	}
+	return []alert{
+		{
+			Name:     "PackageIndexUpstreamErrors",
+			Expr:     ratio("pkgindex_upstream_errors_total", "pkgindex_upstream_requests_total") + " > 0.1",
+			For:      "10m",
+			Severity: "warning",
+			Summary:  "Package index {{ $labels.namespace }}/{{ $labels.service }}'s upstream fails more than 10% of page requests",
+			Description: "{{ $value | humanizePercentage }} of requests to the upstreams failed or timed out. Cached projects are served stale; " +
+				"projects never fetched answer 502. The server's log names the upstream and the error (DNS, TLS, credentials, egress refused by the NetworkPolicy).",
+		},
+		{
+			Name:     "PackageIndexUpstreamStale",
+			Expr:     fmt.Sprintf(`sum by (namespace, service) (increase(pkgindex_upstream_stale_total{%s}[15m])) > 0`, sel),
+			For:      "30m",
+			Severity: "warning",
+			Summary:  "Package index {{ $labels.namespace }}/{{ $labels.service }} serves stale upstream pages",
+			Description: "Cached upstream pages were served because the upstream could not revalidate them, for half an hour: " +
+				"new releases upstream are not seen. Answers carry X-Pkgindex-Upstream: stale.",
+		},
+		{
+			Name: "PackageIndexUpstreamFileFailures",
+			Expr: fmt.Sprintf(`sum by (namespace, service) (increase(pkgindex_upstream_file_failures_total{%s}[15m])) > 0`, sel),
+			// A client that gives up mid-download is no failure; one
+			// failure in a quarter of an hour, for a quarter of an hour, is.
+			For:      "15m",
+			Severity: "warning",
+			Summary:  "Package index {{ $labels.namespace }}/{{ $labels.service }} fails to fetch upstream files",
+			Description: "Upstream file fetches failed and nothing was kept: a digest that does not match the upstream's page, " +
+				"a truncated body or an upstream error. Clients get 502; the server's log names the file.",
+		},
+		{
+			Name:     "PackageIndexUpstreamSlow",
+			Expr:     ratio("pkgindex_upstream_latency_seconds_total", "pkgindex_upstream_requests_total") + " > 2",
+			For:      "15m",
+			Severity: "info",
+			Summary:  "Package index {{ $labels.namespace }}/{{ $labels.service }}'s upstream is slow",
+			Description: "Upstream requests took {{ $value | humanizeDuration }} on average: every cache miss and revalidation waits that long. " +
+				"A longer upstream.ttl revalidates less often.",
+		},
+	}
+}
+
 // alertSelectors match the series of idx: those the ServiceMonitor's
 // scrape labels with the Service, and kube-state-metrics' of its
 // Deployment.
@@ -101,8 +149,12 @@ func prometheusRuleFor(idx *v1alpha1.PackageIndex) *unstructured.Unstructured {
 		return nil
 	}
 	sel, deploy := alertSelectors(idx)
-	var rules []any
-	for _, a := range alerts(sel, deploy) {
+	rules := alerts(sel, deploy)
+	if idx.Spec.Upstream != nil {
+		rules = append(rules, upstreamAlerts(sel)...)
+	}
+	var groupRules []any
+	for _, a := range rules {
 		labels := map[string]any{"severity": a.Severity}
 		for _, k := range slices.Sorted(maps.Keys(pr.AlertLabels)) {
 			labels[k] = pr.AlertLabels[k]
@@ -116,10 +168,10 @@ func prometheusRuleFor(idx *v1alpha1.PackageIndex) *unstructured.Unstructured {
 		if a.For != "" {
 			rule["for"] = a.For
 		}
-		rules = append(rules, rule)
+		groupRules = append(groupRules, rule)
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{
-		"groups": []any{map[string]any{"name": "pkgindex-" + idx.Namespace + "-" + idx.Name, "rules": rules}},
+		"groups": []any{map[string]any{"name": "pkgindex-" + idx.Namespace + "-" + idx.Name, "rules": groupRules}},
 	}}}
 	u.SetGroupVersionKind(PrometheusRuleGVK)
 	u.SetName(idx.Name)

@@ -19,6 +19,7 @@ import (
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 	"pkgindex.dev/pkgindex/server/metrics"
 	"pkgindex.dev/pkgindex/server/store"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // externalMetrics are the series the alerts and the dashboard read that
@@ -36,6 +37,7 @@ func serverMetrics(t *testing.T) []string {
 	m.Uploaded(1)
 	m.UploadRefused()
 	m.Removed()
+	m.Upstream(&upstream.Stats{})
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	var names []string
@@ -112,28 +114,33 @@ func TestUnknownMetrics(t *testing.T) {
 }
 
 // The PrometheusRule's groups pass Prometheus's own rule file checks (as
-// promtool check rules does) and read only metrics that exist.
+// promtool check rules does) and read only metrics that exist; an index
+// with an upstream has the upstream's alerts too.
 func TestAlertsAreValidRules(t *testing.T) {
 	known := serverMetrics(t)
-	idx := goldenCases()["existing-claim-everything"]
-	idx.Spec.PrometheusRule = &v1alpha1.PrometheusRuleSpec{AlertLabels: map[string]string{"team": "python"}}
-	pr := prometheusRuleFor(idx)
-	groups, err := yaml.Marshal(pr.Object["spec"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rgs, errs := rulefmt.Parse(groups, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
-	for _, err := range errs {
-		t.Errorf("rule file: %v", err)
-	}
-	if rgs == nil || len(rgs.Groups) != 1 || len(rgs.Groups[0].Rules) != 5 {
-		t.Fatalf("groups %+v", rgs)
-	}
-	for _, r := range rgs.Groups[0].Rules {
-		checkNames(t, "alert "+r.Alert, r.Expr, known)
-		if !strings.Contains(r.Expr, `namespace="python"`) {
-			t.Errorf("alert %s does not select the index's namespace: %s", r.Alert, r.Expr)
-		}
+	for name, want := range map[string]int{"existing-claim-everything": 5, "class-upstream": 9} {
+		t.Run(name, func(t *testing.T) {
+			idx := goldenCases()[name]
+			idx.Spec.PrometheusRule = &v1alpha1.PrometheusRuleSpec{AlertLabels: map[string]string{"team": "python"}}
+			pr := prometheusRuleFor(idx)
+			groups, err := yaml.Marshal(pr.Object["spec"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			rgs, errs := rulefmt.Parse(groups, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+			for _, err := range errs {
+				t.Errorf("rule file: %v", err)
+			}
+			if rgs == nil || len(rgs.Groups) != 1 || len(rgs.Groups[0].Rules) != want {
+				t.Fatalf("groups %+v, want one of %d rules", rgs, want)
+			}
+			for _, r := range rgs.Groups[0].Rules {
+				checkNames(t, "alert "+r.Alert, r.Expr, known)
+				if !strings.Contains(r.Expr, `namespace="python"`) {
+					t.Errorf("alert %s does not select the index's namespace: %s", r.Alert, r.Expr)
+				}
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -128,6 +129,37 @@ func goldenCases() map[string]*v1alpha1.PackageIndex {
 				AccessMode:       new(corev1.ReadWriteOnce),
 			},
 			ServiceAccount: &v1alpha1.ServiceAccountSpec{Name: "pypi-reader"},
+		}},
+		// A pull-through cache of two upstreams, one user and password for
+		// both from a Secret, behind a NetworkPolicy that opens their ports.
+		"class-upstream": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
+			Storage: v1alpha1.StorageSpec{
+				StorageClassName: new("nfs"),
+				Size:             new(resource.MustParse("200Gi")),
+			},
+			Upstream: &v1alpha1.UpstreamSpec{
+				URLs:              []string{"https://pypi.org/simple/", "http://mirror.example:8081/simple/"},
+				CredentialsSecret: &v1alpha1.UpstreamCredentials{Name: "pypi-upstream", PasswordKey: "token"},
+				CABundle:          &v1alpha1.ConfigMapKeyRef{Name: "corp-ca", Key: "ca.pem"},
+				TTL:               &metav1.Duration{Duration: 5 * time.Minute},
+				Timeout:           &metav1.Duration{Duration: 20 * time.Second},
+				Merge:             []string{"acme-numpy-patches"},
+				Deny:              []string{"acme-internal"},
+				CacheSize:         new(resource.MustParse("150Gi")),
+				MaxPageSize:       new(resource.MustParse("32Mi")),
+				MaxFetches:        new(int32(8)),
+			},
+			NetworkPolicy:  &v1alpha1.NetworkPolicySpec{FromNamespaces: &metav1.LabelSelector{}},
+			ServiceMonitor: &v1alpha1.ServiceMonitorSpec{},
+			PrometheusRule: &v1alpha1.PrometheusRuleSpec{},
+		}},
+		// The upstream's credentials as a file, one line per upstream.
+		"efs-upstream-credentials-file": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{
+			Storage: v1alpha1.StorageSpec{EFS: &v1alpha1.EFSStorage{FileSystemID: "fs-0123456789abcdef0"}},
+			Upstream: &v1alpha1.UpstreamSpec{
+				URLs:              []string{"https://artifactory.example/api/pypi/pypi/simple/", "https://pypi.org/simple/"},
+				CredentialsSecret: &v1alpha1.UpstreamCredentials{Name: "upstreams", FileKey: "credentials"},
+			},
 		}},
 		// Every optional knob at once.
 		"existing-claim-everything": {ObjectMeta: meta, Spec: v1alpha1.PackageIndexSpec{

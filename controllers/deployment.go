@@ -86,6 +86,7 @@ func serverArgs(idx *v1alpha1.PackageIndex) []string {
 	if s.ServerBaseURL != "" {
 		args = append(args, flags.Arg(flags.ServerBaseURL, s.ServerBaseURL))
 	}
+	args = append(args, upstreamArgs(idx)...)
 	// Last, so that they can change what the fields above set, the way a
 	// command line's later flag wins.
 	return append(args, s.ExtraArgs...)
@@ -196,6 +197,20 @@ func strategy(idx *v1alpha1.PackageIndex) appsv1.DeploymentStrategy {
 	}
 }
 
+// configMapKeyVolume mounts one key of a ConfigMap read-only in dir. The
+// volume is the directory, not a subPath, so the kubelet's updates reach
+// it.
+func configMapKeyVolume(name string, ref *v1alpha1.ConfigMapKeyRef, dir string) (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
+				Items:                []corev1.KeyToPath{{Key: ref.Key, Path: ref.Key}},
+				DefaultMode:          new(int32(0o444)),
+			},
+		}},
+		corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true}
+}
+
 // deploymentFor builds the server Deployment of idx.
 func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment {
 	uid, gid := runAs(idx)
@@ -245,14 +260,8 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: jwksDir + "/" + name, ReadOnly: true})
 	}
 	if w := idx.Spec.Server.Welcome; w != nil {
-		volumes = append(volumes, corev1.Volume{Name: "welcome", VolumeSource: corev1.VolumeSource{
-			ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: w.Name},
-				Items:                []corev1.KeyToPath{{Key: w.Key, Path: w.Key}},
-				DefaultMode:          new(int32(0o444)),
-			},
-		}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "welcome", MountPath: welcomeDir, ReadOnly: true})
+		v, m := configMapKeyVolume("welcome", w, welcomeDir)
+		volumes, mounts = append(volumes, v), append(mounts, m)
 	}
 	for _, r := range idx.Spec.Server.ExtraRoots {
 		name := "root-" + r.Name
@@ -261,6 +270,9 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: extraRootsDir + "/" + r.Name, SubPath: r.SubPath, ReadOnly: true})
 	}
+
+	upVols, upMounts := upstreamVolumes(idx)
+	volumes, mounts = append(volumes, upVols...), append(mounts, upMounts...)
 
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
@@ -292,7 +304,9 @@ func deploymentFor(idx *v1alpha1.PackageIndex, opts Options) *appsv1.Deployment 
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
 			Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
 		}},
-		Env:          idx.Spec.Server.Env,
+		// The operator's first; the schema keeps server.env from naming
+		// them again.
+		Env:          append(upstreamEnv(idx), idx.Spec.Server.Env...),
 		Resources:    resources(idx),
 		VolumeMounts: mounts,
 		SecurityContext: &corev1.SecurityContext{

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,7 +41,8 @@ func serviceFor(idx *v1alpha1.PackageIndex) *corev1.Service {
 }
 
 // networkPolicyFor builds a policy admitting only the server port, only
-// from the selected namespaces; nil when none is asked for.
+// from the selected namespaces, and, unless egress must stay open, letting
+// the pods connect only to what they need; nil when none is asked for.
 func networkPolicyFor(idx *v1alpha1.PackageIndex) *networkingv1.NetworkPolicy {
 	np := idx.Spec.NetworkPolicy
 	if np == nil {
@@ -51,7 +54,7 @@ func networkPolicyFor(idx *v1alpha1.PackageIndex) *networkingv1.NetworkPolicy {
 	if np.FromNamespaces != nil {
 		peer = networkingv1.NetworkPolicyPeer{NamespaceSelector: np.FromNamespaces}
 	}
-	return &networkingv1.NetworkPolicy{
+	policy := &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: objectMeta(idx),
 		Spec: networkingv1.NetworkPolicySpec{
@@ -59,14 +62,77 @@ func networkPolicyFor(idx *v1alpha1.PackageIndex) *networkingv1.NetworkPolicy {
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				// A policy sees pod ports, not Service ports.
-				Ports: []networkingv1.NetworkPolicyPort{{
-					Protocol: new(corev1.ProtocolTCP),
-					Port:     new(intstr.FromInt32(serverPort)),
-				}},
-				From: []networkingv1.NetworkPolicyPeer{peer},
+				Ports: []networkingv1.NetworkPolicyPort{tcpPort(serverPort)},
+				From:  []networkingv1.NetworkPolicyPeer{peer},
 			}},
 		},
 	}
+	if restrictsEgress(idx) {
+		policy.Spec.PolicyTypes = append(policy.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		policy.Spec.Egress = egressRules(idx)
+	}
+	return policy
+}
+
+// restrictsEgress reports whether the NetworkPolicy limits the pods'
+// connections. It does not when the policy grants to service accounts:
+// the pods then create TokenReviews, and the API server's address and
+// port as a pod's packets carry them (after the Service's translation)
+// differ from cluster to cluster, so any rule for it would be a guess
+// that breaks uploads where it is wrong.
+func restrictsEgress(idx *v1alpha1.PackageIndex) bool {
+	np := idx.Spec.NetworkPolicy
+	return np != nil && np.Egress != v1alpha1.EgressUnrestricted && !reviewsTokens(idx)
+}
+
+// egressRules allow DNS anywhere, and the TCP ports of the upstreams and
+// of the OIDC issuers whose keys are fetched to any address: a
+// NetworkPolicy knows addresses, not host names, and an upstream's
+// addresses (a CDN's) change.
+func egressRules(idx *v1alpha1.PackageIndex) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{
+		{Protocol: new(corev1.ProtocolUDP), Port: new(intstr.FromInt32(53))},
+		tcpPort(53),
+	}}}
+	var ports []networkingv1.NetworkPolicyPort
+	for _, p := range egressPorts(idx) {
+		ports = append(ports, tcpPort(p))
+	}
+	if len(ports) > 0 {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: ports})
+	}
+	return rules
+}
+
+// egressPorts are the TCP ports the server connects to, each once: the
+// upstreams', and for each OIDC publisher whose keys are not in a
+// ConfigMap, its keys URL's or else its issuer's, and 443 for the keys
+// URL the issuer's discovery document names.
+func egressPorts(idx *v1alpha1.PackageIndex) []int32 {
+	ports := upstreamPorts(idx)
+	add := func(p int32) {
+		if p != 0 && !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	if p := idx.Spec.Server.Policy; p != nil {
+		for _, pub := range p.Publishers {
+			switch {
+			case pub.JWKSConfigMap != nil:
+			case pub.JWKSURL != "":
+				add(urlPort(pub.JWKSURL))
+			default:
+				add(urlPort(pub.Issuer))
+				add(443)
+			}
+		}
+	}
+	return ports
+}
+
+// tcpPort is a NetworkPolicy port of TCP.
+func tcpPort(p int32) networkingv1.NetworkPolicyPort {
+	return networkingv1.NetworkPolicyPort{Protocol: new(corev1.ProtocolTCP), Port: new(intstr.FromInt32(p))}
 }
 
 // serviceMonitorFor builds the ServiceMonitor scraping /metrics, or nil

@@ -168,7 +168,7 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// again later.
 		return reconcile.Result{RequeueAfter: recheckAfter}, nil
 	}
-	if obs.welcomeProblem != "" {
+	if obs.welcomeProblem != "" || obs.upstreamProblem != "" {
 		// The cache holds only the operator's own ConfigMaps, so the
 		// user's is not watched: look again soon, since the index is
 		// Degraded until it is there.
@@ -208,6 +208,9 @@ type observation struct {
 	argsProblem string
 	// welcomeProblem says what is wrong with the welcome page's ConfigMap.
 	welcomeProblem string
+	// upstreamProblem says what is wrong with the upstream's credentials
+	// Secret or CA bundle ConfigMap.
+	upstreamProblem string
 	// routeSkipped: httpRoute is set but the HTTPRoute CRD is not installed.
 	routeSkipped bool
 	// applyErr is the first error applying or deleting an object.
@@ -267,16 +270,14 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 		}
 	}
 	if w := idx.Spec.Server.Welcome; w != nil {
-		cm := &corev1.ConfigMap{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: w.Name}, cm)
-		switch {
-		case apierrors.IsNotFound(err):
-			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) not found: create it with the page under key %q", w.Name, w.Key)
-		case err != nil:
-			return obs, fmt.Errorf("reading ConfigMap %s/%s: %w", idx.Namespace, w.Name, err)
-		case cm.Data[w.Key] == "" && cm.BinaryData[w.Key] == nil:
-			obs.welcomeProblem = fmt.Sprintf("ConfigMap %s (server.welcome) has no key %q", w.Name, w.Key)
+		var err error
+		if obs.welcomeProblem, err = r.configMapKeyProblem(ctx, idx.Namespace, w, "server.welcome", "the page"); err != nil {
+			return obs, err
 		}
+	}
+	var err error
+	if obs.upstreamProblem, err = r.upstreamProblem(ctx, idx); err != nil {
+		return obs, err
 	}
 	obs.argsProblem = serverArgsProblem(idx, r.Options.CheckServer)
 	return obs, nil

@@ -43,6 +43,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	idx.Spec.Storage.EFS.AccessPointID = "fsap-0123456789abcdef0"
 	idx.Spec.Ingress = &v1alpha1.IngressSpec{Host: "pypi.example.com", TLSSecretName: "pypi-tls"}
 	idx.Spec.NetworkPolicy = &v1alpha1.NetworkPolicySpec{}
+	idx.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}}
 	create(t, idx)
 
 	deploy := named(&appsv1.Deployment{}, ns, "pypi")
@@ -51,7 +52,7 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	if c.Image != testImage {
 		t.Errorf("image %q, want the operator's %q", c.Image, testImage)
 	}
-	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info", "--layout=per-project"}
+	wantArgs := []string{"serve", "--root=/data", "--listen=:8080", "--hash-algo=sha256", "--log-format=json", "--log-level=info", "--layout=per-project", "--upstream=https://pypi.org/simple/"}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("args %q, want %q", c.Args, wantArgs)
 	}
@@ -92,6 +93,10 @@ func TestCreateBuildsEveryObject(t *testing.T) {
 	np := named(&networkingv1.NetworkPolicy{}, ns, "pypi")
 	for _, obj := range []client.Object{svc, pdb, ing, np} {
 		eventually(t, fmt.Sprintf("%T", obj), func() error { return get(obj) })
+	}
+	// The API server took the egress rules: DNS, then the upstream's port.
+	if e := np.Spec.Egress; len(e) != 2 || len(e[1].Ports) != 1 || e[1].Ports[0].Port.IntVal != 443 {
+		t.Errorf("NetworkPolicy egress %+v, want DNS and port 443", e)
 	}
 	if err := get(named(&autoscalingv2.HorizontalPodAutoscaler{}, ns, "pypi")); !apierrors.IsNotFound(err) {
 		t.Errorf("HPA without autoscaling: %v", err)
@@ -375,6 +380,39 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			i.Spec.Server.Writers = []string{"alice"}
 			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"upload"}, Users: []string{"alice"}}}}
 		}, "server.writers and server.policy cannot both be set"},
+		{"upstream not a URL", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"pypi.org/simple/"}}
+		}, "upstream.urls must be http or https URLs"},
+		{"upstream with a password in its URL", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://ci:s3cret@pypi.example/simple/"}}
+		}, "upstream.urls must not hold credentials"},
+		{"upstream without URLs", func(i *v1alpha1.PackageIndex) { i.Spec.Upstream = &v1alpha1.UpstreamSpec{} },
+			"spec.upstream.urls"},
+		{"upstream beside a fallback", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}}
+			i.Spec.Server.FallbackURL = "https://pypi.org/simple/"
+		}, "spec.upstream and spec.server.fallbackURL exclude each other"},
+		{"upstream credentials file and keys", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"},
+				CredentialsSecret: &v1alpha1.UpstreamCredentials{Name: "s", FileKey: "f", UserKey: "u"}}
+		}, "fileKey (a credentials file) excludes userKey and passwordKey"},
+		{"upstream credentials in env too", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"},
+				CredentialsSecret: &v1alpha1.UpstreamCredentials{Name: "s"}}
+			i.Spec.Server.Env = []corev1.EnvVar{{Name: "PKGINDEX_UPSTREAM_PASSWORD", Value: "x"}}
+		}, "server.env must not set PKGINDEX_UPSTREAM_USER"},
+		{"upstream timeout zero", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}, Timeout: &metav1.Duration{}}
+		}, "spec.upstream.timeout"},
+		{"upstream cache size negative", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}, CacheSize: new(resource.MustParse("-1Gi"))}
+		}, "upstream.cacheSize must be 0 (no limit) or more"},
+		{"upstream page size zero", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}, MaxPageSize: new(resource.MustParse("0"))}
+		}, "upstream.maxPageSize must be more than 0"},
+		{"upstream merge name not a project", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}, Merge: []string{"a b"}}
+		}, "spec.upstream.merge[0]"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,6 +427,17 @@ func TestInvalidObjectsRefused(t *testing.T) {
 			}
 		})
 	}
+
+	// The golden cases' upstreams pass every rule above.
+	t.Run("upstream accepted", func(t *testing.T) {
+		for i, name := range []string{"class-upstream", "efs-upstream-credentials-file"} {
+			idx := efsIndex(ns, fmt.Sprintf("upstream%d", i))
+			idx.Spec.Upstream = goldenCases()[name].Spec.Upstream
+			if err := k8s.Create(context.Background(), idx); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
 
 	t.Run("storage immutable", func(t *testing.T) {
 		idx := efsIndex(ns, "moving")

@@ -48,7 +48,9 @@ func serverArgsProblem(idx *v1alpha1.PackageIndex, check ServerCheck) string {
 	}
 	base := idx.DeepCopy()
 	base.Spec.Server.ExtraArgs = nil
-	baseArgs := serverArgs(base)
+	// The files the operator mounts are not here to be read; the schema
+	// and the builder vouch for the flags that name them.
+	baseArgs := withoutOperatorFiles(serverArgs(base))
 	for i, a := range s.ExtraArgs {
 		if why := try(append(slices.Clip(baseArgs), a), withEnv(nil)); why != "" {
 			return fmt.Sprintf("server.extraArgs[%d] %q is refused, so the Deployment is left as it was: %s", i, a, why)
@@ -64,7 +66,7 @@ func serverArgsProblem(idx *v1alpha1.PackageIndex, check ServerCheck) string {
 	}
 	// Each alone is fine; together they may still not be.
 	all := slices.Collect(maps.Keys(literalEnv(idx)))
-	if why := try(serverArgs(idx), withEnv(all)); why != "" {
+	if why := try(append(slices.Clip(baseArgs), s.ExtraArgs...), withEnv(all)); why != "" {
 		return "server.extraArgs and server.env together are refused, so the Deployment is left as it was: " + why
 	}
 	return ""

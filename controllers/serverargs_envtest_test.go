@@ -73,3 +73,40 @@ func TestMissingWelcomeIsDegraded(t *testing.T) {
 	})
 	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 }
+
+// An upstream whose credentials Secret or CA bundle is missing, or lacks a
+// key, is Degraded, naming what to create; once both are there it is not.
+func TestMissingUpstreamInputIsDegraded(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Upstream = &v1alpha1.UpstreamSpec{
+		URLs:              []string{"https://pypi.example/simple/"},
+		CredentialsSecret: &v1alpha1.UpstreamCredentials{Name: "mirror", PasswordKey: "token"},
+		CABundle:          &v1alpha1.ConfigMapKeyRef{Name: "corp-ca", Key: "ca.pem"},
+	}
+	create(t, idx)
+	degraded := func(want string) {
+		t.Helper()
+		eventually(t, "a message saying "+want, func() error {
+			got := condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonUpstreamInputMissing)
+			if msg := findCondition(got, v1alpha1.ConditionDegraded).Message; !strings.Contains(msg, want) {
+				return fmt.Errorf("message %q does not say %q", msg, want)
+			}
+			return nil
+		})
+	}
+	degraded(`Secret mirror (upstream.credentialsSecret) not found: create it with keys "username" and "token"`)
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "mirror", Namespace: ns},
+		Data:       map[string][]byte{"username": []byte("reader"), "password": []byte("x")},
+	})
+	degraded(`Secret mirror (upstream.credentialsSecret) has no key "token"`)
+	update(t, named(&corev1.Secret{}, ns, "mirror"), func(s *corev1.Secret) { s.Data["token"] = []byte("x") })
+	degraded(`ConfigMap corp-ca (upstream.caBundle) not found`)
+	create(t, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "corp-ca", Namespace: ns},
+		Data:       map[string]string{"ca.pem": "-----BEGIN CERTIFICATE-----\n"},
+	})
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
+}

@@ -2,16 +2,21 @@ package controllers
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 	"pkgindex.dev/pkgindex/server"
+	"pkgindex.dev/pkgindex/server/upstream"
 )
 
 // parseServerArgs parses the arguments the operator gives an index pod with
@@ -41,7 +46,9 @@ func TestServerAcceptsTheArguments(t *testing.T) {
 	s := crdSchema(t)
 	for name, idx := range goldenCases() {
 		t.Run(name, func(t *testing.T) {
-			parseServerArgs(t, serverArgs(defaulted(t, s, idx)))
+			// The files the operator mounts are read in
+			// TestUpstreamFieldsReachTheConfig, which writes them.
+			parseServerArgs(t, withoutOperatorFiles(serverArgs(defaulted(t, s, idx))))
 		})
 	}
 }
@@ -52,19 +59,7 @@ func TestServerAcceptsTheArguments(t *testing.T) {
 // the table does not name fails the test, so a new one cannot be
 // forgotten.
 func TestServerFieldsReachTheConfig(t *testing.T) {
-	base := parseServerArgs(t, serverArgs(&v1alpha1.PackageIndex{}))
-	if !slices.Equal(base.Roots, []string{dataDir}) || base.Listen != fmt.Sprintf(":%d", serverPort) {
-		t.Errorf("every index serves %s on :%d; the config says roots %q, listen %q", dataDir, serverPort, base.Roots, base.Listen)
-	}
-	cases := []struct {
-		field string // JSON path below spec.server
-		set   func(s *v1alpha1.ServerSpec)
-		// got reads the setting the field means; only the config fields
-		// named in may differ from the defaults.
-		got  func(c server.Config) any
-		want any
-		in   []string
-	}{
+	checkFieldsReachTheConfig(t, "server", func(idx *v1alpha1.PackageIndex) *v1alpha1.ServerSpec { return &idx.Spec.Server }, []fieldCase[v1alpha1.ServerSpec]{
 		{"overwrite", func(s *v1alpha1.ServerSpec) { s.Overwrite = true },
 			func(c server.Config) any { return c.Overwrite }, true, []string{"Overwrite"}},
 		{"fallbackURL", func(s *v1alpha1.ServerSpec) { s.FallbackURL = "https://pypi.org/simple" },
@@ -118,27 +113,135 @@ func TestServerFieldsReachTheConfig(t *testing.T) {
 		// effect is checked by TestServerArgsProblem.
 		{"env", func(s *v1alpha1.ServerSpec) { s.Env = []corev1.EnvVar{{Name: "PKGINDEX_TRUST_PROXY", Value: "true"}} },
 			func(c server.Config) any { return c.TrustProxy }, false, nil},
+	}, nil)
+}
+
+// The same for spec.upstream. The credentials in the Secret reach the
+// server's environment (a Secret's value is shown here as secret:KEY);
+// the mounted files are written where the pod would have them, below a
+// temporary directory.
+func TestUpstreamFieldsReachTheConfig(t *testing.T) {
+	up := func(idx *v1alpha1.PackageIndex) *v1alpha1.UpstreamSpec {
+		if idx.Spec.Upstream == nil {
+			idx.Spec.Upstream = &v1alpha1.UpstreamSpec{URLs: []string{"https://pypi.org/simple/"}}
+		}
+		return idx.Spec.Upstream
+	}
+	in := []string{"Upstream"}
+	checkFieldsReachTheConfig(t, "upstream", up, []fieldCase[v1alpha1.UpstreamSpec]{
+		{field: "urls", set: func(u *v1alpha1.UpstreamSpec) {
+			u.URLs = []string{"https://pypi.example.com/simple/", "http://other.pypi.svc:8080/simple/"}
+		}, got: func(c server.Config) any { return c.Upstream.URLs }, want: []string{"https://pypi.example.com/simple/", "http://other.pypi.svc:8080/simple/"}, in: in},
+		{field: "credentialsSecret.name", set: func(u *v1alpha1.UpstreamSpec) {
+			u.CredentialsSecret = &v1alpha1.UpstreamCredentials{Name: "pypi-upstream"}
+		},
+			got: func(c server.Config) any { return c.Upstream.Credentials[""] }, want: upstream.Credential{User: "secret:username", Password: "secret:password"}, in: in},
+		{field: "credentialsSecret.userKey", set: func(u *v1alpha1.UpstreamSpec) {
+			u.CredentialsSecret = &v1alpha1.UpstreamCredentials{Name: "s", UserKey: "user", PasswordKey: "token"}
+		}, got: func(c server.Config) any { return c.Upstream.Credentials[""] }, want: upstream.Credential{User: "secret:user", Password: "secret:token"}, in: in},
+		{field: "credentialsSecret.passwordKey", set: func(u *v1alpha1.UpstreamSpec) {
+			u.CredentialsSecret = &v1alpha1.UpstreamCredentials{Name: "s", PasswordKey: "token"}
+		}, got: func(c server.Config) any { return c.Upstream.Credentials[""] }, want: upstream.Credential{User: "secret:username", Password: "secret:token"}, in: in},
+		{field: "credentialsSecret.fileKey", set: func(u *v1alpha1.UpstreamSpec) {
+			u.CredentialsSecret = &v1alpha1.UpstreamCredentials{Name: "s", FileKey: "creds"}
+		}, got: func(c server.Config) any { return c.Upstream.Credentials["https://pypi.org/simple/"] },
+			want: upstream.Credential{User: "alice", Password: "wonderland"}, in: in},
+		{field: "caBundle.name", set: func(u *v1alpha1.UpstreamSpec) { u.CABundle = &v1alpha1.ConfigMapKeyRef{Name: "corp-ca", Key: "ca.pem"} },
+			got: func(c server.Config) any { return strings.HasSuffix(c.Upstream.CAFile, upstreamCADir+"/ca.pem") }, want: true, in: in},
+		{field: "caBundle.key", set: func(u *v1alpha1.UpstreamSpec) {
+			u.CABundle = &v1alpha1.ConfigMapKeyRef{Name: "corp-ca", Key: "bundle.crt"}
+		},
+			got: func(c server.Config) any { return strings.HasSuffix(c.Upstream.CAFile, upstreamCADir+"/bundle.crt") }, want: true, in: in},
+		{field: "ttl", set: func(u *v1alpha1.UpstreamSpec) { u.TTL = &metav1.Duration{Duration: 90 * time.Second} },
+			got: func(c server.Config) any { return c.Upstream.TTL }, want: 90 * time.Second, in: in},
+		{field: "timeout", set: func(u *v1alpha1.UpstreamSpec) { u.Timeout = &metav1.Duration{Duration: 5 * time.Second} },
+			got: func(c server.Config) any { return c.Upstream.Timeout }, want: 5 * time.Second, in: in},
+		{field: "merge", set: func(u *v1alpha1.UpstreamSpec) { u.Merge = []string{"Acme_Tools", "numpy"} },
+			got: func(c server.Config) any { return c.Upstream.Merge }, want: []string{"acme-tools", "numpy"}, in: in},
+		{field: "deny", set: func(u *v1alpha1.UpstreamSpec) { u.Deny = []string{"acme-secret"} },
+			got: func(c server.Config) any { return c.Upstream.Deny }, want: []string{"acme-secret"}, in: in},
+		{field: "cacheSize", set: func(u *v1alpha1.UpstreamSpec) { u.CacheSize = new(resource.MustParse("20Gi")) },
+			got: func(c server.Config) any { return c.Upstream.CacheSize }, want: int64(20 << 30), in: in},
+		{field: "maxPageSize", set: func(u *v1alpha1.UpstreamSpec) { u.MaxPageSize = new(resource.MustParse("8Mi")) },
+			got: func(c server.Config) any { return c.Upstream.MaxPageSize }, want: int64(8 << 20), in: in},
+		{field: "maxFetches", set: func(u *v1alpha1.UpstreamSpec) { u.MaxFetches = new(int32(4)) },
+			got: func(c server.Config) any { return c.Upstream.MaxFetches }, want: 4, in: in},
+	}, map[string]map[string]string{
+		"credentialsSecret.fileKey": {upstreamCredentialsDir + "/creds": "https://pypi.org/simple/ alice:wonderland\n"},
+		"caBundle.name":             {upstreamCADir + "/ca.pem": "-"},
+		"caBundle.key":              {upstreamCADir + "/bundle.crt": "-"},
+	})
+}
+
+// fieldCase is one field of a spec section S and the server setting it
+// reaches.
+type fieldCase[S any] struct {
+	field string // JSON path below the section
+	set   func(s *S)
+	// got reads the setting the field means; only the config fields
+	// named in may differ from the defaults.
+	got  func(c server.Config) any
+	want any
+	in   []string
+}
+
+// checkFieldsReachTheConfig runs the cases of the spec section named
+// prefix, which section finds (and creates) in an index, and fails for a
+// field of S that no case names.
+// files, by field, are written where the pod has them mounted (path:
+// content) for the server to read.
+func checkFieldsReachTheConfig[S any](t *testing.T, prefix string, section func(*v1alpha1.PackageIndex) *S, cases []fieldCase[S], files map[string]map[string]string) {
+	t.Helper()
+	empty := &v1alpha1.PackageIndex{}
+	section(empty)
+	base := parseServerArgs(t, serverArgs(empty))
+	if !slices.Equal(base.Roots, []string{dataDir}) || base.Listen != fmt.Sprintf(":%d", serverPort) {
+		t.Errorf("every index serves %s on :%d; the config says roots %q, listen %q", dataDir, serverPort, base.Roots, base.Listen)
 	}
 	named := map[string]bool{}
 	for _, tc := range cases {
 		named[tc.field] = true
 		t.Run(tc.field, func(t *testing.T) {
 			idx := &v1alpha1.PackageIndex{}
-			tc.set(&idx.Spec.Server)
-			cfg := parseServerArgs(t, serverArgs(idx))
+			tc.set(section(idx))
+			args := serverArgs(idx)
+			if len(files[tc.field]) > 0 {
+				dir := t.TempDir()
+				for p, content := range files[tc.field] {
+					if err := os.MkdirAll(filepath.Dir(dir+p), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(dir+p, []byte(content), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i, a := range args {
+					args[i] = strings.Replace(a, "=/etc/pkgindex/", "="+dir+"/etc/pkgindex/", 1)
+				}
+			}
+			env := map[string]string{}
+			for _, e := range deploymentFor(idx, Options{}).Spec.Template.Spec.Containers[0].Env {
+				if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
+					env[e.Name] = "secret:" + ref.SecretKeyRef.Key
+				}
+			}
+			cfg, err := server.CheckFlags(args[1:], func(name string) string { return env[name] })
+			if err != nil {
+				t.Fatalf("pkgindex serve %s: %v", strings.Join(args[1:], " "), err)
+			}
 			if got := tc.got(cfg); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("spec.server.%s gives the server %#v, want %#v", tc.field, got, tc.want)
+				t.Errorf("spec.%s.%s gives the server %#v, want %#v", prefix, tc.field, got, tc.want)
 			}
 			for _, f := range changedFields(base, cfg) {
 				if !slices.Contains(tc.in, f) {
-					t.Errorf("spec.server.%s also changes the server's %s", tc.field, f)
+					t.Errorf("spec.%s.%s also changes the server's %s", prefix, tc.field, f)
 				}
 			}
 		})
 	}
-	for _, f := range jsonFields(reflect.TypeFor[v1alpha1.ServerSpec](), "") {
+	for _, f := range jsonFields(reflect.TypeFor[S](), "") {
 		if !named[f] {
-			t.Errorf("spec.server.%s is not in the table: say which server setting it reaches", f)
+			t.Errorf("spec.%s.%s is not in the table: say which server setting it reaches", prefix, f)
 		}
 	}
 }

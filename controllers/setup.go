@@ -58,11 +58,12 @@ func indexOfVolume(_ context.Context, obj client.Object) []reconcile.Request {
 }
 
 // indexesUsingSecret maps a Secret to the PackageIndexes of its namespace
-// whose auth names it.
+// whose auth or upstream credentials name it.
 func (r *PackageIndexReconciler) indexesUsingSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.indexesWhere(ctx, obj, func(idx *v1alpha1.PackageIndex) bool {
-		a := idx.Spec.Server.Auth
-		return a != nil && a.SecretName == obj.GetName()
+		a, u := idx.Spec.Server.Auth, idx.Spec.Upstream
+		return a != nil && a.SecretName == obj.GetName() ||
+			u != nil && u.CredentialsSecret != nil && u.CredentialsSecret.Name == obj.GetName()
 	})
 }
 

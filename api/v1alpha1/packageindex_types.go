@@ -114,6 +114,14 @@ type PackageIndexSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// upstream, when set, serves projects that have no local files from
+	// other Simple API indexes (PyPI, another pkgindex, Artifactory),
+	// through a cache on the packages volume that every replica shares.
+	// A project with local files is served from them alone unless
+	// upstream.merge names it. It excludes server.fallbackURL.
+	// +optional
+	Upstream *UpstreamSpec `json:"upstream,omitempty"`
+
 	// ingress, when set, routes HTTP hosts to the Service.
 	// +optional
 	Ingress *IngressSpec `json:"ingress,omitempty"`
@@ -131,7 +139,8 @@ type PackageIndexSpec struct {
 
 	// prometheusRule, when set, creates a Prometheus Operator
 	// PrometheusRule with the index's alerts (unavailable, pods not ready,
-	// 5xx ratio, uploads refused for storage, storage slow), if the
+	// 5xx ratio, uploads refused for storage, storage slow, and with an
+	// upstream its errors, stale answers, failed fetches and latency), if the
 	// monitoring.coreos.com CRD exists. The alerts read the metrics the
 	// serviceMonitor scrapes, and kube-state-metrics for the pods.
 	// +optional
@@ -175,6 +184,131 @@ type ServiceAccountSpec struct {
 	// sidecar or an identity webhook that needs it.
 	// +optional
 	AutomountToken bool `json:"automountToken,omitempty"`
+}
+
+// UpstreamSpec is the pull-through cache of upstream indexes; the fields
+// map to the server's --upstream-* flags.
+type UpstreamSpec struct {
+	// urls are the Simple API roots asked, in order, for a project with
+	// no local files, e.g. https://pypi.org/simple/. An upstream's 404
+	// passes to the next; one that fails stops the search.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.all(u, isURL(u) && (u.startsWith('https://') || u.startsWith('http://')))",message="upstream.urls must be http or https URLs such as https://pypi.org/simple/"
+	// +kubebuilder:validation:XValidation:rule="!self.exists(u, u.matches('^https?://[^/?#]*@'))",message="upstream.urls must not hold credentials: they would show in the pods' command line; use upstream.credentialsSecret"
+	URLs []string `json:"urls"`
+
+	// credentialsSecret is a Secret in this namespace with the user and
+	// password sent to the upstreams. They reach the server as its
+	// PKGINDEX_UPSTREAM_USER and PKGINDEX_UPSTREAM_PASSWORD environment
+	// (userKey and passwordKey), or as a mounted credentials file
+	// (fileKey) of "URL user:password" lines for upstreams that each need
+	// their own; never on the command line. The server reads them when a
+	// pod starts: after changing the Secret, restart the pods.
+	// +optional
+	CredentialsSecret *UpstreamCredentials `json:"credentialsSecret,omitempty"`
+
+	// caBundle is a ConfigMap key holding the PEM certificates the
+	// upstreams' are checked against (--upstream-ca), for an upstream
+	// with a private authority; unset means the image's system roots.
+	// +optional
+	CABundle *ConfigMapKeyRef `json:"caBundle,omitempty"`
+
+	// ttl is how long a cached upstream page is served before it is
+	// revalidated with the upstream (--upstream-ttl); 0 revalidates every
+	// time. When the upstream fails, the cached page is served anyway.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$|^0$`
+	TTL *metav1.Duration `json:"ttl,omitempty"`
+
+	// timeout is the longest wait for an upstream to connect, answer,
+	// send a page, or send more of a file (--upstream-timeout).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="upstream.timeout must be more than 0"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// merge are projects with local files whose upstream files are added
+	// to their pages (--upstream-merge); a local file wins over an
+	// upstream file of the same name. Any other project with local files
+	// is served from them alone, so a name published upstream by someone
+	// else never replaces a private one (dependency confusion).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`
+	Merge []string `json:"merge,omitempty"`
+
+	// deny are projects never fetched from an upstream (--upstream-deny),
+	// e.g. private names that have no release yet.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`
+	Deny []string `json:"deny,omitempty"`
+
+	// cacheSize bounds the bytes of cached upstream files on the volume
+	// (--upstream-cache-size); the least recently used go first, never an
+	// uploaded file. Unset means no limit.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('0'))",message="upstream.cacheSize must be 0 (no limit) or more"
+	CacheSize *resource.Quantity `json:"cacheSize,omitempty"`
+
+	// maxPageSize refuses larger upstream project pages
+	// (--upstream-max-page-size).
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="upstream.maxPageSize must be more than 0: no page could be read"
+	MaxPageSize *resource.Quantity `json:"maxPageSize,omitempty"`
+
+	// maxFetches is how many upstream requests a replica runs at once
+	// (--upstream-max-fetches).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	MaxFetches *int32 `json:"maxFetches,omitempty"`
+}
+
+// UpstreamCredentials names the keys of a Secret holding upstream
+// credentials: a user and a password for every upstream, or a file.
+// +kubebuilder:validation:XValidation:rule="!has(self.fileKey) || (!has(self.userKey) && !has(self.passwordKey))",message="upstream.credentialsSecret: fileKey (a credentials file) excludes userKey and passwordKey (one user and password for every upstream)"
+type UpstreamCredentials struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// userKey is the key of the user name; username when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	UserKey string `json:"userKey,omitempty"`
+
+	// passwordKey is the key of the password; password when unset.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	PasswordKey string `json:"passwordKey,omitempty"`
+
+	// fileKey is the key of a credentials file, mounted into the pods:
+	// "URL user:password" lines, one per upstream, and optionally a
+	// "user:password" line for the others.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	FileKey string `json:"fileKey,omitempty"`
 }
 
 // AutoscalingSpec configures the HorizontalPodAutoscaler.
@@ -823,13 +957,35 @@ type ParentReference struct {
 	SectionName *string `json:"sectionName,omitempty"`
 }
 
-// NetworkPolicySpec admits traffic to the server port from some namespaces.
+// NetworkPolicySpec admits traffic to the server port from some
+// namespaces, and limits what the pods may connect to.
 type NetworkPolicySpec struct {
 	// fromNamespaces selects the namespaces whose pods may connect; unset
 	// means only this namespace, {} means every namespace.
 	// +optional
 	FromNamespaces *metav1.LabelSelector `json:"fromNamespaces,omitempty"`
+
+	// egress says what the pods may connect to. Restricted (the default)
+	// allows DNS, the ports of upstream.urls, and the HTTPS ports of the
+	// policy's OIDC issuers whose keys are fetched; nothing at all else.
+	// While the policy grants to service accounts or namespaces, the
+	// pods must reach the API server, whose address and port differ from
+	// cluster to cluster, so egress is left open then. Unrestricted leaves
+	// egress open always, e.g. for a sidecar of a service mesh.
+	// +optional
+	// +kubebuilder:default=Restricted
+	Egress EgressMode `json:"egress,omitempty"`
 }
+
+// EgressMode is how the NetworkPolicy treats the pods' outgoing traffic.
+// +kubebuilder:validation:Enum=Restricted;Unrestricted
+type EgressMode string
+
+// Egress modes.
+const (
+	EgressRestricted   EgressMode = "Restricted"
+	EgressUnrestricted EgressMode = "Unrestricted"
+)
 
 // ServiceMonitorSpec shapes the Prometheus Operator ServiceMonitor.
 type ServiceMonitorSpec struct {
@@ -902,6 +1058,10 @@ const (
 	// ReasonAuthSecretMissing: server.auth names a Secret that is absent,
 	// or lacks the key.
 	ReasonAuthSecretMissing = "AuthSecretMissing"
+	// ReasonUpstreamInputMissing: upstream.credentialsSecret or
+	// upstream.caBundle names a Secret, ConfigMap or key that is absent,
+	// so new pods cannot start.
+	ReasonUpstreamInputMissing = "UpstreamInputMissing"
 	// ReasonApplyFailed: the API server refused an object the operator
 	// built.
 	ReasonApplyFailed = "ApplyFailed"
@@ -955,6 +1115,8 @@ type PackageIndexStatus struct {
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=pkgidx,categories=all
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.storage.accessMode) || self.spec.storage.accessMode != 'ReadWriteOnce' || (!has(self.spec.autoscaling) && has(self.spec.replicas) && self.spec.replicas <= 1)",message="storage.accessMode ReadWriteOnce needs replicas: 1 and no autoscaling: a ReadWriteOnce volume is mounted by one node at a time, so further replicas elsewhere would never start"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.upstream) || !has(self.spec.server) || !has(self.spec.server.fallbackURL)",message="spec.upstream and spec.server.fallbackURL exclude each other: the upstream serves unknown projects itself, where the fallback would redirect them"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.upstream) || !has(self.spec.upstream.credentialsSecret) || !has(self.spec.server) || !has(self.spec.server.env) || !self.spec.server.env.exists(e, e.name in ['PKGINDEX_UPSTREAM_USER', 'PKGINDEX_UPSTREAM_PASSWORD', 'PKGINDEX_UPSTREAM_CREDENTIALS'])",message="server.env must not set PKGINDEX_UPSTREAM_USER, PKGINDEX_UPSTREAM_PASSWORD or PKGINDEX_UPSTREAM_CREDENTIALS beside upstream.credentialsSecret, which sets them"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 63 lower-case letters, digits and '-', starting with a letter: it names the Service and is used as a label value"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
