@@ -222,28 +222,34 @@ $(KUBECTL):
 # End to end on a real single-node cluster (hack/e2e.sh): the other four
 # Kubernetes binaries built like the envtest ones, the image under test
 # tagged e2e, a pause image built the same daemonless way, and the test's
-# client.
+# client, on the host and as an image for the jobs it runs.
 E2E_IMAGE := $(IMAGE_REPO):e2e
 E2E_IMAGE_ARCHIVE := $(BIN)/pkgindex-e2e-image.tar
 PAUSE_ARCHIVE := $(BIN)/pause-image.tar
 PAUSE_IMAGE := pkgindex.dev/e2e/pause:1
+CLIENT_ARCHIVE := $(BIN)/e2e-client-image.tar
+CLIENT_IMAGE := pkgindex.dev/e2e/client:1
 
 .PHONY: e2e-bins
 e2e-bins: envtest ## build kube-controller-manager, kube-scheduler, kubelet and kube-proxy into bin/k8s/ (once)
 	@hack/node-bins.sh $(K8S_VERSION) >/dev/null
 
 .PHONY: e2e-images
-e2e-images: ## the image archive tagged e2e, and the pause image archive
+e2e-images: ## the image archive tagged e2e, and the pause and client image archives
 	$(MAKE) --no-print-directory image IMAGE_TAG=e2e IMAGE_ARCHIVE=$(E2E_IMAGE_ARCHIVE)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags '-s -w' -o $(BIN)/linux_$(IMAGE_ARCH)/pause ./hack/e2e/pause
-	go run ./hack/image -pause -binary $(BIN)/linux_$(IMAGE_ARCH)/pause -arch $(IMAGE_ARCH) \
+	go run ./hack/image -bare pause -binary $(BIN)/linux_$(IMAGE_ARCH)/pause -arch $(IMAGE_ARCH) \
 	  -tag $(PAUSE_IMAGE) -source-date-epoch $(SOURCE_DATE_EPOCH) -out $(PAUSE_ARCHIVE)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags '-s -w' -o $(BIN)/linux_$(IMAGE_ARCH)/client ./hack/e2e/client
+	go run ./hack/image -bare client -binary $(BIN)/linux_$(IMAGE_ARCH)/client -arch $(IMAGE_ARCH) \
+	  -tag $(CLIENT_IMAGE) -source-date-epoch $(SOURCE_DATE_EPOCH) -out $(CLIENT_ARCHIVE)
 
 .PHONY: e2e
 e2e: e2e-bins tools e2e-images ## end to end on a real single-node cluster (as root; needs containerd, runc, CNI plugins, iptables, conntrack)
 	go build -o $(BIN)/e2e-client ./hack/e2e/client
 	K8S_VERSION=$(K8S_VERSION) KUBECTL=$(KUBECTL) HELM=$(HELM) E2E_CLIENT=$(BIN)/e2e-client \
-	  E2E_IMAGE=$(E2E_IMAGE) IMAGE_ARCHIVE=$(E2E_IMAGE_ARCHIVE) PAUSE_ARCHIVE=$(PAUSE_ARCHIVE) E2E_PAUSE_IMAGE=$(PAUSE_IMAGE) hack/e2e.sh
+	  E2E_IMAGE=$(E2E_IMAGE) IMAGE_ARCHIVE=$(E2E_IMAGE_ARCHIVE) PAUSE_ARCHIVE=$(PAUSE_ARCHIVE) E2E_PAUSE_IMAGE=$(PAUSE_IMAGE) \
+	  CLIENT_ARCHIVE=$(CLIENT_ARCHIVE) E2E_CLIENT_IMAGE=$(CLIENT_IMAGE) hack/e2e.sh
 
 .PHONY: test-e2e
 test-e2e: ## make e2e where this machine can run it (root, containerd, runc, CNI plugins); in CI it must

@@ -168,10 +168,10 @@ func (r *PackageIndexReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// again later.
 		return reconcile.Result{RequeueAfter: recheckAfter}, nil
 	}
-	if obs.welcomeProblem != "" || obs.upstreamProblem != "" {
+	if obs.welcomeProblem != "" || obs.upstreamProblem != "" || obs.jwksProblem != "" {
 		// The cache holds only the operator's own ConfigMaps, so the
-		// user's is not watched: look again soon, since the index is
-		// Degraded until it is there.
+		// user's are not watched: look again soon, since the index is
+		// Degraded until they are there.
 		return reconcile.Result{RequeueAfter: welcomeRecheckAfter}, nil
 	}
 	return reconcile.Result{}, nil
@@ -211,6 +211,9 @@ type observation struct {
 	// upstreamProblem says what is wrong with the upstream's credentials
 	// Secret or CA bundle ConfigMap.
 	upstreamProblem string
+	// jwksProblem says what is wrong with the first publisher's keys
+	// ConfigMap that is not as it should be.
+	jwksProblem string
 	// routeSkipped: httpRoute is set but the HTTPRoute CRD is not installed.
 	routeSkipped bool
 	// applyErr is the first error applying or deleting an object.
@@ -279,8 +282,40 @@ func (r *PackageIndexReconciler) checkInputs(ctx context.Context, idx *v1alpha1.
 	if obs.upstreamProblem, err = r.upstreamProblem(ctx, idx); err != nil {
 		return obs, err
 	}
+	if obs.jwksProblem, err = r.jwksProblem(ctx, idx); err != nil {
+		return obs, err
+	}
 	obs.argsProblem = serverArgsProblem(idx, r.Options.CheckServer)
 	return obs, nil
+}
+
+// jwksProblem says what is wrong with the first publisher's jwksConfigMap
+// that is missing or lacks its key, or "": the pods mount each, and do not
+// start without it. The cache holds only the operator's own ConfigMaps,
+// so the user's are read from the API server.
+func (r *PackageIndexReconciler) jwksProblem(ctx context.Context, idx *v1alpha1.PackageIndex) (string, error) {
+	p := idx.Spec.Server.Policy
+	if p == nil {
+		return "", nil
+	}
+	for _, pub := range p.Publishers {
+		c := pub.JWKSConfigMap
+		if c == nil {
+			continue
+		}
+		cm := &corev1.ConfigMap{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: c.Name}, cm)
+		switch {
+		case apierrors.IsNotFound(err):
+			return fmt.Sprintf("ConfigMap %s (jwksConfigMap of publisher %s) not found: create it with the issuer's keys, a JWKS document, under key %q",
+				c.Name, pub.Name, jwksKey(c)), nil
+		case err != nil:
+			return "", fmt.Errorf("reading ConfigMap %s/%s: %w", idx.Namespace, c.Name, err)
+		case cm.Data[jwksKey(c)] == "" && cm.BinaryData[jwksKey(c)] == nil:
+			return fmt.Sprintf("ConfigMap %s (jwksConfigMap of publisher %s) has no key %q", c.Name, pub.Name, jwksKey(c)), nil
+		}
+	}
+	return "", nil
 }
 
 // applyAll applies every object idx wants and deletes the owned ones it no

@@ -330,6 +330,10 @@ func TestInvalidObjectsRefused(t *testing.T) {
 		{"bad project pattern", func(i *v1alpha1.PackageIndex) {
 			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"a/b"}, Rights: []v1alpha1.PolicyRight{"list"}, Anyone: true}}}
 		}, "spec.server.policy.grants[0].projects[0]"},
+		{"service account in neither form", func(i *v1alpha1.PackageIndex) {
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"upload"},
+				ServiceAccounts: []string{"ci/builder", "system:serviceaccount:ci"}}}}
+		}, "spec.server.policy.grants[0].serviceAccounts[1]"},
 		{"two key sources", func(i *v1alpha1.PackageIndex) {
 			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Publishers: []v1alpha1.PolicyPublisher{{
 				Name: "gh", Issuer: "https://token.actions.githubusercontent.com", JWKSURL: "https://example.com/jwks",

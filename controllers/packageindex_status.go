@@ -151,6 +151,8 @@ func degradation(obs observation, deploy *appsv1.Deployment, claim *corev1.Persi
 		return v1alpha1.ReasonWelcomeMissing, obs.welcomeProblem
 	case obs.upstreamProblem != "":
 		return v1alpha1.ReasonUpstreamInputMissing, obs.upstreamProblem
+	case obs.jwksProblem != "":
+		return v1alpha1.ReasonJWKSMissing, obs.jwksProblem
 	case claim != nil && claim.Status.Phase == corev1.ClaimLost:
 		return v1alpha1.ReasonClaimLost, fmt.Sprintf("PersistentVolumeClaim %s lost its volume %s",
 			claim.Name, claim.Spec.VolumeName)

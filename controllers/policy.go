@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -60,7 +61,11 @@ type publisherFile struct {
 }
 
 func policyFileOf(p *v1alpha1.PolicySpec) policyFile {
-	f := policyFile{Audience: p.Audience, Grants: p.Grants}
+	f := policyFile{Audience: p.Audience}
+	for _, g := range p.Grants {
+		g.ServiceAccounts = shortServiceAccounts(g.ServiceAccounts)
+		f.Grants = append(f.Grants, g)
+	}
 	for _, pub := range p.Publishers {
 		pf := publisherFile{Name: pub.Name, Issuer: pub.Issuer, JWKSURL: pub.JWKSURL, Claims: pub.Claims}
 		if c := pub.JWKSConfigMap; c != nil {
@@ -69,6 +74,23 @@ func policyFileOf(p *v1alpha1.PolicySpec) policyFile {
 		f.Publishers = append(f.Publishers, pf)
 	}
 	return f
+}
+
+// shortServiceAccounts writes each of names as <namespace>/<name>, once, in
+// the order given: the spec takes the API server's
+// system:serviceaccount:<namespace>:<name> too, and one account named both
+// ways is one grant. It returns a new slice, leaving the spec's alone.
+func shortServiceAccounts(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if rest, ok := strings.CutPrefix(n, "system:serviceaccount:"); ok {
+			n = strings.Replace(rest, ":", "/", 1)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // jwksDir holds a directory per ConfigMap of issuers' keys.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"pkgindex.dev/pkgindex/api/v1alpha1"
 	"pkgindex.dev/pkgindex/server/policy"
@@ -123,4 +125,93 @@ func TestPolicyGivesTokenReview(t *testing.T) {
 	}
 	waitGone(t, binding)
 	waitGone(t, named(&v1alpha1.PackageIndex{}, ns, "pypi"))
+}
+
+func TestShortServiceAccounts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, nil},
+		{"short kept", []string{"ci/builder"}, []string{"ci/builder"}},
+		{"long shortened", []string{"system:serviceaccount:ci:builder"}, []string{"ci/builder"}},
+		{"one account named both ways", []string{"ci/builder", "system:serviceaccount:ci:builder", "ci/tester"}, []string{"ci/builder", "ci/tester"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			if got := shortServiceAccounts(in); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if !slices.Equal(in, tc.in) {
+				t.Errorf("the spec's list changed to %q", in)
+			}
+		})
+	}
+}
+
+// A grant may name a service account as the API server does; the schema
+// takes it, and the policy file the server reads names it the short way,
+// so the server grants it as it grants <namespace>/<name>.
+func TestServiceAccountNamedAsTheAPIServerDoes(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{
+		{Projects: []string{"acme-lib"}, Rights: []v1alpha1.PolicyRight{"upload"},
+			ServiceAccounts: []string{"system:serviceaccount:ci:builder", "ci/builder", "release/publisher"}},
+	}}
+	create(t, idx)
+	cm := named(&corev1.ConfigMap{}, ns, "pypi-policy")
+	eventually(t, "policy ConfigMap", func() error { return get(cm) })
+	file := cm.Data[policyKey]
+	if strings.Contains(file, "system:serviceaccount") || strings.Count(file, "ci/builder") != 1 {
+		t.Errorf("the policy file names the accounts other than once each as <namespace>/<name>:\n%s", file)
+	}
+	p, err := policy.Parse([]byte(file))
+	if err != nil {
+		t.Fatalf("the policy file does not parse: %v\n%s", err, file)
+	}
+	builder := policy.Identity{Kind: policy.ServiceAccount, Name: "system:serviceaccount:ci:builder", Groups: []string{"ci"}}
+	if d := p.Decide(builder, policy.Upload, "acme-lib"); !d.Allowed {
+		t.Errorf("ci/builder may not upload acme-lib: %s", d.Reason)
+	}
+}
+
+// A publisher's keys from a ConfigMap that is not there make the index
+// Degraded, naming the ConfigMap and the publisher; once it exists with
+// its key the index is not.
+func TestMissingJWKSConfigMapIsDegraded(t *testing.T) {
+	needEnv(t)
+	ns := newNamespace(t)
+	idx := efsIndex(ns, "pypi")
+	idx.Spec.Server.Policy = &v1alpha1.PolicySpec{
+		Grants: []v1alpha1.PolicyGrant{{Projects: []string{"tools-*"}, Rights: []v1alpha1.PolicyRight{"upload"}, Publishers: []string{"gitlab"}}},
+		Publishers: []v1alpha1.PolicyPublisher{{
+			Name: "gitlab", Issuer: "https://gitlab.example.com", JWKSConfigMap: &v1alpha1.ConfigMapKey{Name: "gitlab-keys"},
+			Claims: map[string]string{"project_path": "platform/tools"},
+		}},
+	}
+	create(t, idx)
+	got := condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionTrue, v1alpha1.ReasonJWKSMissing)
+	if msg := findCondition(got, v1alpha1.ConditionDegraded).Message; !strings.Contains(msg, "ConfigMap gitlab-keys") || !strings.Contains(msg, "publisher gitlab") {
+		t.Errorf("message %q does not name the ConfigMap and its publisher", msg)
+	}
+	keys := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "gitlab-keys", Namespace: ns},
+		Data:       map[string]string{"other.json": "{}"},
+	}
+	create(t, keys)
+	eventually(t, "Degraded naming the missing key", func() error {
+		c := findCondition(getIndex(t, idx), v1alpha1.ConditionDegraded)
+		if c.Reason != v1alpha1.ReasonJWKSMissing || !strings.Contains(c.Message, `has no key "jwks.json"`) {
+			return fmt.Errorf("%s: %s", c.Reason, c.Message)
+		}
+		return nil
+	})
+	keys.Data = map[string]string{"jwks.json": `{"keys": []}`}
+	if err := k8s.Update(context.Background(), keys); err != nil {
+		t.Fatal(err)
+	}
+	condition(t, idx, v1alpha1.ConditionDegraded, metav1.ConditionFalse, v1alpha1.ReasonAsExpected)
 }

@@ -2,14 +2,15 @@
 # End to end on a real single-node cluster (make e2e): brings Kubernetes up
 # on this machine in a temporary directory (hack/e2e/cluster.sh), installs
 # the operator with Helm, runs PackageIndexes from the image of make image,
-# drives pip, twine and a client loop through real pods, and takes it all
-# down again, whatever happens. Each step is asserted; the wall time of
+# drives pip, twine and a client loop through real pods, publishes from
+# Jobs with their service-account tokens, and takes it all down again,
+# whatever happens. Each step is asserted; the wall time of
 # each phase is printed at the end.
 #
 # Needs root, containerd, runc, the CNI plugins, iptables, conntrack,
 # openssl, twine and pip, and these from make: bin/k8s/<version>/ (all
 # seven binaries), helm, kubectl, kustomize, the image archives and the
-# client (E2E_CLIENT).
+# client (E2E_CLIENT, and its image for the Jobs).
 #
 # hack/e2e.sh --check only says whether this machine can run it (root and
 # the distribution's tools), for make test to skip it where it cannot.
@@ -28,8 +29,10 @@ IMAGE_ARCHIVE="${IMAGE_ARCHIVE:-$ROOT/bin/pkgindex-image.tar}"
 IMAGE="${E2E_IMAGE:-ghcr.io/pkgindex/pkgindex:e2e}"
 PAUSE_ARCHIVE="${PAUSE_ARCHIVE:-$ROOT/bin/pause-image.tar}"
 E2E_PAUSE_IMAGE="${E2E_PAUSE_IMAGE:-pkgindex.dev/e2e/pause:1}"
+CLIENT_ARCHIVE="${CLIENT_ARCHIVE:-$ROOT/bin/e2e-client-image.tar}"
+E2E_CLIENT_IMAGE="${E2E_CLIENT_IMAGE:-pkgindex.dev/e2e/client:1}"
 PASSWORD="e2e-$RANDOM$RANDOM"
-E2E_IMAGES=("$PAUSE_ARCHIVE" "$IMAGE_ARCHIVE")
+E2E_IMAGES=("$PAUSE_ARCHIVE" "$IMAGE_ARCHIVE" "$CLIENT_ARCHIVE")
 
 # shellcheck source=hack/e2e/cluster.sh
 . "$ROOT/hack/e2e/cluster.sh"
@@ -54,16 +57,16 @@ preflight() {
   for t in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     [ -x "$K8S_BIN/$t" ] || missing+=("$K8S_BIN/$t (make e2e-bins)")
   done
-  for t in "$KUBECTL" "$HELM" "$E2E_CLIENT" "$IMAGE_ARCHIVE" "$PAUSE_ARCHIVE"; do
+  for t in "$KUBECTL" "$HELM" "$E2E_CLIENT" "$IMAGE_ARCHIVE" "$PAUSE_ARCHIVE" "$CLIENT_ARCHIVE"; do
     [ -e "$t" ] || missing+=("$t")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     die "missing: ${missing[*]} (apt-get install containerd runc containernetworking-plugins iptables conntrack twine; make e2e builds the rest)"
   fi
   local port
-  # The cluster's, the operators' on the host network, the port-forwards'.
+  # The cluster's and the port-forwards'.
   for port in "$E2E_API_PORT" "$E2E_ETCD_PORT" "$E2E_ETCD_PEER_PORT" 10248 10249 10256 \
-    18080 18081 18090 18091 18100 18101 18102 18200; do
+    18100 18101 18102 18200; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       die "port $port on 127.0.0.1 is in use; is another cluster running?"
     fi
@@ -83,7 +86,7 @@ teardown() {
   trap - EXIT INT TERM
   if [ "$rc" != 0 ] && [ -n "${W:-}" ] && [ -f "${KUBECONFIG:-/nonexistent}" ]; then
     log "failed (exit $rc); cluster state:"
-    k get pkgidx,deploy,rs,pods,svc,hpa,pvc -A -o wide >&2 2>/dev/null || true
+    k get pkgidx,deploy,rs,pods,svc,hpa,pvc,jobs -A -o wide >&2 2>/dev/null || true
     k get events -A --sort-by=.lastTimestamp 2>/dev/null | tail -25 >&2 || true
     log "component logs are in $W/logs (kept)"
     E2E_KEEP_LOGS=1
@@ -220,9 +223,25 @@ restricted_namespace() {
   k -n "$1" create secret generic pypi-users --from-file=htpasswd="$W/htpasswd" >/dev/null
 }
 
-# index NAMESPACE [EXTRA SPEC YAML]: applies the PackageIndex pypi.
-index() {
-  local ns="$1" extra="${2:-}"
+# The server sections of the indexes: the password file's users, alice
+# the only writer (phases 2 to 8); and a policy that lets the
+# ServiceAccount publisher of e2e-ci, and no one else, upload e2e-sa
+# (phase 9).
+WRITER_SERVER='    auth: {secretName: pypi-users, actions: [update]}
+    writers: [alice]'
+POLICY_SERVER='    policy:
+      grants:
+        - {projects: ["*"], rights: [list, download], anyone: true}
+        - {projects: [e2e-sa], rights: [upload], serviceAccounts: [e2e-ci/publisher]}'
+
+# index NAMESPACE [EXTRA SPEC YAML]: applies the PackageIndex pypi with
+# WRITER_SERVER.
+index() { index_with "$1" "$WRITER_SERVER" "${2:-}"; }
+
+# index_with NAMESPACE SERVER [EXTRA SPEC YAML]: applies the PackageIndex
+# pypi with the server section SERVER.
+index_with() {
+  local ns="$1" server="$2" extra="${3:-}"
   k -n "$ns" apply --server-side --field-manager=e2e -f - >/dev/null <<EOF
 apiVersion: index.pkgindex.dev/v1alpha1
 kind: PackageIndex
@@ -234,13 +253,67 @@ spec:
     existingClaim: packages
     reclaimPolicy: Retain
   server:
-    auth: {secretName: pypi-users, actions: [update]}
-    writers: [alice]
+$server
   resources:
     requests: {cpu: 20m, memory: 32Mi}
     limits: {memory: 256Mi}
 $extra
 EOF
+}
+
+# publish_job NAMESPACE URL VERSION STATUS: a Job of the ServiceAccount
+# publisher uploads e2e-sa VERSION to URL with a projected token of the
+# audience pkgindex as the password of __token__, and completes only if
+# the index answers STATUS. The pod carries no other token.
+publish_job() {
+  local ns="$1" url="$2" version="$3" want="$4"
+  k -n "$ns" apply -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: publish
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      serviceAccountName: publisher
+      automountServiceAccountToken: false
+      restartPolicy: Never
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65535
+        runAsGroup: 65535
+        fsGroup: 65535
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: upload
+          image: $E2E_CLIENT_IMAGE
+          imagePullPolicy: Never
+          args: [upload, -url, "$url", -user, __token__, -password-file, /var/run/pkgindex/token,
+                 -name, e2e-sa, -version, "$version", -expect, "$want"]
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities: {drop: [ALL]}
+          volumeMounts:
+            - {name: pkgindex-token, mountPath: /var/run/pkgindex, readOnly: true}
+      volumes:
+        - name: pkgindex-token
+          projected:
+            sources:
+              - serviceAccountToken: {audience: pkgindex, expirationSeconds: 600, path: token}
+EOF
+}
+
+# job_done NAMESPACE: the Job publish completed, so the index answered as
+# it should; its log says how.
+job_done() {
+  wait_for "the Job $1/publish to finish" 120 job_finished "$1"
+  [ "$(k -n "$1" get job publish -o jsonpath='{.status.succeeded}')" = 1 ] ||
+    die "the Job $1/publish failed: $(k -n "$1" logs job/publish 2>&1 | tail -5)"
+  log "Job $1/publish: $(k -n "$1" logs job/publish)"
+}
+job_finished() {
+  [ -n "$(k -n "$1" get job publish -o jsonpath='{.status.succeeded}{.status.failed}')" ]
 }
 
 # ready NAMESPACE REPLICAS: waits for the index to be Ready and checks what
@@ -310,14 +383,8 @@ main() {
 
   phase "1 helm install of the operator"
   k create namespace pkgindex-system >/dev/null
-  cat >"$W/values-api.yaml" <<EOF
-image: {repository: "${IMAGE%:*}", tag: "${IMAGE##*:}"}
-env:
-  - {name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}
-  - {name: KUBERNETES_SERVICE_PORT, value: "$E2E_API_PORT"}
-EOF
   "$HELM" install pkgindex "$ROOT/charts/pkgindex" -n pkgindex-system \
-    -f "$ROOT/hack/e2e/values.yaml" -f "$W/values-api.yaml" \
+    -f "$ROOT/hack/e2e/values.yaml" --set-string "image.repository=${IMAGE%:*},image.tag=${IMAGE##*:}" \
     --wait --timeout 3m >"$W/logs/helm.log" 2>&1 ||
     die "helm install failed: $(cat "$W/logs/helm.log")"
   k -n pkgindex-system rollout status deploy/pkgindex --timeout=120s >/dev/null
@@ -411,8 +478,6 @@ EOF
   "$HELM" uninstall pkgindex -n pkgindex-system --wait --timeout 2m >/dev/null
   k wait --for=delete -n pkgindex-system deploy/pkgindex --timeout=60s >/dev/null 2>&1 || true
   k kustomize "$ROOT/hack/e2e/kustomize" >"$W/kustomize.yaml"
-  grep -q "value: \"$E2E_API_PORT\"" "$W/kustomize.yaml" ||
-    die "hack/e2e/kustomize points the operator at another API server port than E2E_API_PORT=$E2E_API_PORT"
   k apply --server-side --force-conflicts -f "$W/kustomize.yaml" >/dev/null
   k -n pkgindex-system rollout status deploy/pkgindex-operator --timeout=120s >/dev/null ||
     die "the kustomize-installed operator did not become ready"
@@ -425,6 +490,27 @@ EOF
   upload http://127.0.0.1:18200 "$whl"
   pip_install http://127.0.0.1:18200 e2e-kustomize==2.0 "$W/pip-kustomize"
   stop_forward 18200
+
+  phase "9 Jobs publish with service-account tokens"
+  restricted_namespace e2e-policy
+  storage e2e-policy "$W/volumes/e2e-policy"
+  index_with e2e-policy "$POLICY_SERVER" "  replicas: 1"
+  ready e2e-policy 1
+  svc="http://$(k -n e2e-policy get svc pypi -o jsonpath='{.spec.clusterIP}'):8080"
+  wait_for "Service $svc from the host" 30 curl -fsS "$svc/healthz"
+  local ns
+  for ns in e2e-ci e2e-other; do
+    k create namespace "$ns" >/dev/null
+    k label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+    k -n "$ns" create serviceaccount publisher >/dev/null
+  done
+  publish_job e2e-ci "$svc" 1.0 200
+  publish_job e2e-other "$svc" 2.0 403
+  job_done e2e-ci
+  job_done e2e-other
+  page=$(curl -fsS "$svc/simple/e2e-sa/") || die "e2e-sa has no page after the Job's upload"
+  grep -q 'e2e_sa-1.0-py3-none-any.whl' <<<"$page" || die "the upload of e2e-ci's Job is not listed"
+  ! grep -q 'e2e_sa-2.0' <<<"$page" || die "the refused upload of e2e-other's Job is listed"
   phase_end
   log "PASS"
 }

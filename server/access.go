@@ -61,8 +61,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, act auth.A
 
 // identify checks the request's credentials under a policy.
 func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
-	if r.Header.Get("Authorization") == "" {
+	header := r.Header.Get("Authorization")
+	if header == "" {
 		return &caller{id: policy.Identity{Kind: policy.Anonymous}}, nil
+	}
+	if token, ok := bearer(header); ok {
+		return s.identifyToken(r, token)
 	}
 	if user, password, ok := r.BasicAuth(); ok && user == TokenUser {
 		return s.identifyToken(r, password)
@@ -78,7 +82,20 @@ func (s *Server) identify(r *http.Request, act auth.Action) (*caller, error) {
 // PyPI: twine upload -u __token__ -p pkgindex-...
 const TokenUser = "__token__"
 
-// identifyToken checks a password sent with TokenUser.
+// bearer returns the token of an Authorization header of the Bearer
+// scheme (RFC 6750; the scheme's name in any case, as RFC 9110 has it).
+// Scripts send tokens so; pip and twine send Basic credentials only, a
+// token as the password of TokenUser.
+func bearer(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// identifyToken checks a token sent as the password of TokenUser or as a
+// bearer token.
 func (s *Server) identifyToken(r *http.Request, password string) (*caller, error) {
 	if !tokens.LooksLike(password) {
 		return s.identifyJWT(r, password)

@@ -288,3 +288,49 @@ func trusttestWith(claims map[string]any, k string, v any) map[string]any {
 	claims[k] = v
 	return claims
 }
+
+// A scoped token and an identity token are taken as bearer tokens too, as
+// curl and CI scripts send them; the scheme's name in any case.
+func TestBearerTokens(t *testing.T) {
+	iss := trusttest.NewIssuer(t)
+	f, _ := policyFixture(t, testPolicy+`
+  - {projects: ["acme-*"], rights: [upload], publishers: [acme-release]}
+publishers:
+  - name: acme-release
+    issuer: `+iss.URL+`
+    claims: {repository: acme/lib}
+`)
+	code, body, _ := f.send(t, "POST", "/api/tokens", basic("alice", "s3cret"), "", strings.NewReader(`{"projects":["acme-lib"],"rights":["upload"],"expires":"1h"}`))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	token := body[strings.Index(body, `"token":"`)+9:]
+	token = token[:strings.IndexByte(token, '"')]
+	oidc := iss.Sign(t, iss.Claims("pkgindex"))
+	for _, c := range []struct {
+		name, authz string
+		spec        pkgtest.Spec
+		code        int
+		contains    string
+	}{
+		{"scoped token", "Bearer " + token, pkgtest.Spec{Name: "acme-lib", Version: "1.0"}, 200, ""},
+		{"scheme in lower case", "bearer " + token, pkgtest.Spec{Name: "acme-lib", Version: "2.0"}, 200, ""},
+		{"beyond the token's scope", "Bearer " + token, pkgtest.Spec{Name: "acme-tool", Version: "1.0"}, 403, "the token carries upload over acme-lib only"},
+		{"wrong scoped token", "Bearer " + token[:len(token)-2] + "xx", pkgtest.Spec{Name: "acme-lib", Version: "3.0"}, 401, "invalid or revoked token"},
+		{"identity token", "Bearer " + oidc, pkgtest.Spec{Name: "acme-tool", Version: "1.0"}, 200, ""},
+		{"a password is no bearer token", "Bearer s3cret", pkgtest.Spec{Name: "acme-lib", Version: "4.0"}, 401, "not a token this index knows"},
+		{"no token", "Bearer", pkgtest.Spec{Name: "acme-lib", Version: "4.0"}, 401, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body, _ := f.post(t, "/", c.authz, twineForm(c.spec, true))
+			if code != c.code || !strings.Contains(body, c.contains) {
+				t.Errorf("%d %s, want %d with %q", code, body, c.code, c.contains)
+			}
+		})
+	}
+	// Without a policy there are no tokens, and a bearer token proves nobody.
+	plain := newWriteFixture(t)
+	if code, body, _ := plain.post(t, "/", "Bearer "+token, twineForm(pkgtest.Spec{Name: "acme-lib", Version: "5.0"}, true)); code != 401 {
+		t.Errorf("bearer token without a policy: %d %s", code, body)
+	}
+}

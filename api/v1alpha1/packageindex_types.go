@@ -531,10 +531,16 @@ type PolicyGrant struct {
 	// +listType=set
 	Users []string `json:"users,omitempty"`
 
-	// serviceAccounts are <namespace>/<name>.
+	// A pattern checks the names, not a CEL rule: one over every account
+	// of up to 1000 grants exceeds the API server's cost budget for the
+	// schema.
+
+	// serviceAccounts are <namespace>/<name>, or the API server's
+	// system:serviceaccount:<namespace>:<name>; the operator writes both as
+	// the first into the policy file.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:items:Pattern=`^[a-z0-9.-]+/[a-z0-9.-]+$`
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9.-]+/[a-z0-9.-]+|system:serviceaccount:[a-z0-9.-]+:[a-z0-9.-]+)$`
 	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
 
 	// namespaces grant to every service account of these namespaces.
@@ -1052,6 +1058,9 @@ const (
 	// ReasonWelcomeMissing: server.welcome names a ConfigMap or key that is
 	// absent.
 	ReasonWelcomeMissing = "WelcomeMissing"
+	// ReasonJWKSMissing: a publisher's jwksConfigMap names a ConfigMap or
+	// key that is absent, so the pods cannot start.
+	ReasonJWKSMissing = "JWKSMissing"
 	// ReasonHTTPRouteSkipped: httpRoute is set but the Gateway API's
 	// HTTPRoute CRD is not installed.
 	ReasonHTTPRouteSkipped = "HTTPRouteSkipped"

@@ -5,9 +5,10 @@
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and
 # kube-proxy come from bin/k8s/<version>/ (hack/envtest-bins.sh,
 # hack/node-bins.sh); containerd, runc, the CNI plugins, iptables and
-# conntrack from the distribution. Everything listens on 127.0.0.1; pods
-# live on a bridge of their own; nothing is pulled (images are imported
-# from archives).
+# conntrack from the distribution. Pods live on a bridge of their own; the
+# API server and the kubelet listen on the bridge's address, which only
+# this machine and its pods reach, everything else on 127.0.0.1; nothing
+# is pulled (images are imported from archives).
 #
 # cluster_up leaves KUBECONFIG exported; cluster_down undoes everything
 # cluster_up did, in reverse, and is safe to call at any point of it:
@@ -19,8 +20,9 @@
 : "${E2E_NODE:=pkgindex-e2e}"
 : "${E2E_POD_CIDR:=10.244.0.0/24}"
 # The bridge's address, the pods' gateway: also the node's address, since
-# the kubelet refuses a loopback one; it is reachable only from this
-# machine and its pods.
+# the kubelet refuses a loopback one, and the API server's, which the
+# kubernetes Service leads to, as in any cluster; it is reachable only
+# from this machine and its pods.
 : "${E2E_NODE_IP:=10.244.0.1}"
 : "${E2E_SERVICE_CIDR:=10.96.0.0/16}"
 # The first address of the service CIDR, the kubernetes Service.
@@ -77,7 +79,7 @@ pki() {
       -subj "/CN=pkgindex-e2e-ca" 2>/dev/null
     cat >san.cnf <<EOF
 [ext]
-subjectAltName = IP:127.0.0.1, IP:$E2E_KUBERNETES_IP, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc
+subjectAltName = IP:$E2E_NODE_IP, IP:$E2E_KUBERNETES_IP, IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc
 extendedKeyUsage = serverAuth
 [client]
 extendedKeyUsage = clientAuth
@@ -99,7 +101,7 @@ kind: Config
 clusters:
 - name: e2e
   cluster:
-    server: https://127.0.0.1:$E2E_API_PORT
+    server: https://$E2E_NODE_IP:$E2E_API_PORT
     certificate-authority: $d/ca.crt
 users:
 - name: admin
@@ -153,10 +155,12 @@ restore_host() {
   done
 }
 
-# network makes the pod bridge and routes the service CIDR into it, so
-# traffic to a Service IP is either rewritten by kube-proxy to a pod on the
-# bridge or goes nowhere (no host answers on it), even before kube-proxy
-# has written its rules. A blackhole route would do the same for pods but
+# network makes the pod bridge, with the pods' default route through the
+# bridge's address (for Service IPs, the API server's among them; with
+# ipMasq off nothing leaves the machine), and routes the service CIDR into
+# it, so traffic to a Service IP is either rewritten by kube-proxy to a pod
+# on the bridge or goes nowhere (no host answers on it), even before
+# kube-proxy has written its rules. A blackhole route would do the same for pods but
 # would also refuse the host's own connections before kube-proxy's DNAT
 # could rewrite them (locally generated packets are routed before the nat
 # OUTPUT hook), and the tests reach Services from the host.
@@ -176,7 +180,8 @@ network() {
       "ipam": {
         "type": "host-local",
         "dataDir": "$W/cni/ipam",
-        "ranges": [[{"subnet": "$E2E_POD_CIDR"}]]
+        "ranges": [[{"subnet": "$E2E_POD_CIDR"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
       }
     },
     {"type": "loopback"}
@@ -240,13 +245,12 @@ etcd_up() {
 
 apiserver_up() {
   local p="$W/pki"
-  # --endpoint-reconciler-type=none: the API server refuses a loopback
-  # advertise address, and pods could not reach one anyway; the operator
-  # runs on the host network and talks to 127.0.0.1.
+  # On the bridge, so that pods reach it through the kubernetes Service,
+  # whose endpoint is the advertised address: the operator and the index
+  # pods (TokenReview) talk to it as they would in any cluster.
   start kube-apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$E2E_ETCD_PORT" \
-    --bind-address 127.0.0.1 --secure-port "$E2E_API_PORT" \
-    --endpoint-reconciler-type none \
+    --bind-address "$E2E_NODE_IP" --advertise-address "$E2E_NODE_IP" --secure-port "$E2E_API_PORT" \
     --service-cluster-ip-range "$E2E_SERVICE_CIDR" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
     --client-ca-file "$p/ca.crt" \

@@ -268,7 +268,7 @@ func TestPauseImage(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building pause: %v\n%s", err, out)
 	}
-	o := Options{Binary: bin, Tag: "localhost/pause:imagetest", Created: time.Unix(1700000000, 0).UTC(), Arch: runtime.GOARCH, Pause: true}
+	o := Options{Binary: bin, Tag: "localhost/pause:imagetest", Created: time.Unix(1700000000, 0).UTC(), Arch: runtime.GOARCH, Bare: "pause"}
 	archive := filepath.Join(t.TempDir(), "pause.tar")
 	digest, err := Build(o, archive)
 	if err != nil {

@@ -62,10 +62,11 @@ type Options struct {
 	Created time.Time
 	// Arch is the GOARCH of the binary.
 	Arch string
-	// Pause builds a pod sandbox image instead: Binary alone at /pause as
-	// its entrypoint, run as 65535, nothing else. The e2e cluster
-	// (hack/e2e.sh) cannot pull registry.k8s.io/pause and runs this one.
-	Pause bool
+	// Bare, when set, builds an image of Binary alone instead, installed
+	// as /<Bare> and run as its entrypoint by 65535, with nothing else:
+	// the e2e cluster (hack/e2e.sh) cannot pull registry.k8s.io/pause and
+	// runs one of hack/e2e/pause, and its jobs run hack/e2e/client.
+	Bare string
 }
 
 func main() {
@@ -78,7 +79,7 @@ func main() {
 	flag.StringVar(&o.Revision, "revision", "", "org.opencontainers.image.revision label (the git commit)")
 	flag.StringVar(&o.Source, "source", "https://github.com/pkgindex/pkgindex", "org.opencontainers.image.source label")
 	flag.StringVar(&o.Arch, "arch", "amd64", "GOARCH of the binary")
-	flag.BoolVar(&o.Pause, "pause", false, "build a pod sandbox image of -binary (hack/e2e/pause) instead")
+	flag.StringVar(&o.Bare, "bare", "", "build an image of -binary alone, as /NAME and its entrypoint, instead (hack/e2e/pause, hack/e2e/client)")
 	flag.StringVar(&epoch, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"), "creation time in seconds since 1970 (default $SOURCE_DATE_EPOCH, else 0)")
 	flag.StringVar(&out, "out", "bin/pkgindex-image.tar", "archive to write")
 	flag.Parse()
@@ -141,8 +142,8 @@ func Build(o Options, out string) (v1.Hash, error) {
 // Image assembles the image in memory.
 func Image(o Options) (v1.Image, error) {
 	files, createdBy := rootfs, "hack/image: pkgindex, CA certificates, passwd entry for "+strconv.Itoa(nonRootUID)
-	if o.Pause {
-		files, createdBy = pauseRootfs, "hack/image: pause"
+	if o.Bare != "" {
+		files, createdBy = bareRootfs, "hack/image: "+o.Bare
 	}
 	layerTar, err := files(o)
 	if err != nil {
@@ -177,8 +178,8 @@ func Image(o Options) (v1.Image, error) {
 	cf.Architecture = o.Arch
 	cf.OS = "linux"
 	cf.Created = created
-	if o.Pause {
-		cf.Config = v1.Config{Entrypoint: []string{"/pause"}, User: "65535:65535", WorkingDir: "/"}
+	if o.Bare != "" {
+		cf.Config = v1.Config{Entrypoint: []string{"/" + o.Bare}, User: "65535:65535", WorkingDir: "/"}
 		if img, err = mutate.ConfigFile(img, cf); err != nil {
 			return nil, fmt.Errorf("setting the config: %w", err)
 		}
@@ -227,13 +228,16 @@ type entry struct {
 	body []byte
 }
 
-// pauseRootfs returns the layer of the pause image: the binary alone.
-func pauseRootfs(o Options) ([]byte, error) {
+// bareRootfs returns the layer of a bare image: the binary alone.
+func bareRootfs(o Options) ([]byte, error) {
+	if strings.Contains(o.Bare, "/") {
+		return nil, fmt.Errorf("-bare %q: a file name, not a path", o.Bare)
+	}
 	bin, err := os.ReadFile(o.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("reading the binary: %w", err)
 	}
-	return layerOf(o, []entry{{name: "pause", mode: 0o755, body: bin}})
+	return layerOf(o, []entry{{name: o.Bare, mode: 0o755, body: bin}})
 }
 
 // rootfs returns the uncompressed layer: a tar of the image's files, in a

@@ -1,10 +1,13 @@
 // Command client is the e2e tests' traffic: it writes wheels to upload with
-// twine, and runs a loop of uploads and downloads against an index while
-// the cluster under it changes, then checks that no request failed and no
-// accepted upload was lost.
+// twine, runs a loop of uploads and downloads against an index while the
+// cluster under it changes, then checks that no request failed and no
+// accepted upload was lost, and, in a Job's pod, uploads one wheel with the
+// password in a file (a projected service-account token) and checks the
+// answer's status.
 //
 //	client wheel -dir DIR -name NAME -version VERSION
 //	client loop -url URL -user USER -password PASSWORD -project NAME [-uploaders 2] [-readers 2]
+//	client upload -url URL -user USER -password-file FILE -name NAME -version VERSION [-expect 200]
 //
 // The loop runs until SIGTERM or SIGINT, or until -duration passes. Every
 // request opens a new connection, as a client arriving at that moment
@@ -27,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +48,8 @@ func main() {
 		err = wheel(os.Args[2:])
 	case "loop":
 		err = loop(os.Args[2:])
+	case "upload":
+		err = uploadOne(os.Args[2:])
 	default:
 		usage()
 	}
@@ -54,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: client wheel|loop [flags]")
+	fmt.Fprintln(os.Stderr, "usage: client wheel|loop|upload [flags]")
 	os.Exit(2)
 }
 
@@ -73,6 +79,37 @@ func wheel(args []string) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	fmt.Println(path)
+	return nil
+}
+
+// uploadOne uploads a wheel made on the spot, as a job in the cluster
+// would, and fails unless the index answers with the expected status.
+func uploadOne(args []string) error {
+	fs := flag.NewFlagSet("upload", flag.ExitOnError)
+	base := fs.String("url", "", "index base URL, e.g. http://10.96.0.10:8080")
+	user := fs.String("user", "__token__", "user name")
+	passwordFile := fs.String("password-file", "", "file holding the password, e.g. a projected service-account token")
+	name := fs.String("name", "", "project name")
+	version := fs.String("version", "1.0", "version")
+	expect := fs.Int("expect", http.StatusOK, "the status the upload must be answered with")
+	fs.Parse(args)
+	if *base == "" || *passwordFile == "" || *name == "" {
+		return errors.New("upload: -url, -password-file and -name are required")
+	}
+	password, err := os.ReadFile(*passwordFile)
+	if err != nil {
+		return fmt.Errorf("upload: reading the password: %w", err)
+	}
+	s := pkgtest.Spec{Name: *name, Version: *version, Summary: "pkgindex e2e"}
+	c := &http.Client{Timeout: 30 * time.Second}
+	code, status, err := post(c, *base, *user, strings.TrimSpace(string(password)), s, s.WheelBytes())
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", s.WheelName(), err)
+	}
+	fmt.Printf("upload %s: %s\n", s.WheelName(), status)
+	if code != *expect {
+		return fmt.Errorf("upload %s: answered %s, want %d", s.WheelName(), status, *expect)
+	}
 	return nil
 }
 
@@ -193,8 +230,21 @@ func loop(args []string) error {
 	return nil
 }
 
-// upload sends a file with twine's form.
+// upload sends a file with twine's form and fails unless it is accepted.
 func upload(c *http.Client, base, user, password string, s pkgtest.Spec, body []byte) error {
+	code, status, err := post(c, base, user, password, s, body)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return errors.New(status)
+	}
+	return nil
+}
+
+// post sends a file with twine's form and returns the answer's status code
+// and line, which holds the server's reason for a refusal.
+func post(c *http.Client, base, user, password string, s pkgtest.Spec, body []byte) (int, string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for _, kv := range [][2]string{{":action", "file_upload"}, {"protocol_version", "1"}, {"name", s.Name}, {"version", s.Version}} {
@@ -207,20 +257,17 @@ func upload(c *http.Client, base, user, password string, s pkgtest.Spec, body []
 	mw.Close()
 	req, err := http.NewRequest("POST", base+"/legacy/", &buf)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.SetBasicAuth(user, password)
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return nil
+	return resp.StatusCode, resp.Status, nil
 }
 
 type file struct {
