@@ -469,8 +469,12 @@ func (r *PackageIndexReconciler) autoscaledReplicas(ctx context.Context, idx *v1
 	if idx.Spec.Autoscaling == nil {
 		return nil, nil
 	}
+	// Read from the API server, not the cache: a cache that lags behind
+	// the Deployment's creation or its handover would have the apply set
+	// the replicas back to the minimum, scaling down what the autoscaler
+	// scaled up.
 	cur := &appsv1.Deployment{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: idx.Name}, cur)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: idx.Name}, cur)
 	if apierrors.IsNotFound(err) {
 		return new(minReplicas(idx)), nil
 	}
