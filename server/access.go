@@ -243,8 +243,9 @@ func (s *Server) reviewer() (*review.Reviewer, error) {
 }
 
 // decide asks the policy in force. A token may do what its scope names
-// and the policy gives its owner now: revoking the owner's grant revokes
-// the owner's tokens too.
+// and the policy gives its owner now: revoking the owner's grant, or
+// taking the owner out of the password file, revokes the owner's tokens
+// too.
 func (s *Server) decide(c *caller, right policy.Right, project string) policy.Decision {
 	if c.token == nil {
 		return s.policy.Current().Decide(c.id, right, project)
@@ -255,6 +256,9 @@ func (s *Server) decide(c *caller, right policy.Right, project string) policy.De
 			scope = strings.Join(c.token.Projects, ",")
 		}
 		return policy.Decision{Reason: fmt.Sprintf("the token carries %s over %s only", strings.Join(c.token.Rights, ","), scope)}
+	}
+	if o := c.token.Owner; o.Kind == policy.User && !s.auth.Known(o.Name) {
+		return policy.Decision{Reason: fmt.Sprintf("its owner, user %s, is no longer in the password file", o.Name)}
 	}
 	d := s.policy.Current().Decide(c.token.Owner, right, project)
 	d.Reason = "for its owner, " + d.Reason
@@ -277,15 +281,30 @@ func readRight(act auth.Action) policy.Right {
 }
 
 // projectOf is the project a read request is about: its {project}, or the
-// project of the file it downloads; "" for the pages of the whole index.
+// project of the file it downloads, a file's core metadata, provenance and
+// signature being its file's; "" for the pages of the whole index, and
+// for a path that names no distribution, which only a grant over every
+// project then allows.
 func projectOf(r *http.Request) string {
 	if p := r.PathValue("project"); p != "" {
 		return p
 	}
 	if p := r.PathValue("path"); p != "" {
-		if df, err := dist.Parse(path.Base(p)); err == nil {
+		name := path.Base(p)
+		for _, sidecar := range sidecarSuffixes {
+			if base, ok := strings.CutSuffix(name, sidecar); ok {
+				name = base
+				break
+			}
+		}
+		if df, err := dist.Parse(name); err == nil {
 			return df.Project
 		}
 	}
 	return ""
 }
+
+// sidecarSuffixes end the names of what is served beside a distribution
+// file, under its name: PEP 658 core metadata, PEP 740 provenance, a
+// detached GPG signature.
+var sidecarSuffixes = []string{".metadata", ".provenance", ".asc"}

@@ -77,6 +77,10 @@ func TestPolicyDecides(t *testing.T) {
 		{"but not from its page", "GET", "/simple/acme-secret/", "", nil, "", 200, secret.WheelName()},
 		{"reader downloads it", "GET", "/packages/acme-secret/" + secret.WheelName(), reader, nil, "", 200, ""},
 		{"alice may not download it", "GET", "/packages/acme-secret/" + secret.WheelName(), alice, nil, "", 403, "may not download acme-secret"},
+		{"nor its core metadata", "GET", "/packages/acme-secret/" + secret.WheelName() + ".metadata", alice, nil, "", 403, "may not download acme-secret"},
+		{"which anyone may not read either", "GET", "/packages/acme-secret/" + secret.WheelName() + ".metadata", "", nil, "", 401, ""},
+		{"nor its provenance", "GET", "/packages/acme-secret/" + secret.WheelName() + ".provenance", "", nil, "", 401, ""},
+		{"reader reads its core metadata", "GET", "/packages/acme-secret/" + secret.WheelName() + ".metadata", reader, nil, "", 200, "Name: acme-secret"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var code int
@@ -328,9 +332,47 @@ publishers:
 			}
 		})
 	}
+	// An identity token lives for minutes: it cannot make a token that
+	// outlives it.
+	if code, body, _ := f.send(t, "POST", "/api/tokens", "Bearer "+oidc, "", strings.NewReader(`{"projects":["acme-lib"],"rights":["upload"],"expires":"90d"}`)); code != 403 || !strings.Contains(body, "mint-token") {
+		t.Errorf("a publisher made a token: %d %s", code, body)
+	}
 	// Without a policy there are no tokens, and a bearer token proves nobody.
 	plain := newWriteFixture(t)
 	if code, body, _ := plain.post(t, "/", "Bearer "+token, twineForm(pkgtest.Spec{Name: "acme-lib", Version: "5.0"}, true)); code != 401 {
 		t.Errorf("bearer token without a policy: %d %s", code, body)
+	}
+}
+
+// A user's tokens stop working when the user leaves the password file,
+// even while the policy still names the user.
+func TestTokenOwnerLeaves(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	writePolicy(t, path, testPolicy)
+	var passwords string
+	f := newWriteFixture(t, func(c *Config) { c.Writers, c.Policy, passwords = nil, path, c.Passwords })
+	code, body, _ := f.send(t, "POST", "/api/tokens", basic("alice", "s3cret"), "", strings.NewReader(`{"projects":["acme-lib"],"rights":["upload"],"expires":"1h"}`))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	token := body[strings.Index(body, `"token":"`)+9:]
+	token = token[:strings.IndexByte(token, '"')]
+	if code, body, _ := f.post(t, "/", basic("__token__", token), twineForm(pkgtest.Spec{Name: "acme-lib", Version: "1.0"}, true)); code != 200 {
+		t.Fatalf("upload with the token: %d %s", code, body)
+	}
+	b, err := os.ReadFile(passwords)
+	must(t, err)
+	var kept []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(line, "alice:") {
+			kept = append(kept, line)
+		}
+	}
+	must(t, os.WriteFile(passwords, []byte(strings.Join(kept, "\n")+"\n"), 0o600))
+	later := time.Now().Add(time.Minute)
+	must(t, os.Chtimes(passwords, later, later))
+	code, body, _ = f.post(t, "/", basic("__token__", token), twineForm(pkgtest.Spec{Name: "acme-lib", Version: "2.0"}, true))
+	if code != 403 || !strings.Contains(body, "no longer in the password file") {
+		t.Errorf("upload with the token of a user who left: %d %s", code, body)
 	}
 }

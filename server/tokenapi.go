@@ -57,6 +57,16 @@ func (s *Server) serveCreateToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Such identities live for minutes or an hour; a token made with one
+	// would outlive the job, pod or account that proved it.
+	switch c.id.Kind {
+	case policy.Publisher:
+		s.fail(w, r, errorf(http.StatusForbidden, "A trusted publisher cannot make scoped tokens; exchange its identity token at /_/oidc/mint-token for a short-lived one"))
+		return
+	case policy.ServiceAccount:
+		s.fail(w, r, errorf(http.StatusForbidden, "A service account cannot make scoped tokens; send its own token, which the index checks with the API server"))
+		return
+	}
 	var body struct {
 		Projects    []string `json:"projects"`
 		Rights      []string `json:"rights"`

@@ -210,6 +210,16 @@ func (a *Authenticator) Verify(r *http.Request, what string) (user string, err e
 	return e.name, nil
 }
 
+// Known reports whether the password file in force has an entry for user:
+// a token a user made stops working when the user leaves the file.
+func (a *Authenticator) Known(user string) bool {
+	if a.opts.Passwords == "" || a.opts.Passwords == NoPasswords {
+		return false
+	}
+	_, known := a.current().users[user]
+	return known
+}
+
 // key is the cache key of a user and password. The user's length comes
 // first, so that no two pairs give the same input.
 func (a *Authenticator) key(user, password []byte) cacheKey {

@@ -367,6 +367,11 @@ func (u *Upstream) fetchPage(ctx context.Context, base, name string, prev *recor
 		return nil, err
 	}
 	rec, err := u.readPage(resp, base, name)
+	if rec == nil && err == nil && prev == nil {
+		// Not modified since what? Without validators sent, a 304 is the
+		// upstream's mistake, not a page to keep.
+		return nil, &statusError{http.StatusNotModified}
+	}
 	if rec != nil {
 		rec.Name, rec.Found, rec.Upstream, rec.Fetched = name, true, base, time.Now().UTC()
 	}

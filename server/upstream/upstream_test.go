@@ -355,3 +355,23 @@ func TestOneRefreshAcrossReplicas(t *testing.T) {
 		t.Errorf("got %q after %d upstream requests, want %q after 1", got, asked.Load(), want)
 	}
 }
+
+// An upstream that answers 304 to a request that sent no validators has
+// no page to keep: an error for that request, and the server goes on.
+func TestNotModifiedUnasked(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotModified)
+	}))
+	defer srv.Close()
+	u, err := New(Options{URLs: []string{srv.URL + "/simple/"}, Dir: t.TempDir(), Log: logr.Discard(), TTL: DefaultTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Page(context.Background(), "acme", "sha256"); err == nil || !strings.Contains(err.Error(), "304") {
+		t.Errorf("a 304 for a first fetch: %v", err)
+	}
+	if _, err := (&Lister{u: u}).Files(context.Background(), "acme"); err == nil {
+		t.Error("the lister took a 304 for a page")
+	}
+}
