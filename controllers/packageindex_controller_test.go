@@ -380,6 +380,10 @@ func TestInvalidObjectsRefused(t *testing.T) {
 		{"extra root climbing out", func(i *v1alpha1.PackageIndex) {
 			i.Spec.Server.ExtraRoots = []v1alpha1.ExtraRoot{{Name: "old", ClaimName: "old", SubPath: "a/../../b"}}
 		}, "extraRoots[].subPath must be relative and must not contain '..'"},
+		{"an existing account for token reviews", func(i *v1alpha1.PackageIndex) {
+			i.Spec.ServiceAccount = &v1alpha1.ServiceAccountSpec{Name: "default"}
+			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"upload"}, Namespaces: []string{"ci"}}}}
+		}, "must then be its own: use serviceAccount.create: true"},
 		{"writers with a policy", func(i *v1alpha1.PackageIndex) {
 			i.Spec.Server.Writers = []string{"alice"}
 			i.Spec.Server.Policy = &v1alpha1.PolicySpec{Grants: []v1alpha1.PolicyGrant{{Projects: []string{"*"}, Rights: []v1alpha1.PolicyRight{"upload"}, Users: []string{"alice"}}}}

@@ -14,7 +14,8 @@ import (
 )
 
 // Where the upstream's files are mounted in the server pod: each a
-// directory, so the kubelet's updates of the Secret or ConfigMap reach it.
+// directory of the Secret's or ConfigMap's keys. The server reads them at
+// start, so a change shows after the next rollout.
 const (
 	upstreamCredentialsDir = "/etc/pkgindex/upstream-credentials"
 	upstreamCADir          = "/etc/pkgindex/upstream-ca"

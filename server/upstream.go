@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 
+	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 	"pkgindex.dev/pkgindex/server/upstream"
@@ -69,10 +71,10 @@ func (s *Server) mergeUpstream(w http.ResponseWriter, r *http.Request, page *sim
 	w.Header().Set(UpstreamHeader, up.State)
 	local := make(map[string]bool, len(page.Files))
 	for _, f := range page.Files {
-		local[f.Filename] = true
+		local[sameFileKey(f.Filename)] = true
 	}
 	for _, f := range up.Files {
-		if !local[f.Filename] {
+		if !local[sameFileKey(f.Filename)] {
 			page.Files = append(page.Files, f)
 		}
 	}
@@ -170,5 +172,18 @@ func (s *Server) isLocal(ctx context.Context, name, filename string) (bool, bool
 	if p == nil {
 		return false, false, nil
 	}
-	return true, slices.ContainsFunc(p.Files, func(f *store.File) bool { return f.Filename() == filename }), nil
+	key := sameFileKey(filename)
+	return true, slices.ContainsFunc(p.Files, func(f *store.File) bool { return sameFileKey(f.Filename()) == key }), nil
+}
+
+// sameFileKey is what two distribution file names share when they name the
+// same file, however the project's name is spelled (Acme_Lib-1.0.tar.gz,
+// acme.lib-1.0.tar.gz) or the rest is cased: a local file of that key
+// wins over an upstream one.
+func sameFileKey(filename string) string {
+	df, err := dist.Parse(filename)
+	if err != nil {
+		return strings.ToLower(filename)
+	}
+	return df.Normalized() + "\x00" + strings.ToLower(filename[df.VersionAt():])
 }

@@ -547,3 +547,22 @@ func repeat(b *testing.B, req *http.Request) {
 		resp.Body.Close()
 	}
 }
+
+func TestSameFileKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Acme_Lib-1.0.tar.gz", "acme_lib-1.0.tar.gz", true},
+		{"acme.lib-1.0.tar.gz", "Acme-Lib-1.0.tar.gz", true},
+		{"acme_lib-1.0-py3-none-any.whl", "Acme_Lib-1.0-py3-none-any.whl", true},
+		{"acme_lib-1.0.tar.gz", "acme_lib-1.1.tar.gz", false},
+		{"acme_lib-1.0-py3-none-any.whl", "acme_lib-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", false},
+		{"acme_lib-1.0.tar.gz", "acme_lib-1.0-py3-none-any.whl", false},
+		{"acme_lib-1.0.tar.gz", "other-1.0.tar.gz", false},
+	} {
+		if got := sameFileKey(tc.a) == sameFileKey(tc.b); got != tc.same {
+			t.Errorf("%s and %s: same %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
+}

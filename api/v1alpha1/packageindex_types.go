@@ -11,6 +11,7 @@ import (
 // PackageIndexSpec is what a PackageIndex should run: the server image and
 // its flags, how many replicas, the shared storage holding the packages, and
 // how the index is reached.
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccount) || !has(self.serviceAccount.name) || !has(self.server) || !has(self.server.policy) || !has(self.server.policy.grants) || !self.server.policy.grants.exists(g, (has(g.serviceAccounts) && size(g.serviceAccounts) > 0) || (has(g.namespaces) && size(g.namespaces) > 0))",message="a policy that grants to serviceAccounts or namespaces has the operator bind system:auth-delegator to the pods' account, which must then be its own: use serviceAccount.create: true (or leave serviceAccount unset), not an existing account other pods may run as"
 type PackageIndexSpec struct {
 	// image runs the index server; empty means the operator's own image
 	// (its --image flag), so an operator upgrade also upgrades the indexes.
@@ -150,7 +151,7 @@ type PackageIndexSpec struct {
 	// operator creates with annotations (e.g. eks.amazonaws.com/role-arn).
 	// Unset means the namespace's default account, or, when
 	// server.policy grants to service accounts or namespaces, one the
-	// operator creates. No API token is mounted unless automountToken says
+	// operator creates; such a policy refuses an existing account. No API token is mounted unless automountToken says
 	// so or the policy needs the server to review tokens, the only call it
 	// makes to the API server.
 	// +optional

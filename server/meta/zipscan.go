@@ -212,6 +212,14 @@ func getDirReader(r io.Reader) *bufio.Reader {
 	return bufio.NewReaderSize(r, 32<<10)
 }
 
+// putInflater lets go of the file fr was reading before it is pooled.
+// The empty reader it is given instead reads like a file (it has no
+// ReadByte), so the inflater keeps its own read buffer for the next use.
+func putInflater(fr io.ReadCloser) {
+	_ = fr.(flate.Resetter).Reset(&io.LimitedReader{}, nil)
+	inflaters.Put(fr)
+}
+
 // putDirReader lets go of the file br was reading before it is pooled.
 func putDirReader(br *bufio.Reader) {
 	br.Reset(nil)
@@ -274,7 +282,7 @@ func (m *Member) Read(r io.ReaderAt, size int64, limit int64) ([]byte, error) {
 	case 0: // stored
 	case 8: // deflated
 		fr := getInflater(rd)
-		defer inflaters.Put(fr)
+		defer putInflater(fr)
 		rd = fr
 	default:
 		return nil, fmt.Errorf("zip: %s: compression method %d", m.Name, m.method)

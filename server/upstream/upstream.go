@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pkgindex.dev/pkgindex/server/dist"
 	"pkgindex.dev/pkgindex/server/simple"
 	"pkgindex.dev/pkgindex/server/store"
 )
@@ -109,7 +110,9 @@ type Page struct {
 // else revalidated with the upstream; the cached page when the upstream
 // fails. ErrNotFound when no upstream has it or it is denied.
 func (u *Upstream) Page(ctx context.Context, name string, algo string) (*Page, error) {
-	if u.opts.denies(name) {
+	// A name no project can have is never asked for: each name asked
+	// would cost an upstream request and a record on the shared volume.
+	if !dist.ValidProject(name) || !dist.IsNormalized(name) || u.opts.denies(name) {
 		return nil, ErrNotFound
 	}
 	l, err := u.load(name)

@@ -375,3 +375,31 @@ func TestNotModifiedUnasked(t *testing.T) {
 		t.Error("the lister took a 304 for a page")
 	}
 }
+
+// A name no project can have is never asked of the upstream, and leaves
+// nothing on the volume.
+func TestPageOfInvalidName(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	u, err := New(Options{URLs: []string{srv.URL + "/simple/"}, Dir: dir, Log: logr.Discard(), TTL: DefaultTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for _, name := range []string{"a/b", "..", "a b", "a%2fb", "-x", strings.Repeat("a", 201), "Upper"} {
+		if _, err := u.Page(context.Background(), name, "sha256"); err != ErrNotFound {
+			t.Errorf("%q: %v, want ErrNotFound", name, err)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the upstream was asked %d times", n)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "pages")); len(entries) != 0 {
+		t.Errorf("page records written: %v", entries)
+	}
+}
