@@ -178,7 +178,7 @@ func (v *Verifier) keySet(p policy.PublisherSpec) *keySet {
 	defer v.mu.Unlock()
 	ks := v.sets[key]
 	if ks == nil {
-		ks = &keySet{issuer: p.Issuer, url: p.JWKSURL, file: p.JWKSFile, client: v.client, now: v.now}
+		ks = &keySet{issuer: p.Issuer, url: p.JWKSURL, file: p.JWKSFile, client: v.client, now: func() time.Time { return v.now() }}
 		v.sets[key] = ks
 	}
 	return ks
@@ -230,6 +230,7 @@ type keySet struct {
 	mu                sync.Mutex
 	cached            []jose.JSONWebKey
 	fetched, tried    time.Time
+	failed            error // of the last fetch, when it failed
 }
 
 // keys returns the issuer's keys, fetching them when there are none yet,
@@ -243,19 +244,26 @@ func (ks *keySet) keys(ctx context.Context, kid string) ([]jose.JSONWebKey, erro
 	if ks.cached != nil && known && !stale {
 		return ks.cached, nil
 	}
-	if ks.cached != nil && !stale && now.Sub(ks.tried) < refetchAfter {
-		// An unknown key id may not make every request fetch.
-		return ks.cached, nil
+	// Neither an unknown key id nor an issuer that is down may make every
+	// request fetch: they would queue here, one fetch at a time.
+	if now.Sub(ks.tried) < refetchAfter {
+		switch {
+		case ks.cached != nil && now.Sub(ks.fetched) < keysStale:
+			return ks.cached, nil
+		case ks.failed != nil:
+			return nil, ks.failed
+		}
 	}
 	ks.tried = now
 	keys, err := ks.load(ctx)
 	if err != nil {
+		ks.failed = err
 		if ks.cached != nil && now.Sub(ks.fetched) < keysStale {
 			return ks.cached, nil // the issuer is down; the keys it gave still hold
 		}
 		return nil, err
 	}
-	ks.cached, ks.fetched = keys, now
+	ks.cached, ks.fetched, ks.failed = keys, now, nil
 	return keys, nil
 }
 

@@ -104,6 +104,17 @@ func TestKeysUnavailable(t *testing.T) {
 			if _, _, err := v.Identify(context.Background(), pol, token); !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("keys %s: %v, want ErrUnavailable", mode, err)
 			}
+			// The requests that follow at once fail closed too, without a
+			// fetch each: they would queue behind one another.
+			fetched := iss.Fetches.Load()
+			for range 5 {
+				if _, _, err := v.Identify(context.Background(), pol, token); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("keys %s, again: %v, want ErrUnavailable", mode, err)
+				}
+			}
+			if n := iss.Fetches.Load(); n != fetched {
+				t.Errorf("keys %s: %d more fetches within %v", mode, n-fetched, refetchAfter)
+			}
 			// Back: the next token is checked.
 			iss.Mode.Store("")
 			v.now = func() time.Time { return time.Now().Add(time.Minute) }

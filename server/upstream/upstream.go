@@ -41,12 +41,15 @@ type Upstream struct {
 
 	mu     sync.Mutex
 	loaded map[string]*loaded // by project name
-	pages  group[*loaded]
-	files  map[string]*flight // by cache path, fetches in progress
-	used   atomic.Int64       // bytes published since the last eviction sweep
-	ctx    context.Context
-	cancel context.CancelFunc
-	evictM sync.Mutex
+	// loadedBytes sums the sizes of the records loaded holds, which
+	// bound what their parsed pages take.
+	loadedBytes int64
+	pages       group[*loaded]
+	files       map[string]*flight // by cache path, fetches in progress
+	used        atomic.Int64       // bytes published since the last eviction sweep
+	ctx         context.Context
+	cancel      context.CancelFunc
+	evictM      sync.Mutex
 }
 
 // loaded is a page record read from the volume, with the identity of the
@@ -207,22 +210,34 @@ func (u *Upstream) load(name string) (*loaded, error) {
 	return u.remember(name, &loaded{rec: rec, stat: st}), nil
 }
 
-// maxLoaded bounds the parsed pages a replica keeps; past it half are
-// dropped, to be read from the volume again when asked for.
-const maxLoaded = 4096
+// maxLoaded and maxLoadedBytes bound the parsed pages a replica keeps, in
+// number and in the size of their records: a page may be up to
+// MaxPageSize, so a count alone would let a few thousand large projects
+// take gigabytes. Past either bound half are dropped, to be read from the
+// volume again when asked for.
+const (
+	maxLoaded      = 4096
+	maxLoadedBytes = 64 << 20
+)
 
 func (u *Upstream) remember(name string, l *loaded) *loaded {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.loaded) >= maxLoaded {
-		for k := range u.loaded {
+	if old := u.loaded[name]; old != nil {
+		u.loadedBytes -= old.stat.Size
+		delete(u.loaded, name)
+	}
+	if len(u.loaded) >= maxLoaded || u.loadedBytes+l.stat.Size > maxLoadedBytes {
+		for k, v := range u.loaded {
 			delete(u.loaded, k)
-			if len(u.loaded) < maxLoaded/2 {
+			u.loadedBytes -= v.stat.Size
+			if len(u.loaded) < maxLoaded/2 && u.loadedBytes+l.stat.Size <= maxLoadedBytes/2 {
 				break
 			}
 		}
 	}
 	u.loaded[name] = l
+	u.loadedBytes += l.stat.Size
 	return l
 }
 

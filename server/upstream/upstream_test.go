@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 func notLocal(context.Context, string, string) (bool, bool, error) { return false, false, nil }
@@ -401,5 +403,26 @@ func TestPageOfInvalidName(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "pages")); len(entries) != 0 {
 		t.Errorf("page records written: %v", entries)
+	}
+}
+
+// The parsed pages a replica keeps stay within maxLoadedBytes, however
+// large each is.
+func TestLoadedPagesBounded(t *testing.T) {
+	u := &Upstream{loaded: map[string]*loaded{}}
+	for i := range 40 {
+		u.remember(fmt.Sprintf("p%d", i), &loaded{rec: &record{}, stat: store.FileStat{Ino: uint64(i), Size: 10 << 20}})
+		var sum int64
+		for _, l := range u.loaded {
+			sum += l.stat.Size
+		}
+		if sum != u.loadedBytes || sum > maxLoadedBytes {
+			t.Fatalf("after %d pages: %d bytes kept, counted %d, bound %d", i+1, sum, u.loadedBytes, maxLoadedBytes)
+		}
+	}
+	// The same name again replaces its page, not adds to it.
+	u.remember("p39", &loaded{rec: &record{}, stat: store.FileStat{Ino: 99, Size: 1}})
+	if l := u.loaded["p39"]; l == nil || l.stat.Size != 1 {
+		t.Errorf("p39: %+v", l)
 	}
 }
