@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"pkgindex.dev/pkgindex/hack/serveproc"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -77,51 +77,18 @@ func (r *replica) start(ctx context.Context) error {
 	// cancelled run must still stop it gracefully.
 	cmd := exec.Command(r.bin, append([]string{"serve", "--listen", listen}, r.args...)...)
 	cmd.Stderr = logf
-	out, err := cmd.StdoutPipe()
+	p, err := serveproc.Start(cmd, logf)
 	if err != nil {
-		logf.Close()
-		return err
+		return fmt.Errorf("replica %d: %w", r.id, err)
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("starting replica %d: %w", r.id, err)
+	u, err := p.URL(ctx, 20*time.Second)
+	if err != nil {
+		return fmt.Errorf("replica %d: %w; see %s", r.id, err, logf.Name())
 	}
-	done := make(chan struct{})
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case first <- sc.Text():
-			default:
-			}
-		}
-		io.Copy(io.Discard, out)
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	select {
-	case line := <-first:
-		i := strings.Index(line, "http://")
-		if i < 0 {
-			cmd.Process.Kill()
-			return fmt.Errorf("replica %d: unexpected first line %q", r.id, line)
-		}
-		addr := strings.TrimSuffix(strings.TrimPrefix(line[i:], "http://"), "/")
-		if r.addr == "" {
-			r.addr = addr
-		}
-	case <-done:
-		return fmt.Errorf("replica %d exited at start; see %s", r.id, logf.Name())
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		return fmt.Errorf("replica %d did not start within 20s", r.id)
-	case <-ctx.Done():
-		cmd.Process.Kill()
-		return ctx.Err()
+	if r.addr == "" {
+		r.addr = strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/")
 	}
-	r.cmd, r.done = cmd, done
+	r.cmd, r.done = cmd, p.Done
 	return nil
 }
 

@@ -12,6 +12,7 @@ package main
 import (
 	"archive/zip"
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"pkgindex.dev/pkgindex/hack/serveproc"
 
 	"pkgindex.dev/pkgindex/hack/procmem"
 )
@@ -44,15 +47,13 @@ func main() {
 	}
 
 	cmd := exec.Command(*bin, "serve", "--listen", "127.0.0.1:0", "--root", dir)
-	out, err := cmd.StdoutPipe()
-	check(err)
 	cmd.Stderr = io.Discard
-	check(cmd.Start())
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
+	p, err := serveproc.Start(cmd, nil)
 	check(err)
-	base := strings.TrimSuffix(strings.Fields(line[strings.Index(line, "http://"):])[0], "/")
-	go io.Copy(io.Discard, out)
+	defer func() { cmd.Process.Signal(os.Interrupt); <-p.Done }()
+	u, err := p.URL(context.Background(), time.Minute)
+	check(err)
+	base := strings.TrimSuffix(u, "/")
 
 	time.Sleep(time.Second) // the first scan
 	idle := anonMemory(cmd.Process.Pid)

@@ -207,7 +207,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	}
 	r2.stop()
 	r1.stop()
-	cold1.peakKiB, cold2.peakKiB = r1.peakKiB.Load(), r2.peakKiB.Load()
+	cold1.peakKiB, cold2.peakKiB = r1.peakBytes>>10, r2.peakBytes>>10
 
 	report(out, cfg, strings.TrimSpace(string(version)), endpoints, ld, len(pages), []coldRun{cold1, cold2})
 	if cfg.keep {

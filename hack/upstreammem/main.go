@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"flag"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"pkgindex.dev/pkgindex/hack/serveproc"
 
 	"pkgindex.dev/pkgindex/hack/procmem"
 )
@@ -59,15 +62,13 @@ func main() {
 	root := filepath.Join(dir, "root")
 	check(os.Mkdir(root, 0o755))
 	cmd := exec.Command(*bin, "serve", "--listen", "127.0.0.1:0", "--root", root, "--upstream", "http://"+ln.Addr().String()+"/simple/")
-	out, err := cmd.StdoutPipe()
-	check(err)
 	cmd.Stderr = io.Discard
-	check(cmd.Start())
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
+	p, err := serveproc.Start(cmd, nil)
 	check(err)
-	base := strings.TrimSuffix(strings.Fields(line[strings.Index(line, "http://"):])[0], "/")
-	go io.Copy(io.Discard, out)
+	defer func() { cmd.Process.Signal(os.Interrupt); <-p.Done }()
+	u, err := p.URL(context.Background(), time.Minute)
+	check(err)
+	base := strings.TrimSuffix(u, "/")
 
 	resp, err := http.Get(base + "/simple/big/")
 	check(err)
