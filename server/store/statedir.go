@@ -124,6 +124,11 @@ func (s *Store) replaceFile(path string, data []byte, durable bool) error {
 	return syncDir(dir)
 }
 
+// SyncDir flushes directory dir to disk, so that a file just renamed or
+// linked into it survives a crash. Where a system cannot flush a
+// directory (Windows), it does nothing.
+func SyncDir(dir string) error { return syncDir(dir) }
+
 // mkdirSynced makes dir (one level below an existing root) and flushes its
 // parent, so a crash cannot lose the directory a published file is in.
 func mkdirSynced(dir string) error {

@@ -26,13 +26,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"pkgindex.dev/pkgindex/server/policy"
+	"pkgindex.dev/pkgindex/server/store"
 )
 
 // Prefix starts every token.
@@ -220,24 +220,7 @@ func (s *Store) write(id string, data []byte) error {
 	if err := os.Rename(f.Name(), s.path(id)); err != nil {
 		return fmt.Errorf("storing token %s: %w", id, err)
 	}
-	return syncDir(s.dir)
-}
-
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		// Windows cannot flush a directory; the build there is for
-		// development, as the store's is.
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("flushing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("flushing %s: %w", dir, err)
-	}
-	return nil
+	return store.SyncDir(s.dir)
 }
 
 // read returns the record of id as stored.
@@ -349,7 +332,7 @@ func (s *Store) Revoke(id string) error {
 	if err != nil {
 		return fmt.Errorf("revoking token %s: %w", id, err)
 	}
-	return syncDir(s.dir)
+	return store.SyncDir(s.dir)
 }
 
 // Clean removes the records of tokens expired for more than a day (a
