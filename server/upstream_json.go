@@ -40,13 +40,14 @@ func (s *Server) upstreamPyPIJSON(w http.ResponseWriter, r *http.Request, name, 
 	}
 	var urls []pypiFile
 	var spelled string
+	wantV := dist.ParseVersion(want)
 	for i, f := range up.Files {
 		if versions[i] == "" {
 			continue
 		}
 		pf := upstreamPyPIFile(f, base)
 		releases[versions[i]] = append(releases[versions[i]], pf)
-		if want != "" && dist.Compare(dist.ParseVersion(versions[i]), dist.ParseVersion(want)) == 0 {
+		if want != "" && dist.Compare(dist.ParseVersion(versions[i]), wantV) == 0 {
 			urls = append(urls, pf)
 			spelled = versions[i]
 		}
