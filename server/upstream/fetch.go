@@ -411,10 +411,8 @@ func (u *Upstream) fetchLocked(f *flight, final string, t *target) error {
 	if size >= 0 && written != size {
 		return fmt.Errorf("%w: the upstream sent %d bytes of %d", ErrUnavailable, written, size)
 	}
-	for _, h := range hashes {
-		if subtle.ConstantTimeCompare(h.h.Sum(nil), h.want) != 1 {
-			return fmt.Errorf("%w: %s of %s", ErrDigest, h.name, filepath.Base(final))
-		}
+	if err := verify(hashes, filepath.Base(final)); err != nil {
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("caching an upstream file: %w", err)
@@ -474,4 +472,15 @@ func checkers(listed map[string]string) []checker {
 		}
 	}
 	return out
+}
+
+// verify checks what was hashed through hashes against what the page
+// listed, ErrDigest naming the first that differs.
+func verify(hashes []checker, filename string) error {
+	for _, h := range hashes {
+		if subtle.ConstantTimeCompare(h.h.Sum(nil), h.want) != 1 {
+			return fmt.Errorf("%w: %s of %s", ErrDigest, h.name, filename)
+		}
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +107,8 @@ func (l *Lister) Download(ctx context.Context, f Listed, dir string) (string, er
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return "", fmt.Errorf("downloading %s: %w", f.Filename, err)
 	}
-	for _, h := range hashes {
-		if subtle.ConstantTimeCompare(h.h.Sum(nil), h.want) != 1 {
-			return "", fmt.Errorf("%w: %s of %s", ErrDigest, h.name, f.Filename)
-		}
+	if err := verify(hashes, f.Filename); err != nil {
+		return "", err
 	}
 	if err := tmp.Sync(); err != nil {
 		return "", fmt.Errorf("downloading %s: %w", f.Filename, err)
