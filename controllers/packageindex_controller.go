@@ -303,16 +303,9 @@ func (r *PackageIndexReconciler) jwksProblem(ctx context.Context, idx *v1alpha1.
 		if c == nil {
 			continue
 		}
-		cm := &corev1.ConfigMap{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: idx.Namespace, Name: c.Name}, cm)
-		switch {
-		case apierrors.IsNotFound(err):
-			return fmt.Sprintf("ConfigMap %s (jwksConfigMap of publisher %s) not found: create it with the issuer's keys, a JWKS document, under key %q",
-				c.Name, pub.Name, jwksKey(c)), nil
-		case err != nil:
-			return "", fmt.Errorf("reading ConfigMap %s/%s: %w", idx.Namespace, c.Name, err)
-		case cm.Data[jwksKey(c)] == "" && cm.BinaryData[jwksKey(c)] == nil:
-			return fmt.Sprintf("ConfigMap %s (jwksConfigMap of publisher %s) has no key %q", c.Name, pub.Name, jwksKey(c)), nil
+		ref := &v1alpha1.ConfigMapKeyRef{Name: c.Name, Key: jwksKey(c)}
+		if problem, err := r.configMapKeyProblem(ctx, idx.Namespace, ref, "jwksConfigMap of publisher "+pub.Name, "the issuer's keys, a JWKS document,"); problem != "" || err != nil {
+			return problem, err
 		}
 	}
 	return "", nil
