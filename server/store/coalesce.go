@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 )
 
 // group runs one piece of work for many callers so that each caller gets
@@ -36,14 +38,17 @@ func (g *group[T]) do(ctx context.Context, fn func() (T, error)) (T, error) {
 		g.handOff(fn)
 		return v, err
 	}
-	return g.wait(ctx)
+	return g.wait(ctx, 0)
 }
 
 // doDetached is do with fn always run on a goroutine of its own, so every
 // caller, the one that started the run too, can give up when its context
-// ends: for a call into a file system that may hang, which then holds that
-// goroutine, not the requests waiting on it.
-func (g *group[T]) doDetached(ctx context.Context, fn func() (T, error)) (T, error) {
+// ends or, when timeout is above zero, once timeout has passed (with
+// errGaveUp): for a call into a file system that may hang, which then
+// holds that goroutine, not the requests waiting on it. The timeout costs
+// a pooled timer instead of a context, as every request checks a
+// directory this way.
+func (g *group[T]) doDetached(ctx context.Context, timeout time.Duration, fn func() (T, error)) (T, error) {
 	g.mu.Lock()
 	if !g.running {
 		g.running = true
@@ -54,32 +59,60 @@ func (g *group[T]) doDetached(ctx context.Context, fn func() (T, error)) (T, err
 			close(r.done)
 			g.handOff(fn)
 		}()
-		return r.result(ctx)
+		return r.result(ctx, timeout)
 	}
-	return g.wait(ctx)
+	return g.wait(ctx, timeout)
 }
 
+// errGaveUp is a caller's timeout in doDetached.
+var errGaveUp = errors.New("gave up waiting")
+
 // wait waits for the run after the one under way.
-func (g *group[T]) wait(ctx context.Context) (T, error) {
+func (g *group[T]) wait(ctx context.Context, timeout time.Duration) (T, error) {
 	r := g.next
 	if r == nil {
 		r = &round[T]{done: make(chan struct{})}
 		g.next = r
 	}
 	g.mu.Unlock()
-	return r.result(ctx)
+	return r.result(ctx, timeout)
 }
 
-// result waits for the round to end, or for ctx.
-func (r *round[T]) result(ctx context.Context) (T, error) {
+// result waits for the round to end, for ctx, or for timeout when it is
+// above zero.
+func (r *round[T]) result(ctx context.Context, timeout time.Duration) (T, error) {
+	var zero T
+	if timeout <= 0 {
+		select {
+		case <-r.done:
+			return r.val, r.err
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
+	}
+	t := timers.Get().(*time.Timer)
+	t.Reset(timeout)
+	defer func() {
+		t.Stop()
+		timers.Put(t)
+	}()
 	select {
 	case <-r.done:
 		return r.val, r.err
 	case <-ctx.Done():
-		var zero T
 		return zero, ctx.Err()
+	case <-t.C:
+		return zero, errGaveUp
 	}
 }
+
+// timers are stopped timers for result. Since Go 1.23 a stopped timer's
+// channel holds nothing, so one can be reset and reused as it is.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // handOff starts the round that callers queued during the run that just
 // finished, or marks the group idle.

@@ -218,10 +218,17 @@ func (s *Store) HashAlgo() string { return s.opts.HashAlgo }
 // the store's Timeout. Concurrent callers share one check, so a root that
 // hangs holds one goroutine however often readiness is asked.
 func (s *Store) Ready(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, err := s.ready.doDetached(ctx, func() (struct{}, error) { return struct{}{}, s.checkRoots() })
-	return s.timedOut(ctx, "checking the roots", err)
+	_, err := s.ready.doDetached(ctx, s.opts.Timeout, func() (struct{}, error) { return struct{}{}, s.checkRoots() })
+	return s.gaveUp("checking the roots", err)
+}
+
+// gaveUp turns doDetached's timeout into ErrTimeout; the caller's own
+// cancellation passes through.
+func (s *Store) gaveUp(what string, err error) error {
+	if errors.Is(err, errGaveUp) {
+		return fmt.Errorf("%s: %w after %s", what, ErrTimeout, s.opts.Timeout)
+	}
+	return err
 }
 
 // bound gives ctx the store's Timeout.
@@ -381,56 +388,31 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 		}
 		return snap.Project(name), nil
 	}
-	type part struct {
-		root *dirView
-		dirs []*dirView // of root.projects[name].dirs
+	var one [1]projectPart
+	parts := one[:]
+	var err error
+	if len(s.roots) == 1 {
+		// One root, the common case, needs no goroutines or slices.
+		parts[0], err = s.projectPart(ctx, s.roots[0].top, name)
+	} else {
+		parts = make([]projectPart, len(s.roots))
+		errs := make([]error, len(s.roots))
+		s.parallel(len(s.roots), func(i int) {
+			parts[i], errs[i] = s.projectPart(ctx, s.roots[i].top, name)
+		})
+		err = errors.Join(errs...)
 	}
-	parts := make([]part, len(s.roots))
-	errs := make([]error, len(s.roots))
-	s.parallel(len(s.roots), func(i int) {
-		parts[i], errs[i] = func() (part, error) {
-			top := s.roots[i].top
-			// The check of the project's directory starts with the
-			// root's: both start after the request arrived, so either
-			// answer may be used.
-			type result struct {
-				v   *dirView
-				err error
-			}
-			var early chan result
-			guess := top.known(name)
-			if guess != nil {
-				early = make(chan result, 1)
-				go func() {
-					v, err := s.checkDir(ctx, guess)
-					early <- result{v, err}
-				}()
-			}
-			rv, err := s.checkDir(ctx, top)
-			if err != nil {
-				return part{}, fmt.Errorf("checking root %s: %w", top.abs, err)
-			}
-			e := rv.projects[name]
-			if e == nil {
-				return part{}, nil
-			}
-			pt := part{root: rv, dirs: make([]*dirView, len(e.dirs))}
-			for j, d := range e.dirs {
-				if d == guess {
-					r := <-early
-					pt.dirs[j], err = r.v, r.err
-				} else {
-					pt.dirs[j], err = s.checkDir(ctx, d)
-				}
-				if err != nil {
-					return part{}, err
-				}
-			}
-			return pt, nil
-		}()
-	})
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
+	}
+	s.projMu.Lock()
+	defer s.projMu.Unlock()
+	if !slices.ContainsFunc(parts, func(pt projectPart) bool { return pt.root != nil }) {
+		delete(s.projects, name)
+		return nil, nil
+	}
+	if pf := s.projects[name]; pf != nil && sameViews(pf.views, parts) {
+		return pf.project, nil
 	}
 	var views []*dirView
 	for _, pt := range parts {
@@ -438,15 +420,6 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 			views = append(views, pt.root)
 			views = append(views, pt.dirs...)
 		}
-	}
-	s.projMu.Lock()
-	defer s.projMu.Unlock()
-	if views == nil {
-		delete(s.projects, name)
-		return nil, nil
-	}
-	if pf := s.projects[name]; pf != nil && slices.Equal(pf.views, views) {
-		return pf.project, nil
 	}
 	c := s.newCollector(map[string]struct{}{name: {}})
 	for _, pt := range parts {
@@ -470,6 +443,70 @@ func (s *Store) Project(ctx context.Context, name string) (*Project, error) {
 	}
 	s.projects[name] = &projectFrom{views: views, project: p}
 	return p, nil
+}
+
+// sameViews reports whether views are those of parts, in order: the
+// project assembled from them then still stands.
+func sameViews(views []*dirView, parts []projectPart) bool {
+	i := 0
+	for _, pt := range parts {
+		if pt.root == nil {
+			continue
+		}
+		if i+1+len(pt.dirs) > len(views) || views[i] != pt.root || !slices.Equal(views[i+1:i+1+len(pt.dirs)], pt.dirs) {
+			return false
+		}
+		i += 1 + len(pt.dirs)
+	}
+	return i == len(views)
+}
+
+// projectPart is what one root holds of a project: the root's view and
+// the views of the root's directories that list the project.
+type projectPart struct {
+	root *dirView
+	dirs []*dirView // of root.projects[name].dirs
+}
+
+// projectPart checks the root top and the directories in it that list the
+// project name.
+func (s *Store) projectPart(ctx context.Context, top *dir, name string) (projectPart, error) {
+	// The check of the project's directory starts with the root's: both
+	// start after the request arrived, so either answer may be used.
+	type result struct {
+		v   *dirView
+		err error
+	}
+	var early chan result
+	guess := top.known(name)
+	if guess != nil {
+		early = make(chan result, 1)
+		go func() {
+			v, err := s.checkDir(ctx, guess)
+			early <- result{v, err}
+		}()
+	}
+	rv, err := s.checkDir(ctx, top)
+	if err != nil {
+		return projectPart{}, fmt.Errorf("checking root %s: %w", top.abs, err)
+	}
+	e := rv.projects[name]
+	if e == nil {
+		return projectPart{}, nil
+	}
+	pt := projectPart{root: rv, dirs: make([]*dirView, len(e.dirs))}
+	for j, d := range e.dirs {
+		if d == guess {
+			r := <-early
+			pt.dirs[j], err = r.v, r.err
+		} else {
+			pt.dirs[j], err = s.checkDir(ctx, d)
+		}
+		if err != nil {
+			return projectPart{}, err
+		}
+	}
+	return pt, nil
 }
 
 // ioSlots bounds the file system calls in flight at once for requests;

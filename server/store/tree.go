@@ -135,10 +135,10 @@ func (s *Store) checkDir(ctx context.Context, d *dir) (*dirView, error) {
 	if v := s.staleView(d); v != nil {
 		return v, nil
 	}
-	bounded, cancel := s.bound(ctx)
-	defer cancel()
-	v, err := d.check.doDetached(bounded, func() (*dirView, error) { return s.recheck(d) })
-	err = s.timedOut(bounded, "checking "+d.abs, err)
+	v, err := d.check.doDetached(ctx, s.opts.Timeout, func() (*dirView, error) { return s.recheck(d) })
+	if err != nil {
+		err = s.gaveUp("checking "+d.abs, err)
+	}
 	if errors.Is(err, ErrTimeout) && d.timedOut.CompareAndSwap(false, true) {
 		s.stuck.Add(1) // until the check that hangs returns
 	}
