@@ -29,18 +29,20 @@ func (l moreListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return c, nil
 	}
-	return &moreConn{TCPConn: tc, raw: raw}, nil
+	mc := &moreConn{TCPConn: tc, raw: raw}
+	mc.sendMoreFn, mc.settleFn = mc.sendMore, mc.settle
+	return mc, nil
 }
 
 // moreConn is a TCP connection whose next write can be sent with MSG_MORE.
 //
-// For a download, net/http writes the response headers (with the file's
-// first 512 bytes) and then hands the rest of the file to sendfile. Written
-// plainly, the headers leave as a packet of their own: on loopback, and on
-// any fast network, that is a second trip through the TCP stack and a
-// second wakeup of the client for every download. Sent with MSG_MORE, they
-// wait in the socket for sendfile, whose last piece pushes everything out
-// together.
+// For a download of more than a few KiB, the response headers are written
+// first and sendfile then sends the file (with http.ServeContent, the
+// headers come with the file's first 512 bytes). Written plainly, the
+// headers leave as a packet of their own: on loopback, and on any fast
+// network, that is a second trip through the TCP stack and a second wakeup
+// of the client for every download. Sent with MSG_MORE, they wait in the
+// socket for sendfile, whose last piece pushes everything out together.
 //
 // Only the goroutine serving the connection writes to it, and it is the
 // one that runs the handler, so the fields need no lock.
@@ -49,6 +51,15 @@ type moreConn struct {
 	raw   syscall.RawConn
 	armed bool // the next Write is sent with MSG_MORE
 	held  bool // bytes sent with MSG_MORE wait for a write that pushes them
+
+	// The method values raw.Write and holdHeaders take, made once per
+	// connection rather than once per response.
+	sendMoreFn func(fd uintptr) bool
+	settleFn   func()
+	// What an armed Write sends, and how far it got.
+	p   []byte
+	n   int
+	err error
 }
 
 type moreConnKey struct{}
@@ -71,7 +82,7 @@ func holdHeaders(r *http.Request) func() {
 		return func() {}
 	}
 	mc.armed = true
-	return mc.settle
+	return mc.settleFn
 }
 
 func (c *moreConn) settle() {
@@ -96,27 +107,10 @@ func (c *moreConn) Write(p []byte) (int, error) {
 		return c.TCPConn.Write(p)
 	}
 	c.armed = false
-	var (
-		n   int
-		err error
-	)
-	werr := c.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, e := unix.SendmsgN(int(fd), p[n:], nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
-			if e == unix.EAGAIN {
-				return false
-			}
-			if e == unix.EINTR {
-				continue
-			}
-			if e != nil {
-				err = e
-				return true
-			}
-			n += m
-		}
-		return true
-	})
+	c.p, c.n, c.err = p, 0, nil
+	werr := c.raw.Write(c.sendMoreFn)
+	n, err := c.n, c.err
+	c.p, c.err = nil, nil
 	if err == nil {
 		err = werr
 	}
@@ -126,6 +120,26 @@ func (c *moreConn) Write(p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	return n, nil
+}
+
+// sendMore sends c.p with MSG_MORE, as far as the socket takes it; false
+// asks raw.Write to wait until the socket can take more.
+func (c *moreConn) sendMore(fd uintptr) bool {
+	for c.n < len(c.p) {
+		m, e := unix.SendmsgN(int(fd), c.p[c.n:], nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
+		if e == unix.EAGAIN {
+			return false
+		}
+		if e == unix.EINTR {
+			continue
+		}
+		if e != nil {
+			c.err = e
+			return true
+		}
+		c.n += m
+	}
+	return true
 }
 
 func (c *moreConn) ReadFrom(r io.Reader) (int64, error) {
