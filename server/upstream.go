@@ -119,8 +119,7 @@ func (s *Server) serveUpstreamFile(w http.ResponseWriter, r *http.Request, rel s
 		h.Set(UpstreamHeader, "fetched")
 	}
 	if d.File != nil {
-		defer holdHeaders(r)()
-		http.ServeContent(w, r, "", time.Time{}, d.File)
+		s.serveOpened(w, r, d.File, time.Time{})
 		return
 	}
 	if d.Size >= 0 {

@@ -566,3 +566,64 @@ func TestSameFileKey(t *testing.T) {
 		}
 	}
 }
+
+// A cached file is served from the cache alone: by a replica that never
+// read its page, after its page has dropped it (as a mirror keeps what
+// its upstream deleted), with the ETag its digest gives, and never once
+// the project has local files, whose page then lists only those.
+func TestUpstreamCachedFiles(t *testing.T) {
+	f := newUpstreamFixture(t, "--upstream-ttl", "0s")
+	const wheel = "/packages/.upstream/lib/lib-1.0-py3-none-any.whl"
+	if a := fetch(t, f.srv.URL+"/simple/lib/", ""); a.code != 200 {
+		t.Fatalf("page: %d", a.code)
+	}
+	first := fetch(t, f.srv.URL+wheel, "")
+	if first.code != 200 || first.hdr.Get(UpstreamHeader) != "fetched" {
+		t.Fatalf("first download: %d %v", first.code, first.hdr)
+	}
+	sum := sha256.Sum256([]byte(first.body))
+	digestTag := fmt.Sprintf(`"%x"`, sum[:16])
+	if tag := first.hdr.Get("ETag"); tag != digestTag {
+		t.Errorf("ETag of the fetch %s, want %s from the digest", tag, digestTag)
+	}
+	other := f.serve(t, "--upstream-ttl", "0s")
+	for i, srv := range []*httptest.Server{f.srv, other, other} {
+		a := fetch(t, srv.URL+wheel, "")
+		if a.code != 200 || a.body != first.body || a.hdr.Get(UpstreamHeader) != "hit" || a.hdr.Get("ETag") != digestTag {
+			t.Errorf("download %d: %d %v", i, a.code, a.hdr)
+		}
+	}
+
+	// The upstream drops the file from its page; the replicas revalidate
+	// the page and keep serving the file they have.
+	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/simple/lib/" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+		io.WriteString(w, `{"meta":{"api-version":"1.1"},"name":"lib","files":[],"versions":[]}`)
+		return true
+	})
+	if a := fetch(t, f.srv.URL+"/simple/lib/", ""); a.code != 200 || strings.Contains(a.body, "lib-1.0") {
+		t.Fatalf("page after the upstream dropped the file: %d %q", a.code, a.body)
+	}
+	if a := fetch(t, other.URL+wheel, ""); a.code != 200 || a.body != first.body || a.hdr.Get("ETag") != digestTag {
+		t.Errorf("download after the page dropped the file: %d %v", a.code, a.hdr)
+	}
+	f.fault.Store(nil)
+
+	// The project gets local files: its upstream files are no longer
+	// served, from any replica, until the local ones go.
+	local := filepath.Join(f.root, "lib")
+	must(t, os.MkdirAll(local, 0o755))
+	pkgtest.Wheel(t, local, pkgtest.Spec{Name: "lib", Version: "0.1"})
+	for _, srv := range []*httptest.Server{f.srv, other} {
+		if a := fetch(t, srv.URL+wheel, ""); a.code != 404 {
+			t.Errorf("the upstream's file of a project now local: %d, want 404", a.code)
+		}
+	}
+	must(t, os.RemoveAll(local))
+	if a := fetch(t, other.URL+wheel, ""); a.code != 200 || a.body != first.body {
+		t.Errorf("after the local files went: %d", a.code)
+	}
+}

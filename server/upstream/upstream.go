@@ -46,6 +46,7 @@ type Upstream struct {
 	loadedBytes int64
 	pages       group[*loaded]
 	files       map[string]*flight // by cache path, fetches in progress
+	tags        map[string]fileTag // by cache path, of files downloaded
 	used        atomic.Int64       // bytes published since the last eviction sweep
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -69,6 +70,9 @@ type loaded struct {
 
 // New makes the cache in opts.Dir.
 func New(opts Options) (*Upstream, error) {
+	// Downloads join cache paths by hand, which matches filepath.Join
+	// only for a clean directory.
+	opts.Dir = filepath.Clean(opts.Dir)
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -89,7 +93,7 @@ func New(opts Options) (*Upstream, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Upstream{opts: opts, client: client, sem: make(chan struct{}, opts.MaxFetches),
-		loaded: map[string]*loaded{}, files: map[string]*flight{}, ctx: ctx, cancel: cancel}, nil
+		loaded: map[string]*loaded{}, files: map[string]*flight{}, tags: map[string]fileTag{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Close stops the fetches in progress.
