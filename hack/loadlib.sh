@@ -14,6 +14,7 @@ for t in wrk nginx curl; do command -v $t >/dev/null || { echo "$(basename "$0")
 
 make -s build
 go build -o bin/gentree ./hack/gentree
+go build -o bin/filefloor ./hack/filefloor
 # A binary just built has pages not yet written to disk, which the page
 # cache cannot drop; an installed one has none.
 sync
@@ -31,9 +32,9 @@ wrk_run() {
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s %9s %9s", rps, p50, p99}'
 }
 
-# nginx_run LOCATION DIR PATH: prints wrk_run of PATH from nginx (one
-# worker, sendfile) serving DIR at LOCATION, then stops it.
-nginx_run() {
+# nginx_start LOCATION DIR PATH: starts nginx (one worker, sendfile)
+# serving DIR at LOCATION on NGINX_PORT, and waits until it serves PATH.
+nginx_start() {
   mkdir -p "$WORK/nginx"
   cat >"$WORK/nginx/nginx.conf" <<CONF
 worker_processes 1;
@@ -47,9 +48,20 @@ http {
   server { listen 127.0.0.1:$NGINX_PORT; location $1 { alias $2; } }
 }
 CONF
-  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & local npid=$!; pids+=($npid)
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & nginx_pid=$!; pids+=($nginx_pid)
   for i in $(seq 500); do curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$3 && break; sleep 0.01; done
-  curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$3 || { echo "$(basename "$0"): nginx does not serve $3 (see $WORK/nginx/error.log)" >&2; kill $npid; exit 1; }
-  wrk_run http://127.0.0.1:$NGINX_PORT/$3
-  kill $npid; wait $npid 2>/dev/null || true
+  curl -sf -o /dev/null http://127.0.0.1:$NGINX_PORT/$3 || { echo "$(basename "$0"): nginx does not serve $3 (see $WORK/nginx/error.log)" >&2; kill $nginx_pid; exit 1; }
 }
+
+nginx_stop() { kill $nginx_pid; wait $nginx_pid 2>/dev/null || true; }
+
+# nginx_run LOCATION DIR PATH: prints wrk_run of PATH from nginx serving
+# DIR at LOCATION, then stops it.
+nginx_run() {
+  nginx_start "$@"
+  wrk_run http://127.0.0.1:$NGINX_PORT/$3
+  nginx_stop
+}
+
+# median_run LINE...: the wrk_run line of median req/s
+median_run() { printf "%s\n" "$@" | sort -n -k1 | awk '{v[NR]=$0} END {print v[int((NR+1)/2)]}'; }

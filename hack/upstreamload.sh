@@ -9,7 +9,9 @@
 #
 # It reports, each beside what it is measured against:
 #   - a cached upstream project page against a local project page (req/s);
-#   - a cached upstream download against nginx serving the same cached file;
+#   - a cached upstream download against nginx serving the same cached file,
+#     against bin/filefloor (the least a Go HTTP server does to serve it)
+#     and against a local download, in ROUNDS (3) interleaved rounds;
 #   - a cold miss (a project page no replica has cached) against the
 #     upstream's own answer for the page, each the median of MISSES
 #     requests by curl, so the difference is what the cache adds.
@@ -23,7 +25,9 @@ cd "$(dirname "$0")/.."
 FILES=${FILES:-50000}
 PROJECTS=${PROJECTS:-2000}
 MISSES=${MISSES:-21}
+ROUNDS=${ROUNDS:-3}
 UP_PORT=${UP_PORT:-18482}
+FLOOR_PORT=${FLOOR_PORT:-18483}
 . hack/loadlib.sh
 
 # wait_up URL PID LOG
@@ -95,11 +99,42 @@ printf "%-34s %s\n" "local project page (HTML)" "$(wrk_run $base/simple/$local_p
 printf "%-34s %s\n" "cached upstream page (HTML)" "$(wrk_run $base/simple/$up_project/)"
 printf "%-34s %s\n" "local project page (JSON)" "$(wrk_run $base/simple/$local_project/ $json)"
 printf "%-34s %s\n" "cached upstream page (JSON)" "$(wrk_run $base/simple/$up_project/ $json)"
-printf "%-34s %s\n" "local download" "$(wrk_run "$base/$local_dl")"
-printf "%-34s %s\n" "cached upstream download" "$(wrk_run "$base/$dl")"
-
-printf "%-34s %s\n" "the same file (nginx, 1 worker)" \
-  "$(nginx_run /packages/.upstream/ "$local_tree/.pkgindex/cache/files/" "$dl")"
+# Downloads are compared in ROUNDS interleaved rounds, each of the three
+# servers in turn, and the median of each is reported: a shared machine's
+# speed drifts over a minute, and nginx measured once after pkgindex would
+# carry that drift into the ratio.
+# bin/filefloor serves the same file the least way a Go HTTP server can
+# (open, fstat, sendfile): what part of nginx's speed is left to pkgindex
+# once the Go runtime and net/http have taken theirs on this machine.
+# A warm-up first: on a virtual machine the first seconds of load after
+# a pause run markedly slower, whichever server takes them.
+nginx_start /packages/.upstream/ "$local_tree/.pkgindex/cache/files/" "$dl"
+GOMAXPROCS=1 bin/filefloor -listen 127.0.0.1:$FLOOR_PORT -prefix /packages/.upstream/ \
+  -dir "$local_tree/.pkgindex/cache/files" 2>"$WORK/filefloor.log" &
+floor_pid=$!; pids+=($floor_pid)
+wait_up "http://127.0.0.1:$FLOOR_PORT/$dl" $floor_pid "$WORK/filefloor.log"
+wrk_run "$base/$local_dl" >/dev/null
+local_runs=() cached_runs=() floor_runs=() nginx_runs=()
+for i in $(seq "$ROUNDS"); do
+  local_runs+=("$(wrk_run "$base/$local_dl")")
+  cached_runs+=("$(wrk_run "$base/$dl")")
+  floor_runs+=("$(wrk_run "http://127.0.0.1:$FLOOR_PORT/$dl")")
+  nginx_runs+=("$(wrk_run "http://127.0.0.1:$NGINX_PORT/$dl")")
+done
+nginx_stop
+kill $floor_pid
+local_med=$(median_run "${local_runs[@]}")
+cached_med=$(median_run "${cached_runs[@]}")
+floor_med=$(median_run "${floor_runs[@]}")
+nginx_med=$(median_run "${nginx_runs[@]}")
+printf "%-34s %s\n" "local download" "$local_med"
+printf "%-34s %s\n" "cached upstream download" "$cached_med"
+printf "%-34s %s\n" "the same file (bin/filefloor)" "$floor_med"
+printf "%-34s %s\n" "the same file (nginx, 1 worker)" "$nginx_med"
+awk -v l="$local_med" -v c="$cached_med" -v f="$floor_med" -v n="$nginx_med" -v r="$ROUNDS" 'BEGIN {
+  l += 0; c += 0; f += 0; n += 0
+  printf "downloads, median of %d interleaved rounds: cached %.2fx nginx, local %.2fx nginx, filefloor %.2fx nginx; cached %.2fx local, %.2fx filefloor\n", r, c/n, l/n, f/n, c/l, c/f
+}'
 
 printf "cold miss, median of %d: %d us through the cache, %d us from the upstream directly: +%d us\n" \
   "$MISSES" "$cold_us" "$direct_us" $((cold_us - direct_us))
