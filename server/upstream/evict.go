@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,10 +61,60 @@ func (u *Upstream) evict() {
 	u.opts.Log.Info("evicted cached upstream files", "bytes", total, "limit", u.opts.CacheSize)
 }
 
-// Sweep evicts now when the cache is over its limit; the server calls it
-// at start and periodically, since replicas add to one cache.
+// Sweep evicts now when the cache is over its limit, and drops the records
+// of names no upstream had that nobody asked for since notFoundKept; the
+// server calls it at start and periodically, since replicas add to one
+// cache.
 func (u *Upstream) Sweep() {
 	if u.opts.CacheSize > 0 {
 		u.evict()
+	}
+	u.dropNotFound(time.Now().Add(-notFoundKept))
+}
+
+// notFoundKept is how long the record of a name no upstream had stays on
+// the volume after it was last refreshed: a name asked again within
+// NotFoundTTL is answered from it, and one asked now and then keeps it
+// fresh, but every name a client ever tried, typos and scans included,
+// must not stay there for good.
+const notFoundKept = time.Hour
+
+// maxNotFoundSize is more than the record of a name no upstream had takes
+// (its name and a time): larger records are pages, which Sweep never
+// reads.
+const maxNotFoundSize = 512
+
+// dropNotFound removes the not-found records last written before cutoff.
+// A record another replica replaces meanwhile may go too, which costs the
+// next request for it one fetch, never a wrong answer.
+func (u *Upstream) dropNotFound(cutoff time.Time) {
+	dir := filepath.Join(u.opts.Dir, "pages")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		u.opts.Log.Error(err, "sweeping the upstream cache's not-found records")
+		return
+	}
+	dropped := 0
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || info.Size() > maxNotFoundSize || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		var rec record
+		if err != nil || json.Unmarshal(b, &rec) != nil || rec.Found || !rec.Fetched.Before(cutoff) {
+			continue
+		}
+		if os.Remove(p) == nil {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		u.opts.Log.V(1).Info("dropped upstream not-found records", "count", dropped)
 	}
 }

@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -424,5 +426,50 @@ func TestLoadedPagesBounded(t *testing.T) {
 	u.remember("p39", &loaded{rec: &record{}, stat: store.FileStat{Ino: 99, Size: 1}})
 	if l := u.loaded["p39"]; l == nil || l.stat.Size != 1 {
 		t.Errorf("p39: %+v", l)
+	}
+}
+
+// TestSweepNotFound: the record of a name no upstream had goes once nobody
+// asked for it in notFoundKept; pages, and not-found records still in use,
+// stay.
+func TestSweepNotFound(t *testing.T) {
+	u, _ := newTestUpstream(t, []byte("0123456789"), Options{})
+	for _, name := range []string{"gone", "recent"} {
+		if _, err := u.Page(t.Context(), name, ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("page of %s: %v, want not found", name, err)
+		}
+	}
+	if _, err := u.Page(t.Context(), "demo", ""); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * notFoundKept)
+	for _, name := range []string{"gone", "demo"} {
+		p := u.pagePath(name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Fetched = old
+		if _, err := u.save(name, &rec); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	u.Sweep()
+	for name, kept := range map[string]bool{"gone": false, "recent": true, "demo": true} {
+		if _, err := os.Stat(u.pagePath(name)); (err == nil) != kept {
+			t.Errorf("record of %s kept %v, want %v", name, err == nil, kept)
+		}
+	}
+	// Asked again, the name is looked up anew and recorded again.
+	if _, err := u.Page(t.Context(), "gone", ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("page of gone: %v", err)
+	}
+	if _, err := os.Stat(u.pagePath("gone")); err != nil {
+		t.Errorf("not recorded again: %v", err)
 	}
 }
