@@ -412,8 +412,11 @@ func FuzzEncoded(f *testing.F) {
 // that for the end of an empty part, the delimiter's own CRLF missing).
 func stdRead(body []byte, boundary string) ([]field, bool) {
 	dash := []byte("--" + boundary)
+	// The body must open with a delimiter line that both read as one: the
+	// boundary, spaces or tabs, CRLF. Otherwise the first line is preamble,
+	// where the standard library also takes a delimiter after a bare LF.
 	first, _, _ := bytes.Cut(body, []byte("\n"))
-	if !bytes.HasPrefix(body, dash) || len(bytes.Trim(first[len(dash):], " \t\r")) > 0 {
+	if !bytes.HasPrefix(body, dash) || !bytes.Equal(bytes.TrimLeft(first[len(dash):], " \t"), []byte("\r")) {
 		return nil, false
 	}
 	// A blank line right before a delimiter's text, and not after a line
