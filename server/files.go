@@ -109,7 +109,7 @@ func (s *Server) serveOpened(w http.ResponseWriter, r *http.Request, f *store.Op
 		}
 	}
 	h := w.Header()
-	if !modtime.IsZero() {
+	if !modtime.IsZero() && !modtime.Equal(time.Unix(0, 0)) { // as http.ServeContent
 		h["Last-Modified"] = []string{modtime.UTC().Format(http.TimeFormat)}
 	}
 	h["Accept-Ranges"] = acceptRanges
@@ -120,7 +120,7 @@ func (s *Server) serveOpened(w http.ResponseWriter, r *http.Request, f *store.Op
 	}
 	defer holdHeaders(r)()
 	w.WriteHeader(http.StatusOK)
-	if err := http.NewResponseController(w).Flush(); err != nil {
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return // the client is gone
 	}
 	io.Copy(w, f.Body())

@@ -567,10 +567,10 @@ func TestSameFileKey(t *testing.T) {
 	}
 }
 
-// A cached file is served from the cache alone: by a replica that never
-// read its page, after its page has dropped it (as a mirror keeps what
-// its upstream deleted), with the ETag its digest gives, and never once
-// the project has local files, whose page then lists only those.
+// A cached file is served, with the ETag its digest gives, by any replica,
+// one that never fetched it too; once its page drops it (a release taken
+// down upstream) it is no longer served, and never once the project has
+// local files, whose page then lists only those.
 func TestUpstreamCachedFiles(t *testing.T) {
 	f := newUpstreamFixture(t, "--upstream-ttl", "0s")
 	const wheel = "/packages/.upstream/lib/lib-1.0-py3-none-any.whl"
@@ -594,8 +594,8 @@ func TestUpstreamCachedFiles(t *testing.T) {
 		}
 	}
 
-	// The upstream drops the file from its page; the replicas revalidate
-	// the page and keep serving the file they have.
+	// The upstream drops the file from its page; once the page is
+	// revalidated, no replica serves the file it has.
 	f.setFault(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/simple/lib/" {
 			return false
@@ -607,10 +607,18 @@ func TestUpstreamCachedFiles(t *testing.T) {
 	if a := fetch(t, f.srv.URL+"/simple/lib/", ""); a.code != 200 || strings.Contains(a.body, "lib-1.0") {
 		t.Fatalf("page after the upstream dropped the file: %d %q", a.code, a.body)
 	}
-	if a := fetch(t, other.URL+wheel, ""); a.code != 200 || a.body != first.body || a.hdr.Get("ETag") != digestTag {
-		t.Errorf("download after the page dropped the file: %d %v", a.code, a.hdr)
+	for _, srv := range []*httptest.Server{f.srv, other} {
+		if a := fetch(t, srv.URL+wheel, ""); a.code != 404 {
+			t.Errorf("download after the page dropped the file: %d, want 404", a.code)
+		}
 	}
 	f.fault.Store(nil)
+	if a := fetch(t, other.URL+"/simple/lib/", ""); a.code != 200 || !strings.Contains(a.body, "lib-1.0") {
+		t.Fatalf("page after the upstream listed the file again: %d", a.code)
+	}
+	if a := fetch(t, f.srv.URL+wheel, ""); a.code != 200 || a.hdr.Get(UpstreamHeader) != "hit" {
+		t.Errorf("download once the page lists the file again: %d %v", a.code, a.hdr)
+	}
 
 	// The project gets local files: its upstream files are no longer
 	// served, from any replica, until the local ones go.

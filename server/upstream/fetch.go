@@ -102,7 +102,8 @@ type target struct {
 // name a local file has, which wins.
 func (u *Upstream) Open(ctx context.Context, rel string, local LocalFunc) (*Download, error) {
 	project, filename, ok := strings.Cut(rel, "/")
-	if !ok || project != dist.Normalize(project) || filename == "" || strings.ContainsAny(filename, "/\\\x00") || strings.HasPrefix(filename, ".") {
+	if !ok || !dist.ValidProject(project) || project != dist.Normalize(project) || filename == "" ||
+		strings.ContainsAny(filename, "/\\\x00") || strings.HasPrefix(filename, ".") {
 		return nil, ErrNotFound
 	}
 	if u.opts.denies(project) {
@@ -114,15 +115,15 @@ func (u *Upstream) Open(ctx context.Context, rel string, local LocalFunc) (*Down
 	} else if isLocal && !u.opts.merges(project) || hasFile {
 		return nil, ErrNotFound
 	}
-	final := u.opts.Dir + "/files/" + project + "/" + filename
-	if d, err := u.openHit(ctx, project, filename, final); err == nil {
-		u.Stats.FileHits.Add(1)
-		return d, nil
-	}
+	// The page is read (one fresh statx of its record while it is the
+	// same) before a cached file is served: a file the upstream has
+	// dropped since, a release taken down for malware above all, is no
+	// longer served once the page has been revalidated.
 	t, err := u.target(ctx, project, filename)
 	if err != nil {
 		return nil, err
 	}
+	final := u.opts.Dir + "/files/" + project + "/" + filename
 	if d, err := u.openCached(final, t); err == nil {
 		u.Stats.FileHits.Add(1)
 		return d, nil
@@ -208,58 +209,6 @@ func (l *loaded) target(filename string, maxPageSize int64) (*target, error) {
 		t.etag = `"` + hex.EncodeToString(sum[:min(len(sum), 16)]) + `"`
 	}
 	return t, nil
-}
-
-// openHit opens the cached file when there is one, without the page: a
-// file in the cache holds the bytes that passed the digest check when it
-// was fetched, and the upstream never changes a file of a name, so it is
-// served as it is even after the page has dropped it (as a mirror keeps
-// files its upstream deleted). The page is read only for the first
-// download of each file in this process, for the ETag its digest gives;
-// later downloads take it from tags, which costs a download no round trip
-// beyond the file's own open.
-func (u *Upstream) openHit(ctx context.Context, project, filename, final string) (*Download, error) {
-	fh, err := store.OpenFile(final)
-	if err != nil {
-		return nil, err
-	}
-	u.touch(final, fh)
-	u.mu.Lock()
-	tag, ok := u.tags[final]
-	u.mu.Unlock()
-	if !ok || tag.file != fh.ETag {
-		tag = fileTag{file: fh.ETag, etag: fh.ETag}
-		if t, err := u.target(ctx, project, filename); err == nil && t.etag != "" {
-			tag.etag = t.etag
-		} else if ctx.Err() != nil {
-			fh.Close()
-			return nil, ctx.Err()
-		}
-		u.rememberTag(final, tag)
-	}
-	return &Download{File: fh, Size: fh.Size, ETag: tag.etag}, nil
-}
-
-// fileTag is the ETag of a cached file, known while the file is the same
-// (file is its identity's ETag).
-type fileTag struct{ file, etag string }
-
-// maxTags bounds the ETags a replica remembers; past it half are dropped,
-// to be read from their pages again.
-const maxTags = 8192
-
-func (u *Upstream) rememberTag(final string, tag fileTag) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.tags) >= maxTags {
-		for k := range u.tags {
-			delete(u.tags, k)
-			if len(u.tags) < maxTags/2 {
-				break
-			}
-		}
-	}
-	u.tags[final] = tag
 }
 
 // openCached opens the cached file with what the page says of it.

@@ -46,7 +46,6 @@ type Upstream struct {
 	loadedBytes int64
 	pages       group[*loaded]
 	files       map[string]*flight // by cache path, fetches in progress
-	tags        map[string]fileTag // by cache path, of files downloaded
 	used        atomic.Int64       // bytes published since the last eviction sweep
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -93,7 +92,7 @@ func New(opts Options) (*Upstream, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Upstream{opts: opts, client: client, sem: make(chan struct{}, opts.MaxFetches),
-		loaded: map[string]*loaded{}, files: map[string]*flight{}, tags: map[string]fileTag{}, ctx: ctx, cancel: cancel}, nil
+		loaded: map[string]*loaded{}, files: map[string]*flight{}, ctx: ctx, cancel: cancel}, nil
 }
 
 // Close stops the fetches in progress.
