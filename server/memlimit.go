@@ -3,28 +3,92 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
-// gcPercent is the server's default GOGC. Nearly all of its heap is the
-// listing and the facts of every file, which live as long as the files
-// do; the collector's default of letting the heap double before a cycle
-// would cost that much memory again for nothing. Requests allocate little,
-// and the facts hold no pointers for the collector to follow, so
-// collecting at +20% costs little CPU: at 50,000 files the peak of
-// anonymous memory is 29 MiB, against 31 MiB at +30% and more still at the
-// default, for the same throughput and latency (hack/load.sh).
+// gcPercent is the server's GOGC once the heap is past heapFloor. Nearly
+// all of its heap is the listing and the facts of every file, which live
+// as long as the files do; the collector's default of letting the heap
+// double before a cycle would cost that much memory again for nothing: at
+// 50,000 files the peak of anonymous memory is 29 MiB at +20%, against 31
+// MiB at +30% and more still at the default (hack/load.sh).
 const gcPercent = 20
 
-// TuneGC sets the server's collector defaults: GOGC 20 unless GOGC is set,
-// and a memory limit from the cgroup (see SetMemoryLimit).
+// heapFloor is the heap the collector lets the server reach before +20%
+// decides. The runtime's own floor, 4 MiB at GOGC 100, shrinks with GOGC
+// to 0.8 MiB at 20: an index of a few thousand files would collect every
+// few hundred downloads, and one of 50,000, with a listing of about 9 MiB,
+// every 2 MiB of garbage, which cost downloads a sixth of their throughput
+// (GOGC 20 against 50, hack/upstreamload.sh). Below the heap of an index
+// of 50,000 files, whose memory has a target, the floor never raises the
+// peak of one that size or larger, whose +20% is above it.
+const heapFloor = 12 << 20
+
+// maxGCPercent keeps the runtime's own floor, 4 MiB times GOGC/100, at or
+// below heapFloor.
+const maxGCPercent = 100 * heapFloor / (4 << 20)
+
+// TuneGC sets the server's collector defaults unless GOGC is set: after
+// every cycle, GOGC is what lets the heap left live grow to heapFloor, or
+// by 20%, whichever is more. It also sets a memory limit from the cgroup
+// (see SetMemoryLimit).
 func TuneGC(getenv func(string) string, cgroupRoot string) (limit int64) {
 	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		debug.SetGCPercent(gcPercentFor(0))
+		keepHeapFloor()
 	}
 	return SetMemoryLimit(getenv, cgroupRoot)
+}
+
+// gcPercentFor is the GOGC that lets a heap of live bytes grow to
+// heapFloor, within [gcPercent, maxGCPercent].
+func gcPercentFor(live uint64) int {
+	if live >= heapFloor {
+		return gcPercent
+	}
+	if live == 0 {
+		return maxGCPercent
+	}
+	return max(gcPercent, min(maxGCPercent, int(((heapFloor-live)*100+live-1)/live)))
+}
+
+// gcTick is an object that lives until the next cycle, whose finalizer
+// runs after it. It has a pointer so that it is not one of the tiny
+// objects the runtime packs together, which may never be finalized.
+type gcTick struct{ _ *byte }
+
+// keepHeapFloor sets GOGC from gcPercentFor after every cycle, until stop
+// is called. It changes GOGC only when the percentage moves by more than a
+// few points, so a steady heap does not touch it every cycle.
+func keepHeapFloor() (stop func()) {
+	var stopped atomic.Bool
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/gogc:percent"}}
+	metrics.Read(sample) // GOGC as it is now
+	current := -1
+	if sample[1].Value.Kind() == metrics.KindUint64 {
+		current = int(sample[1].Value.Uint64())
+	}
+	var tick func(*gcTick)
+	tick = func(*gcTick) {
+		if stopped.Load() {
+			return
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() == metrics.KindUint64 {
+			if p := gcPercentFor(sample[0].Value.Uint64()); p > current+2 || p < current-2 || (p == gcPercent) != (current == gcPercent) {
+				debug.SetGCPercent(p)
+				current = p
+			}
+		}
+		runtime.SetFinalizer(&gcTick{}, tick)
+	}
+	runtime.SetFinalizer(&gcTick{}, tick)
+	return func() { stopped.Store(true) }
 }
 
 // memoryLimitShare is the part of a container's memory limit the Go heap
