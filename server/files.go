@@ -101,9 +101,6 @@ func (s *Server) serveOpened(w http.ResponseWriter, r *http.Request, f *store.Op
 			if err == nil || err == io.EOF {
 				err = fmt.Errorf("reading %s: %w", f.Name(), io.ErrUnexpectedEOF)
 			}
-			h := w.Header()
-			delete(h, "Etag")
-			delete(h, "Cache-Control")
 			s.fail(w, r, err)
 			return
 		}

@@ -226,9 +226,14 @@ func (s *Store) Ready(ctx context.Context) error {
 // cancellation passes through.
 func (s *Store) gaveUp(what string, err error) error {
 	if errors.Is(err, errGaveUp) {
-		return fmt.Errorf("%s: %w after %s", what, ErrTimeout, s.opts.Timeout)
+		return s.timeoutError(what)
 	}
 	return err
+}
+
+// timeoutError says that what did not finish within the store's Timeout.
+func (s *Store) timeoutError(what string) error {
+	return fmt.Errorf("%s: %w after %s", what, ErrTimeout, s.opts.Timeout)
 }
 
 // bound gives ctx the store's Timeout.
@@ -243,7 +248,7 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // caller's own cancellation passes through.
 func (s *Store) timedOut(bounded context.Context, what string, err error) error {
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && bounded.Err() != nil {
-		return fmt.Errorf("%s: %w after %s", what, ErrTimeout, s.opts.Timeout)
+		return s.timeoutError(what)
 	}
 	return err
 }

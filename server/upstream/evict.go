@@ -13,7 +13,7 @@ import (
 // evict removes the least recently used cached files until the cache is
 // at most nine tenths of its limit. Only files under <cache>/files are
 // considered, never anything uploaded, which lives outside the cache. A
-// file's modification time is its last use (a download renews it), which
+// file's modification time is its last use (openCached renews it), which
 // every replica sees alike; two replicas sweeping at once remove no more
 // than one would, since both sort the same files the same way. A file
 // removed while a client downloads it stays readable through its open

@@ -123,7 +123,7 @@ func (u *Upstream) Open(ctx context.Context, rel string, local LocalFunc) (*Down
 	if err != nil {
 		return nil, err
 	}
-	final := u.opts.Dir + "/files/" + project + "/" + filename
+	final := filepath.Join(u.opts.Dir, "files", project, filename)
 	if d, err := u.openCached(final, t); err == nil {
 		u.Stats.FileHits.Add(1)
 		return d, nil
@@ -211,26 +211,21 @@ func (l *loaded) target(filename string, maxPageSize int64) (*target, error) {
 	return t, nil
 }
 
-// openCached opens the cached file with what the page says of it.
+// openCached opens the cached file, marking it used for the eviction's
+// order at most once an hour (a write on NFS is a round trip).
 func (u *Upstream) openCached(final string, t *target) (*Download, error) {
 	fh, err := store.OpenFile(final)
 	if err != nil {
 		return nil, err
 	}
-	u.touch(final, fh)
+	if now := time.Now(); now.Sub(fh.ModTime) > time.Hour {
+		os.Chtimes(final, now, now)
+	}
 	etag := t.etag
 	if etag == "" {
 		etag = fh.ETag
 	}
 	return &Download{File: fh, Size: fh.Size, ETag: etag}, nil
-}
-
-// touch marks a cached file used for the eviction's order, at most once
-// an hour (a write on NFS is a round trip).
-func (u *Upstream) touch(final string, fh *store.Opened) {
-	if now := time.Now(); now.Sub(fh.ModTime) > time.Hour {
-		os.Chtimes(final, now, now)
-	}
 }
 
 // join waits for the fetch to answer and opens its temporary file, or the

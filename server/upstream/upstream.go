@@ -69,9 +69,6 @@ type loaded struct {
 
 // New makes the cache in opts.Dir.
 func New(opts Options) (*Upstream, error) {
-	// Downloads join cache paths by hand, which matches filepath.Join
-	// only for a clean directory.
-	opts.Dir = filepath.Clean(opts.Dir)
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
